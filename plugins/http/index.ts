@@ -1,0 +1,125 @@
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import { schema } from './schema.js';
+import { RouteMatcher } from './routes.js';
+import * as sc from './semconv.js';
+
+interface ChannelMessage {
+  request: IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
+  response: ServerResponse;
+  server: unknown;
+}
+
+const kStart = Symbol('plandex-perf.http.start');
+const kRoute = Symbol('plandex-perf.http.route');
+const kSpan = Symbol('plandex-perf.http.span');
+type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?: Span };
+
+/**
+ * HTTP server metrics from Node's own diagnostics channels: no module patching, so ESM and CommonJS
+ * hosts are measured alike, whatever framework sits on top. The route comes from the framework when it
+ * knows one (Express's `req.route`, Fastify's handler channel), else from configured templates.
+ */
+export default definePlugin({
+  name: 'http',
+  description: 'HTTP server request duration by method, status and route, from node:diagnostics_channel.',
+  dependsOn: ['telemetry'],
+  schema,
+  setup(ctx, options) {
+    const telemetry = ctx.use<Telemetry>('telemetry');
+    const tracer = telemetry.tracer;
+    const duration = telemetry.meter.createHistogram(sc.METRIC_HTTP_SERVER_REQUEST_DURATION, {
+      description: 'Duration of HTTP server requests.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: sc.DURATION_BUCKETS },
+    });
+    const matcher = new RouteMatcher(options.routes);
+    const seenRoutes = new Set<string>();
+
+    const boundRoute = (route: string): string => {
+      if (seenRoutes.has(route)) return route;
+      if (seenRoutes.size >= options.maxRoutes) {
+        ctx.log.once('http:maxRoutes', 'warn', 'PPERF_WRN_002', `more than ${options.maxRoutes} distinct routes; the rest are recorded as _OTHER`);
+        return '_OTHER';
+      }
+      seenRoutes.add(route);
+      return route;
+    };
+
+    const routeOf = (request: ChannelMessage['request'] & Tagged): string | undefined => {
+      const known = request[kRoute];
+      if (known !== undefined) return known;
+      const expressPath = request.route?.path;
+      if (typeof expressPath === 'string') return `${request.baseUrl ?? ''}${expressPath}`;
+      return matcher.empty ? undefined : matcher.match(request.url ?? '/');
+    };
+
+    const onStart = (message: unknown): void => {
+      const { request, server } = message as ChannelMessage;
+      if (telemetry.isOwnServer(server)) return;
+      (request as Tagged)[kStart] = performance.now();
+      if (tracer) {
+        const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+        const span = tracer.startSpan(
+          methodOf(request.method),
+          { kind: SpanKind.SERVER, attributes: { [sc.ATTR_HTTP_REQUEST_METHOD]: methodOf(request.method), 'url.path': (request.url ?? '/').split('?', 1)[0] } },
+          parent,
+        );
+        (request as Tagged)[kSpan] = span;
+        telemetry.enterContext(trace.setSpan(parent, span));
+      }
+    };
+
+    const onFinish = (message: unknown): void => {
+      const { request, response } = message as ChannelMessage;
+      const tagged = request as Tagged;
+      const started = tagged[kStart];
+      if (started === undefined) return;
+      try {
+        const status = response.statusCode;
+        const method = methodOf(request.method);
+        const rawRoute = routeOf(request);
+        const attributes: Attributes = {
+          [sc.ATTR_HTTP_REQUEST_METHOD]: method,
+          [sc.ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
+          [sc.ATTR_URL_SCHEME]: (request.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http',
+        };
+        const route = rawRoute === undefined ? undefined : boundRoute(rawRoute);
+        if (route !== undefined) attributes[sc.ATTR_HTTP_ROUTE] = route;
+        if (status >= 500) attributes[sc.ATTR_ERROR_TYPE] = String(status);
+        duration.record((performance.now() - started) / 1000, attributes);
+        const span = tagged[kSpan];
+        if (span) {
+          span.setAttributes(attributes);
+          if (route !== undefined) span.updateName(`${method} ${route}`);
+          if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        }
+      } catch (error) {
+        ctx.log.once('http:finish', 'error', 'PPERF_ERR_INSTRUMENTATION', 'recording an HTTP request failed', { error });
+      }
+    };
+
+    // Fastify (and Nest on Fastify) publishes its matched route on this tracing channel.
+    const onFastify = (message: unknown): void => {
+      const request = (message as { request?: { raw?: Tagged; routeOptions?: { url?: unknown } } }).request;
+      const url = request?.routeOptions?.url;
+      if (request?.raw && typeof url === 'string') request.raw[kRoute] = url;
+    };
+
+    diagnostics.subscribe('http.server.request.start', onStart);
+    diagnostics.subscribe('http.server.response.finish', onFinish);
+    diagnostics.subscribe('tracing:fastify.request.handler:start', onFastify);
+    return () => {
+      diagnostics.unsubscribe('http.server.request.start', onStart);
+      diagnostics.unsubscribe('http.server.response.finish', onFinish);
+      diagnostics.unsubscribe('tracing:fastify.request.handler:start', onFastify);
+    };
+  },
+});
+
+function methodOf(method: string | undefined): string {
+  return method !== undefined && sc.KNOWN_METHODS.has(method) ? method : '_OTHER';
+}

@@ -1,0 +1,142 @@
+import { SpanKind, SpanStatusCode, context, type Attributes, type Span } from '@opentelemetry/api';
+import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import { schema } from './schema.js';
+import { SummaryCache } from './sql.js';
+import { PoolRegistry, type PgPool } from './pools.js';
+import * as sc from './semconv.js';
+
+type QueryFn = (this: PgClient, ...args: unknown[]) => unknown;
+interface PgClient {
+  database?: string;
+  query: QueryFn;
+}
+interface PgModule {
+  Client?: { prototype: PgClient };
+  Pool?: { prototype: PgPool };
+}
+
+const kPatched = Symbol.for('plandex-perf.pg.patched');
+
+/**
+ * PostgreSQL metrics through `pg`: every query (pool or client, promise, callback or submittable) is
+ * timed by wrapping `Client.prototype.query` once per copy of pg. Labels are bounded: the operation,
+ * the first table (capped) and the database — never the text or the values.
+ */
+export default definePlugin({
+  name: 'pg',
+  description: 'PostgreSQL query duration and pool connection metrics for `pg`, in ESM and CommonJS hosts.',
+  dependsOn: ['telemetry'],
+  schema,
+  setup(ctx, options) {
+    const telemetry = ctx.use<Telemetry>('telemetry');
+    const tracer = telemetry.tracer;
+    const duration = telemetry.meter.createHistogram(sc.METRIC_DB_CLIENT_OPERATION_DURATION, {
+      description: 'Duration of database client operations.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: sc.DURATION_BUCKETS },
+    });
+    const pools = new PoolRegistry(telemetry.meter, options.maxPools, ctx.log);
+    const summaries = new SummaryCache();
+    const collections = new Set<string>();
+    let active = true;
+
+    const boundCollection = (name: string): string => {
+      if (collections.has(name)) return name;
+      if (collections.size >= options.maxCollections) {
+        ctx.log.once('pg:maxCollections', 'warn', 'PPERF_WRN_002', `more than ${options.maxCollections} distinct tables; the rest are recorded as _OTHER`);
+        return '_OTHER';
+      }
+      collections.add(name);
+      return name;
+    };
+
+    const attributesFor = (client: PgClient, text: string | undefined): Attributes => {
+      const attributes: Attributes = { [sc.ATTR_DB_SYSTEM_NAME]: sc.DB_SYSTEM_POSTGRESQL };
+      if (client.database) attributes[sc.ATTR_DB_NAMESPACE] = client.database;
+      if (text !== undefined) {
+        const summary = summaries.get(text);
+        attributes[sc.ATTR_DB_OPERATION_NAME] = summary.operation;
+        if (summary.collection !== undefined) attributes[sc.ATTR_DB_COLLECTION_NAME] = boundCollection(summary.collection);
+      }
+      return attributes;
+    };
+
+    /** Returns the callback that records the operation; it is called once, with the error if any. */
+    const begin = (client: PgClient, config: unknown): ((error?: unknown) => void) => {
+      const started = performance.now();
+      const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text;
+      const attributes = attributesFor(client, typeof text === 'string' ? text : undefined);
+      let span: Span | undefined;
+      if (tracer) {
+        const name = [attributes[sc.ATTR_DB_OPERATION_NAME], attributes[sc.ATTR_DB_COLLECTION_NAME]].filter(Boolean).join(' ') || 'postgresql';
+        span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, context.active());
+      }
+      let done = false;
+      return (error?: unknown) => {
+        if (done || !active) return;
+        done = true;
+        try {
+          if (error) {
+            const code = (error as { code?: unknown }).code;
+            attributes[sc.ATTR_ERROR_TYPE] = typeof code === 'string' ? code : 'error';
+            if (typeof code === 'string') attributes[sc.ATTR_DB_RESPONSE_STATUS_CODE] = code;
+          }
+          duration.record((performance.now() - started) / 1000, attributes);
+          if (span) {
+            if (error) span.setStatus({ code: SpanStatusCode.ERROR });
+            span.end();
+          }
+        } catch (failure) {
+          ctx.log.once('pg:record', 'error', 'PPERF_ERR_INSTRUMENTATION', 'recording a pg query failed', { error: failure });
+        }
+      };
+    };
+
+    const patch = (exports: unknown): void => {
+      const pg = exports as PgModule;
+      const proto = pg.Client?.prototype;
+      if (!proto || typeof proto.query !== 'function' || (proto as unknown as Record<symbol, unknown>)[kPatched]) return;
+      const original = proto.query;
+      proto.query = function query(this: PgClient, ...args: unknown[]): unknown {
+        let finish: (error?: unknown) => void;
+        try {
+          finish = begin(this, args[0]);
+        } catch {
+          return original.apply(this, args);
+        }
+        const config = args[0] as { submit?: unknown; callback?: unknown; once?: (event: string, fn: (e?: unknown) => void) => void } | undefined;
+        const last = args.length - 1;
+        if (typeof args[last] === 'function') {
+          const callback = args[last] as (error: unknown, result: unknown) => void;
+          args[last] = function wrapped(this: unknown, error: unknown, result: unknown) {
+            finish(error);
+            return callback.call(this, error, result);
+          };
+        } else if (config && typeof config === 'object' && typeof config.callback === 'function') {
+          const callback = config.callback as (error: unknown, result: unknown) => void;
+          config.callback = function wrapped(this: unknown, error: unknown, result: unknown) {
+            finish(error);
+            return callback.call(this, error, result);
+          };
+        } else if (config && typeof config === 'object' && typeof config.submit === 'function') {
+          // A submittable (pg-cursor, pg-query-stream, pg.Query): its own events tell when it ends.
+          config.once?.('end', () => finish());
+          config.once?.('error', (error) => finish(error));
+        }
+        const result = original.apply(this, args);
+        if (result instanceof Promise) result.then(() => finish(), (error: unknown) => finish(error));
+        return result;
+      };
+      Object.defineProperty(proto, kPatched, { value: original });
+      if (pg.Pool?.prototype) pools.patch(pg.Pool.prototype);
+      ctx.log.debug('pg instrumented');
+    };
+
+    ctx.onModuleLoad('pg', patch);
+    return () => {
+      // Prototype patches stay (undoing them under a running app is riskier); they stop recording.
+      active = false;
+      pools.close();
+    };
+  },
+});

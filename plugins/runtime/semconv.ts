@@ -1,0 +1,26 @@
+/** Runtime metric names: the first group comes from @opentelemetry/instrumentation-runtime-node. */
+export const METRIC_NODEJS_EVENTLOOP_DELAY_P99 = 'nodejs.eventloop.delay.p99' as const;
+export const METRIC_NODEJS_EVENTLOOP_DELAY_P90 = 'nodejs.eventloop.delay.p90' as const;
+export const METRIC_NODEJS_EVENTLOOP_DELAY_P50 = 'nodejs.eventloop.delay.p50' as const;
+export const METRIC_NODEJS_EVENTLOOP_DELAY_MAX = 'nodejs.eventloop.delay.max' as const;
+export const METRIC_NODEJS_EVENTLOOP_DELAY_MEAN = 'nodejs.eventloop.delay.mean' as const;
+export const METRIC_NODEJS_EVENTLOOP_UTILIZATION = 'nodejs.eventloop.utilization' as const;
+export const METRIC_V8JS_GC_DURATION = 'v8js.gc.duration' as const;
+export const METRIC_V8JS_MEMORY_HEAP_USED = 'v8js.memory.heap.used' as const;
+export const METRIC_V8JS_MEMORY_HEAP_LIMIT = 'v8js.memory.heap.limit' as const;
+
+/** Ours: process memory, from `process.memoryUsage()`. */
+export const METRIC_PROCESS_MEMORY_USAGE = 'process.memory.usage' as const;
+
+export const metricNames = [
+  METRIC_NODEJS_EVENTLOOP_DELAY_P99,
+  METRIC_NODEJS_EVENTLOOP_DELAY_P90,
+  METRIC_NODEJS_EVENTLOOP_DELAY_P50,
+  METRIC_NODEJS_EVENTLOOP_DELAY_MAX,
+  METRIC_NODEJS_EVENTLOOP_DELAY_MEAN,
+  METRIC_NODEJS_EVENTLOOP_UTILIZATION,
+  METRIC_V8JS_GC_DURATION,
+  METRIC_V8JS_MEMORY_HEAP_USED,
+  METRIC_V8JS_MEMORY_HEAP_LIMIT,
+  METRIC_PROCESS_MEMORY_USAGE,
+] as const;

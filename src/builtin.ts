@@ -1,0 +1,8 @@
+import type { PluginDefinition } from './plugin.js';
+import telemetry from './telemetry/index.js';
+import http from '../plugins/http/index.js';
+import pg from '../plugins/pg/index.js';
+import runtime from '../plugins/runtime/index.js';
+
+/** Every capability the preload ships, in no particular order: the host sorts them by dependency. */
+export const builtinPlugins = [telemetry, http, pg, runtime] as unknown as PluginDefinition[];

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * `plandex-perf`: the package's command-line tool. Its first commands inspect configuration and write the
+ * generated docs; later capabilities add their own (run, env, db-report, bench, profile).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { builtinPlugins } from './builtin.js';
+import { envOverrides, findConfigFile, loadConfigFile, resolveSection, unknownSections, type RawConfig } from './config.js';
+import { errorsMarkdown, optionsMarkdown, replaceBlock } from './docs.js';
+import { profileNames, resolveProfile } from './profiles.js';
+
+const help = `Usage: plandex-perf <command> [options]
+
+Commands:
+  config               Validate the configuration (file, PLANDEX_PERF_* and OTEL_* variables) and print
+                       each plugin's effective options; exits 1 if any section is invalid.
+  options [--write F]  Print the options table generated from the plugin schemas (or update it in F).
+  errors [--write F]   Print the error-code reference (or write it to F).
+  version              Print the version.
+
+Add the preload to a server:  node --import @plandex-perf/register server.js
+`;
+
+function packageVersion(): string {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json');
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+async function config(): Promise<number> {
+  const file = findConfigFile();
+  let raw: RawConfig = {};
+  if (file) {
+    try {
+      raw = await loadConfigFile(file);
+    } catch (error) {
+      console.error(`PPERF_ERR_CONFIG_LOAD: ${file}: ${error instanceof Error ? error.message : String(error)}`);
+      return 1;
+    }
+  }
+  const profileName = process.env.PLANDEX_PERF_PROFILE ?? (typeof raw.profile === 'string' ? raw.profile : undefined);
+  const profile = resolveProfile(profileName);
+  if (!profile) {
+    console.error(`PPERF_WRN_005: unknown profile "${profileName}"; known: ${profileNames().join(', ')}`);
+    return 1;
+  }
+  console.log(`config file: ${file ?? '(none)'}\nprofile: ${profile.name} (${Math.round(profile.memoryBytes / 2 ** 20)} MiB, ${profile.cpus} CPUs)`);
+  let failed = false;
+  for (const section of unknownSections(raw, builtinPlugins.map((p) => p.name))) console.error(`PPERF_WRN_003: section "${section}" matches no plugin`);
+  for (const plugin of builtinPlugins) {
+    const result = resolveSection(plugin, { profile, file: raw[plugin.name], env: envOverrides(plugin), code: undefined });
+    if (result.problems.length > 0) {
+      failed = true;
+      console.error(`PPERF_ERR_CONFIG_INVALID in "${plugin.name}":`);
+      for (const p of result.problems) console.error(`  ${p.path}: ${p.message}`);
+    } else {
+      console.log(`${plugin.name}: ${JSON.stringify(result.options)}`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+function writeOrPrint(args: string[], generated: string, merge: (current: string) => string): number {
+  const at = args.indexOf('--write');
+  if (at === -1) {
+    process.stdout.write(`${generated}\n`);
+    return 0;
+  }
+  const target = args[at + 1];
+  if (!target) {
+    console.error('--write needs a file');
+    return 2;
+  }
+  const current = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
+  fs.writeFileSync(target, merge(current));
+  console.log(`wrote ${target}`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'config':
+      return config();
+    case 'options':
+      return writeOrPrint(args, optionsMarkdown(builtinPlugins), (current) => replaceBlock(current, optionsMarkdown(builtinPlugins)));
+    case 'errors':
+      return writeOrPrint(args, errorsMarkdown(), () => errorsMarkdown());
+    case 'version':
+    case '--version':
+      console.log(packageVersion());
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(help);
+      return 0;
+    default:
+      console.error(`unknown command "${command}"\n\n${help}`);
+      return 2;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import type { PluginDefinition } from './plugin.js';
+import type { Profile } from './profiles.js';
+
+/** The raw configuration: one section per plugin, plus a few top-level keys. */
+export type RawConfig = Record<string, unknown>;
+
+export const configFileNames = ['plandex-perf.config.mjs', 'plandex-perf.config.js', 'plandex-perf.config.json'];
+const topLevelKeys = new Set(['profile', 'disable']);
+
+export interface ConfigProblem {
+  /** Dotted path of the field, starting with the plugin name. */
+  path: string;
+  message: string;
+}
+
+/** `PLANDEX_PERF_CONFIG` wins; otherwise the first config file found in the working directory. */
+export function findConfigFile(cwd = process.cwd(), env = process.env): string | undefined {
+  if (env.PLANDEX_PERF_CONFIG) return path.resolve(cwd, env.PLANDEX_PERF_CONFIG);
+  for (const name of configFileNames) {
+    const candidate = path.join(cwd, name);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+export async function loadConfigFile(file: string): Promise<RawConfig> {
+  let value: unknown;
+  if (file.endsWith('.json')) {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } else {
+    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    value = mod.default ?? mod;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${file} must export an object (got ${Array.isArray(value) ? 'an array' : typeof value})`);
+  }
+  return value as RawConfig;
+}
+
+/** `metricsPort` → `METRICS_PORT`; plugin `pg-pool` → `PG_POOL`. */
+export function envName(plugin: string, field: string): string {
+  const snake = field.replace(/([a-z0-9])([A-Z])/g, '$1_$2');
+  return `PLANDEX_PERF_${plugin.replace(/-/g, '_')}_${snake}`.toUpperCase();
+}
+
+interface FieldShape {
+  type?: string | string[];
+  items?: { type?: string };
+}
+
+function fieldTypes(schema: z.ZodObject): Record<string, FieldShape> {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, FieldShape> };
+  return json.properties ?? {};
+}
+
+function coerce(raw: string, shape: FieldShape): unknown {
+  const types = Array.isArray(shape.type) ? shape.type : [shape.type];
+  if (types.includes('integer') || types.includes('number')) {
+    const n = Number(raw);
+    return raw.trim() !== '' && Number.isFinite(n) ? n : raw; // left as a string so validation names the field
+  }
+  if (types.includes('boolean')) {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    return raw;
+  }
+  if (types.includes('array')) return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw;
+}
+
+/** Reads `PLANDEX_PERF_<PLUGIN>_<FIELD>` for every top-level field of the plugin's schema. */
+export function envOverrides(plugin: PluginDefinition, env = process.env): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(plugin.fromEnv?.(env) ?? {}) };
+  for (const [field, shape] of Object.entries(fieldTypes(plugin.schema))) {
+    const raw = env[envName(plugin.name, field)];
+    if (raw !== undefined) out[field] = coerce(raw, shape);
+  }
+  return out;
+}
+
+export interface ResolvedSection {
+  options: Record<string, unknown> | undefined;
+  problems: ConfigProblem[];
+}
+
+/**
+ * Precedence, lowest first: built-in default (the schema) < profile < config file < environment < code.
+ * All problems of a section are reported at once, each with its field path.
+ */
+export function resolveSection(
+  plugin: PluginDefinition,
+  layers: { profile: Profile; file?: unknown; env?: Record<string, unknown>; code?: unknown },
+): ResolvedSection {
+  const problems: ConfigProblem[] = [];
+  const section = (value: unknown, source: string): Record<string, unknown> => {
+    if (value === undefined) return {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      problems.push({ path: plugin.name, message: `must be an object in the ${source}` });
+      return {};
+    }
+    return value as Record<string, unknown>;
+  };
+  const merged = {
+    ...(plugin.profileDefaults?.(layers.profile) ?? {}),
+    ...section(layers.file, 'config file'),
+    ...(layers.env ?? {}),
+    ...section(layers.code, 'code'),
+  };
+  if (problems.length > 0) return { options: undefined, problems };
+  const result = plugin.schema.safeParse(merged);
+  if (result.success) return { options: result.data as Record<string, unknown>, problems };
+  for (const issue of result.error.issues) {
+    problems.push({ path: [plugin.name, ...issue.path.map(String)].join('.'), message: issue.message });
+  }
+  return { options: undefined, problems };
+}
+
+/** Top-level keys that are neither a plugin nor a known key: likely typos. */
+export function unknownSections(config: RawConfig, pluginNames: Iterable<string>): string[] {
+  const known = new Set(pluginNames);
+  return Object.keys(config).filter((key) => !known.has(key) && !topLevelKeys.has(key));
+}
+
+/** `PLANDEX_PERF_DISABLE=cache,pg-pool` plus the config file's `disable` list; `all` turns everything off. */
+export function disabledPlugins(config: RawConfig, env = process.env): Set<string> {
+  const names = new Set<string>();
+  for (const name of (env.PLANDEX_PERF_DISABLE ?? '').split(',')) if (name.trim()) names.add(name.trim());
+  if (Array.isArray(config.disable)) for (const name of config.disable) if (typeof name === 'string') names.add(name);
+  return names;
+}

@@ -1,0 +1,82 @@
+/**
+ * Every error and warning the preload can print has a stable code, listed here once.
+ * Codes are never reused once retired; docs/errors.md documents each one (a test keeps both in step).
+ */
+export const codes = {
+  PPERF_ERR_CONFIG_INVALID: {
+    cause: 'A plugin section of the configuration (file, environment or code) failed validation.',
+    fix: 'Read the listed field paths and fix them; the affected plugin stays disabled until then, the others run.',
+  },
+  PPERF_ERR_CONFIG_LOAD: {
+    cause: 'The configuration file could not be read or evaluated (syntax error, throwing module, bad JSON).',
+    fix: 'Run `plandex-perf config` to see the error; the preload runs with defaults meanwhile.',
+  },
+  PPERF_ERR_PLUGIN_SETUP: {
+    cause: "A plugin's setup threw.",
+    fix: 'The plugin is disabled alone and the host keeps running. Report the stack printed with it.',
+  },
+  PPERF_ERR_PLUGIN_TIMEOUT: {
+    cause: "A plugin's setup did not finish within the time limit (`PLANDEX_PERF_SETUP_TIMEOUT_MS`, 2000 ms by default).",
+    fix: 'The plugin is disabled; if it was slow for a known reason (cold disk), raise the limit.',
+  },
+  PPERF_ERR_PLUGIN_CLOSE: {
+    cause: "A plugin's close threw or timed out during shutdown.",
+    fix: 'Shutdown goes on with the other plugins; report the stack printed with it.',
+  },
+  PPERF_ERR_PLUGIN_DEPENDENCY: {
+    cause: 'A plugin depends on a plugin that is unknown, disabled or failed, or the dependencies form a cycle.',
+    fix: 'Enable the dependency, or disable the dependent plugin too.',
+  },
+  PPERF_ERR_METRICS_PORT_IN_USE: {
+    cause: 'The Prometheus endpoint could not listen: the host and port are taken (often a second process started with the same NODE_OPTIONS).',
+    fix: 'Set `PLANDEX_PERF_TELEMETRY_METRICS_PORT` or `OTEL_EXPORTER_PROMETHEUS_PORT` to a free port, or 0 for any. Metrics are still collected.',
+  },
+  PPERF_ERR_METRICS_LISTEN: {
+    cause: 'The Prometheus endpoint failed to listen for another reason (bad host, permission).',
+    fix: 'Check `telemetry.metricsHost`; the host app is not affected.',
+  },
+  PPERF_ERR_PRELOAD: {
+    cause: 'An unexpected error in the preload itself.',
+    fix: 'The host runs uninstrumented. Report the stack printed with it; `PLANDEX_PERF_DISABLE=all` turns the preload off.',
+  },
+  PPERF_ERR_INSTRUMENTATION: {
+    cause: 'An instrumentation callback threw while measuring a request or a query.',
+    fix: 'The measurement is dropped and the host call goes on untouched; logged once per site. Report it.',
+  },
+  PPERF_ERR_HOOKS: {
+    cause: 'The module hooks could not be registered, so modules such as `pg` cannot be instrumented.',
+    fix: 'Use Node 22.15+ or 24; HTTP and runtime metrics still work.',
+  },
+  PPERF_WRN_001: {
+    cause: 'An unsupported value in an `OTEL_*` variable (for example `OTEL_METRICS_EXPORTER=otlp`).',
+    fix: 'Use a supported value; the listed fallback is used meanwhile.',
+  },
+  PPERF_WRN_002: {
+    cause: 'A label would have grown past its bound (too many distinct routes, tables or pools); further values are folded into `_OTHER`.',
+    fix: 'Declare route templates in `http.routes`; check for dynamic table names.',
+  },
+  PPERF_WRN_003: {
+    cause: '`PLANDEX_PERF_DISABLE` or the config names a plugin that does not exist.',
+    fix: 'Check the spelling against `plandex-perf options`.',
+  },
+  PPERF_WRN_004: {
+    cause: 'The preload was loaded in a worker thread or a second time; it acts once, on the main thread.',
+    fix: 'Nothing to do; printed at debug level only.',
+  },
+  PPERF_WRN_005: {
+    cause: 'The profile named by `PLANDEX_PERF_PROFILE` does not exist.',
+    fix: 'Use one of the listed profiles; `auto` is used meanwhile.',
+  },
+} as const satisfies Record<string, { cause: string; fix: string }>;
+
+export type Code = keyof typeof codes;
+
+/** An error that carries one of the codes above, so callers and logs can match on it. */
+export class PerfError extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PerfError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,145 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { log } from './log.js';
+import { onModuleLoad } from './hooks.js';
+import type { Close, PluginContext, PluginDefinition } from './plugin.js';
+import type { Profile } from './profiles.js';
+
+export type PluginState = 'running' | 'disabled' | 'failed';
+
+export interface PluginStatus {
+  name: string;
+  state: PluginState;
+  reason?: string;
+}
+
+/** Orders plugins so each comes after its dependencies; unknown dependencies and cycles are reported, not thrown. */
+export function orderPlugins(plugins: PluginDefinition[]): { ordered: PluginDefinition[]; broken: Map<string, string> } {
+  const byName = new Map(plugins.map((p) => [p.name, p]));
+  const ordered: PluginDefinition[] = [];
+  const broken = new Map<string, string>();
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (plugin: PluginDefinition, trail: string[]): boolean => {
+    const seen = state.get(plugin.name);
+    if (seen === 'done') return !broken.has(plugin.name);
+    if (seen === 'visiting') {
+      broken.set(plugin.name, `dependency cycle: ${[...trail, plugin.name].join(' → ')}`);
+      return false;
+    }
+    state.set(plugin.name, 'visiting');
+    let ok = true;
+    for (const dep of plugin.dependsOn ?? []) {
+      const target = byName.get(dep);
+      if (!target) {
+        broken.set(plugin.name, `depends on unknown plugin "${dep}"`);
+        ok = false;
+      } else if (!visit(target, [...trail, plugin.name])) {
+        if (!broken.has(plugin.name)) broken.set(plugin.name, `depends on "${dep}", which cannot start`);
+        ok = false;
+      }
+    }
+    state.set(plugin.name, 'done');
+    ordered.push(plugin);
+    return ok;
+  };
+  for (const plugin of plugins) visit(plugin, []);
+  return { ordered, broken };
+}
+
+const TIMEOUT: unique symbol = Symbol('timeout');
+
+/** Rejects after `ms` unless `work` settles first; the timer never keeps the host alive. */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
+  const controller = new AbortController();
+  const timer: Promise<typeof TIMEOUT> = delay(ms, TIMEOUT, { signal: controller.signal, ref: false }).catch(() => TIMEOUT);
+  try {
+    return await Promise.race([work, timer]);
+  } finally {
+    controller.abort();
+  }
+}
+
+export class PluginHost {
+  readonly status = new Map<string, PluginStatus>();
+  private readonly closers: { name: string; close: Close }[] = [];
+  private readonly provided_ = new Map<string, unknown>();
+
+  constructor(
+    private readonly profile: Profile,
+    private readonly setupTimeoutMs: number,
+  ) {}
+
+  /**
+   * Starts each plugin in dependency order. `options` holds each plugin's validated options,
+   * or a reason it must stay off. A plugin that throws or times out is disabled alone.
+   */
+  async start(plugins: PluginDefinition[], options: Map<string, { options?: Record<string, unknown>; off?: string }>): Promise<void> {
+    const { ordered, broken } = orderPlugins(plugins);
+    for (const plugin of ordered) {
+      const deps = plugin.dependsOn ?? [];
+      const brokenReason = broken.get(plugin.name);
+      const entry = options.get(plugin.name);
+      const downDep = deps.find((dep) => this.status.get(dep)?.state !== 'running');
+      if (entry?.off) {
+        this.mark(plugin.name, 'disabled', entry.off);
+        continue;
+      }
+      if (brokenReason || downDep !== undefined) {
+        const reason = brokenReason ?? `depends on "${downDep}", which is ${this.status.get(downDep ?? '')?.state ?? 'missing'}`;
+        this.mark(plugin.name, 'disabled', reason);
+        log.error('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" is disabled: ${reason}`);
+        continue;
+      }
+      await this.startOne(plugin, entry?.options ?? {});
+    }
+  }
+
+  private async startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> {
+    const ctx: PluginContext = {
+      profile: this.profile,
+      log,
+      use: <T>(name: string) => this.provided_.get(name) as T,
+      provide: (value) => void this.provided_.set(plugin.name, value),
+      onModuleLoad,
+    };
+    const started = performance.now();
+    try {
+      const setup = Promise.resolve().then(() => plugin.setup(ctx, options as never));
+      const result = await withTimeout(setup, this.setupTimeoutMs);
+      if (result === TIMEOUT) {
+        this.mark(plugin.name, 'failed', `setup took longer than ${this.setupTimeoutMs} ms`);
+        log.error('PPERF_ERR_PLUGIN_TIMEOUT', `plugin "${plugin.name}" did not set up within ${this.setupTimeoutMs} ms; disabled`);
+        // If it finishes late, undo it at once rather than leave half a plugin running.
+        setup.then((close) => close && Promise.resolve(close()).catch(() => {})).catch(() => {});
+        return;
+      }
+      if (typeof result === 'function') this.closers.push({ name: plugin.name, close: result });
+      this.mark(plugin.name, 'running');
+      log.debug(`plugin "${plugin.name}" started in ${(performance.now() - started).toFixed(1)} ms`);
+    } catch (error) {
+      this.mark(plugin.name, 'failed', error instanceof Error ? error.message : String(error));
+      log.error('PPERF_ERR_PLUGIN_SETUP', `plugin "${plugin.name}" failed to set up; disabled, the host runs on`, { error });
+    }
+  }
+
+  private mark(name: string, state: PluginState, reason?: string): void {
+    this.status.set(name, reason === undefined ? { name, state } : { name, state, reason });
+  }
+
+  /** The value a running plugin passed to `provide`. */
+  provided(name: string): unknown {
+    return this.provided_.get(name);
+  }
+
+  /** Closes running plugins in reverse start order, each bounded by `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    while (this.closers.length > 0) {
+      const { name, close } = this.closers.pop()!;
+      try {
+        const result = await withTimeout(Promise.resolve().then(close), timeoutMs);
+        if (result === TIMEOUT) log.error('PPERF_ERR_PLUGIN_CLOSE', `plugin "${name}" did not close within ${timeoutMs} ms`);
+      } catch (error) {
+        log.error('PPERF_ERR_PLUGIN_CLOSE', `plugin "${name}" failed to close`, { error });
+      }
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import type { z } from 'zod';
+import type { Context, Meter, Tracer } from '@opentelemetry/api';
+import type { Profile } from './profiles.js';
+import type { log } from './log.js';
+
+export type Close = () => void | Promise<void>;
+
+/** What a plugin's setup receives besides its options. */
+export interface PluginContext {
+  /** The active profile, for machine-sized defaults. */
+  profile: Profile;
+  log: typeof log;
+  /** The value a dependency passed to `provide`, e.g. `ctx.use<Telemetry>('telemetry')`. */
+  use<T>(plugin: string): T;
+  /** Makes a value available to plugins that depend on this one. */
+  provide(value: unknown): void;
+  /** Runs `fn` when the module `name` loads (CommonJS or ESM), with its exports. */
+  onModuleLoad(name: string, fn: (exports: unknown) => void): void;
+}
+
+export interface Telemetry {
+  meter: Meter;
+  /** Present only when traces are configured: hot paths check it and build no span otherwise. */
+  tracer: Tracer | undefined;
+  /** Makes `ctx` the active context for the rest of this synchronous run and its async continuations. */
+  enterContext(ctx: Context): void;
+  /** True for servers the preload itself runs (the metrics endpoint), which must not be measured. */
+  isOwnServer(server: unknown): boolean;
+  /** Bounded flush of pending telemetry (traces), used on shutdown. */
+  flush(timeoutMs: number): Promise<void>;
+}
+
+export interface PluginDefinition<S extends z.ZodObject = z.ZodObject> {
+  name: string;
+  /** One line for the docs. */
+  description: string;
+  dependsOn?: string[];
+  schema: S;
+  /** Defaults drawn from the active profile; they sit between built-in defaults and the config file. */
+  profileDefaults?: (profile: Profile) => Partial<z.input<S>>;
+  /** Standard variables outside our `PLANDEX_PERF_*` naming (e.g. `OTEL_*`), read as part of the environment layer. */
+  fromEnv?: (env: NodeJS.ProcessEnv) => Partial<z.input<S>>;
+  setup(ctx: PluginContext, options: z.output<S>): void | Close | Promise<void | Close>;
+}
+
+export function definePlugin<S extends z.ZodObject>(definition: PluginDefinition<S>): PluginDefinition<S> {
+  return definition;
+}

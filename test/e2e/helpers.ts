@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const preload = path.join(root, 'dist/src/register.js');
+export const esmApp = path.join(root, 'loadtests/app/server.mjs');
+export const cjsApp = path.join(root, 'test/fixtures/cjs-server.cjs');
+export const expressApp = path.join(root, 'test/fixtures/express-server.mjs');
+
+/** Route templates of the reference app, which uses no framework and so reports no route itself. */
+export const appRoutes = ['/health', '/hello', '/users/:id', '/users/:id/plans', '/users/:id/plans-n1', '/plans/:id/stats', '/plans/:id/conversations'];
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface App {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `node [--import preload] script` and waits for its `{"event":"listening"}` line. */
+export async function startApp(options: { script: string; env?: Record<string, string | undefined>; withPreload?: boolean; nodeArgs?: string[]; cwd?: string }): Promise<App> {
+  const args = [...(options.withPreload === false ? [] : ['--import', preload]), ...(options.nodeArgs ?? []), options.script];
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd ?? root,
+    env: { ...process.env, PORT: '0', PLANDEX_PERF_LOG_LEVEL: 'debug', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`app did not start within 15 s.\nstderr:\n${stderr}`)), 15_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /\{"event":"listening","port":(\d+)\}/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`app exited (${code ?? signal}) before listening.\nstderr:\n${stderr}`));
+    });
+  });
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stderr: () => stderr,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+      }
+      return exited;
+    },
+  };
+}
+
+export async function get(url: string, init?: RequestInit): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, init);
+  return { status: response.status, body: await response.text() };
+}
+
+/** Scrapes the Prometheus endpoint and returns its sample lines (comments dropped). */
+export async function scrape(port: number): Promise<string[]> {
+  const { status, body } = await get(`http://127.0.0.1:${port}/metrics`);
+  if (status !== 200) throw new Error(`/metrics answered ${status}`);
+  return body.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/** Sum of the values of the samples of `name` whose labels include every `labels` pair. */
+export function sumSamples(lines: string[], name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of lines) {
+    const match = /^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const body = match[3] ?? '';
+    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) total += Number(match[4]);
+  }
+  return total;
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value as T;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { esmApp, freePort, get, root, scrape, startApp, sumSamples, waitFor, type App } from './helpers.js';
+
+const databaseUrl = inject('databaseUrl');
+let app: App | undefined;
+afterEach(async () => {
+  await app?.stop();
+  app = undefined;
+});
+
+function tempConfig(name: string, content: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-config-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+describe('the host comes first', () => {
+  it('a bad config disables only the affected plugin, reports every problem with its path, and the host serves', async () => {
+    const metricsPort = await freePort();
+    const config = tempConfig('plandex-perf.config.json', JSON.stringify({ http: { routes: 'not-a-list', maxRoutes: -4 }, pgg: {} }));
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_CONFIG: config, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) } });
+    expect((await get(`${app.url}/users/1`)).status).toBe(200);
+    const log = app.stderr();
+    expect(log).toContain('PPERF_ERR_CONFIG_INVALID');
+    expect(log).toContain('http.routes');
+    expect(log).toContain('http.maxRoutes');
+    expect(log).toContain('PPERF_WRN_003'); // the unknown `pgg` section
+    // pg still measured: only the http plugin is off.
+    const lines = await scrape(metricsPort);
+    expect(sumSamples(lines, 'db_client_operation_duration_count', { db_collection_name: 'users' })).toBe(1);
+    expect(sumSamples(lines, 'http_server_request_duration_count')).toBe(0);
+  });
+
+  it('a config module that throws is reported and the host runs with defaults', async () => {
+    const config = tempConfig('plandex-perf.config.mjs', "throw new Error('boom from config');\n");
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_CONFIG: config, OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    expect((await get(`${app.url}/health`)).status).toBe(200);
+    expect(app.stderr()).toContain('PPERF_ERR_CONFIG_LOAD');
+    expect(app.stderr()).toContain('boom from config');
+  });
+
+  it('a metrics port in use is logged with a code and the host keeps serving', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(taken) } });
+      expect((await get(`${app.url}/users/2`)).status).toBe(200);
+      await waitFor(() => app!.stderr().includes('PPERF_ERR_METRICS_PORT_IN_USE'));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('PLANDEX_PERF_DISABLE switches a plugin off; OTEL_SDK_DISABLED switches all off', async () => {
+    const metricsPort = await freePort();
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_DISABLE: 'pg', OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) } });
+    await get(`${app.url}/users/3`);
+    const lines = await scrape(metricsPort);
+    expect(sumSamples(lines, 'http_server_request_duration_count')).toBe(1);
+    expect(sumSamples(lines, 'db_client_operation_duration_count')).toBe(0);
+    await app.stop();
+
+    const port2 = await freePort();
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_PROMETHEUS_PORT: String(port2) } });
+    expect((await get(`${app.url}/users/3`)).status).toBe(200);
+    await expect(fetch(`http://127.0.0.1:${port2}/metrics`)).rejects.toThrow();
+  });
+
+  it('a host without signal handlers still exits on SIGTERM and SIGINT, killed by the signal', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+      await get(`${app.url}/users/1`);
+      const started = Date.now();
+      app.child.kill(signal);
+      const result = await app.exited;
+      expect(result).toEqual({ code: null, signal });
+      expect(Date.now() - started).toBeLessThan(2500);
+    }
+  });
+
+  it('a host with its own SIGTERM handler keeps control of its exit', async () => {
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, APP_GRACEFUL: '1', OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    await get(`${app.url}/users/1`);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('acts once per process: not again in worker threads, not twice when imported twice', async () => {
+    const script = path.join(root, 'test/fixtures/worker-host.mjs');
+    const metricsPort = await freePort();
+    app = await startApp({ script, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }, nodeArgs: ['--import', `file://${path.join(root, 'dist/src/register.js')}?second`] });
+    await waitFor(() => app!.stderr().includes('worker done'));
+    const log = app.stderr();
+    expect(log.match(/metrics at http/g)?.length).toBe(1);
+    expect(log).not.toContain('PPERF_ERR_METRICS_PORT_IN_USE');
+    expect(log).toContain('preload skipped (worker thread)');
+    expect(log).toContain('preload skipped (already loaded)');
+  });
+});
