@@ -104,8 +104,8 @@ export default definePlugin({
 
     // Fastify (and Nest on Fastify) publishes its matched route on this tracing channel.
     const onFastify = (message: unknown): void => {
-      const request = (message as { request?: { raw?: Tagged; routeOptions?: { url?: unknown } } }).request;
-      const url = request?.routeOptions?.url;
+      const { request, route } = message as { request?: { raw?: Tagged; routeOptions?: { url?: unknown } }; route?: { url?: unknown } };
+      const url = route?.url ?? request?.routeOptions?.url;
       if (request?.raw && typeof url === 'string') request.raw[kRoute] = url;
     };
 

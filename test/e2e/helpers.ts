@@ -8,6 +8,7 @@ export const preload = path.join(root, 'dist/src/register.js');
 export const esmApp = path.join(root, 'loadtests/app/server.mjs');
 export const cjsApp = path.join(root, 'test/fixtures/cjs-server.cjs');
 export const expressApp = path.join(root, 'test/fixtures/express-server.mjs');
+export const fastifyApp = path.join(root, 'test/fixtures/fastify-server.cjs');
 
 /** Route templates of the reference app, which uses no framework and so reports no route itself. */
 export const appRoutes = ['/health', '/hello', '/users/:id', '/users/:id/plans', '/users/:id/plans-n1', '/plans/:id/stats', '/plans/:id/conversations'];

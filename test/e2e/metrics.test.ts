@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { appRoutes, cjsApp, esmApp, expressApp, freePort, get, scrape, startApp, sumSamples, waitFor, type App } from './helpers.js';
+import { appRoutes, cjsApp, esmApp, expressApp, fastifyApp, freePort, get, scrape, startApp, sumSamples, waitFor, type App } from './helpers.js';
 
 const databaseUrl = inject('databaseUrl');
 let app: App | undefined;
@@ -84,5 +84,14 @@ describe('Express app under the preload', () => {
     const lines = await scrape(metricsPort);
     expect(sumSamples(lines, 'http_server_request_duration_count', { http_route: '/items/:itemId' })).toBe(3);
     expect(lines.some((l) => l.includes('/items/a1'))).toBe(false);
+  });
+});
+
+describe('Fastify app (CommonJS) under the preload', () => {
+  it("takes http.route from Fastify's handler channel", async () => {
+    const { app, metricsPort } = await startWithMetrics(fastifyApp);
+    for (const id of [1, 2]) expect((await get(`${app.url}/orders/${id}/lines/9`)).status).toBe(200);
+    const lines = await scrape(metricsPort);
+    expect(sumSamples(lines, 'http_server_request_duration_count', { http_route: '/orders/:orderId/lines/:line' })).toBe(2);
   });
 });
