@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
 import type { PluginDefinition } from './plugin.js';
 import type { Profile } from './profiles.js';
+import type { Kind } from './schema.js';
 
 /** The raw configuration: one section per plugin, plus a few top-level keys. */
 export type RawConfig = Record<string, unknown>;
@@ -33,7 +33,7 @@ export async function loadConfigFile(file: string): Promise<RawConfig> {
     value = JSON.parse(fs.readFileSync(file, 'utf8'));
   } else {
     const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-    value = mod.default ?? mod;
+    value = 'default' in mod ? mod.default : mod;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`${file} must export an object (got ${Array.isArray(value) ? 'an array' : typeof value})`);
@@ -47,37 +47,26 @@ export function envName(plugin: string, field: string): string {
   return `PLANDEX_PERF_${plugin.replace(/-/g, '_')}_${snake}`.toUpperCase();
 }
 
-interface FieldShape {
-  type?: string | string[];
-  items?: { type?: string };
-}
-
-function fieldTypes(schema: z.ZodObject): Record<string, FieldShape> {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, FieldShape> };
-  return json.properties ?? {};
-}
-
-function coerce(raw: string, shape: FieldShape): unknown {
-  const types = Array.isArray(shape.type) ? shape.type : [shape.type];
-  if (types.includes('integer') || types.includes('number')) {
+function coerce(raw: string, kind: Kind): unknown {
+  if (kind === 'integer' || kind === 'number') {
     const n = Number(raw);
     return raw.trim() !== '' && Number.isFinite(n) ? n : raw; // left as a string so validation names the field
   }
-  if (types.includes('boolean')) {
+  if (kind === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     return raw;
   }
-  if (types.includes('array')) return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (kind === 'array') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   return raw;
 }
 
 /** Reads `PLANDEX_PERF_<PLUGIN>_<FIELD>` for every top-level field of the plugin's schema. */
 export function envOverrides(plugin: PluginDefinition, env = process.env): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(plugin.fromEnv?.(env) ?? {}) };
-  for (const [field, shape] of Object.entries(fieldTypes(plugin.schema))) {
+  for (const [field, { meta }] of Object.entries(plugin.schema.fields)) {
     const raw = env[envName(plugin.name, field)];
-    if (raw !== undefined) out[field] = coerce(raw, shape);
+    if (raw !== undefined) out[field] = coerce(raw, meta.kind);
   }
   return out;
 }
@@ -110,10 +99,11 @@ export function resolveSection(
     ...(layers.env ?? {}),
     ...section(layers.code, 'code'),
   };
-  if (problems.length > 0) return { options: undefined, problems };
+  // Validate the rest even when a layer was unusable, so every problem is reported in one go.
   const result = plugin.schema.safeParse(merged);
-  if (result.success) return { options: result.data as Record<string, unknown>, problems };
-  for (const issue of result.error.issues) {
+  if (result.success && problems.length === 0) return { options: result.data as Record<string, unknown>, problems };
+  if (result.success) return { options: undefined, problems };
+  for (const issue of result.issues) {
     problems.push({ path: [plugin.name, ...issue.path.map(String)].join('.'), message: issue.message });
   }
   return { options: undefined, problems };

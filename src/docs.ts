@@ -1,38 +1,26 @@
-import { z } from 'zod';
 import { envName } from './config.js';
 import { codes } from './errors.js';
 import type { PluginDefinition } from './plugin.js';
+import type { FieldMeta } from './schema.js';
 
-interface JsonField {
-  type?: string | string[];
-  enum?: unknown[];
-  default?: unknown;
-  description?: string;
-  items?: { type?: string };
-  minimum?: number;
-  maximum?: number;
-}
-
-function typeOf(field: JsonField): string {
-  if (field.enum) return field.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
-  if (field.type === 'array') return `${field.items?.type ?? 'value'}[]`;
-  const type = Array.isArray(field.type) ? field.type.join(' \\| ') : (field.type ?? 'value');
-  const range = field.minimum !== undefined || field.maximum !== undefined ? ` (${field.minimum ?? ''}…${field.maximum ?? ''})` : '';
-  return `${type}${range}`;
+function typeOf(meta: FieldMeta): string {
+  if (meta.values) return meta.values.map((v) => `\`${v}\``).join(' \\| ');
+  if (meta.kind === 'array') return `${meta.item ?? 'value'}[]`;
+  const range = meta.min !== undefined || meta.max !== undefined ? ` (${meta.min ?? ''}…${meta.max ?? ''})` : '';
+  return `${meta.kind}${meta.kind === 'string' ? '' : range}`;
 }
 
 /** The options table of every plugin, generated from the schemas: the docs cannot drift from the validator. */
 export function optionsMarkdown(plugins: PluginDefinition[]): string {
   const out: string[] = [];
   for (const plugin of plugins) {
-    const json = z.toJSONSchema(plugin.schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonField> };
     out.push(`#### \`${plugin.name}\``, '', plugin.description, '');
     if (plugin.dependsOn?.length) out.push(`Depends on: ${plugin.dependsOn.map((d) => `\`${d}\``).join(', ')}.`, '');
     out.push('| Option | Type | Default | Environment | Description |', '| --- | --- | --- | --- | --- |');
-    for (const [name, field] of Object.entries(json.properties ?? {})) {
-      const def = field.default === undefined ? '—' : `\`${JSON.stringify(field.default)}\``;
-      const description = (field.description ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
-      out.push(`| \`${plugin.name}.${name}\` | ${typeOf(field)} | ${def} | \`${envName(plugin.name, name)}\` | ${description} |`);
+    for (const [name, { meta }] of Object.entries(plugin.schema.fields)) {
+      const def = meta.hasDefault ? `\`${JSON.stringify(meta.default)}\`` : '—';
+      const description = meta.description.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+      out.push(`| \`${plugin.name}.${name}\` | ${typeOf(meta)} | ${def} | \`${envName(plugin.name, name)}\` | ${description} |`);
     }
     out.push('');
   }

@@ -122,6 +122,8 @@ export class PluginHost {
   }
 
   private mark(name: string, state: PluginState, reason?: string): void {
+    // A plugin that failed after `provide` must not be used by anyone.
+    if (state !== 'running') this.provided_.delete(name);
     this.status.set(name, reason === undefined ? { name, state } : { name, state, reason });
   }
 

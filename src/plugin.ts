@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { ObjectSchema, Shape } from './schema.js';
 import type { Context, Meter, Tracer } from '@opentelemetry/api';
 import type { Profile } from './profiles.js';
 import type { log } from './log.js';
@@ -30,19 +30,19 @@ export interface Telemetry {
   flush(timeoutMs: number): Promise<void>;
 }
 
-export interface PluginDefinition<S extends z.ZodObject = z.ZodObject> {
+export interface PluginDefinition<S extends Shape = Shape> {
   name: string;
   /** One line for the docs. */
   description: string;
   dependsOn?: string[];
-  schema: S;
+  schema: ObjectSchema<S>;
   /** Defaults drawn from the active profile; they sit between built-in defaults and the config file. */
-  profileDefaults?: (profile: Profile) => Partial<z.input<S>>;
+  profileDefaults?: (profile: Profile) => Partial<ObjectSchema<S>['_input']>;
   /** Standard variables outside our `PLANDEX_PERF_*` naming (e.g. `OTEL_*`), read as part of the environment layer. */
-  fromEnv?: (env: NodeJS.ProcessEnv) => Partial<z.input<S>>;
-  setup(ctx: PluginContext, options: z.output<S>): void | Close | Promise<void | Close>;
+  fromEnv?: (env: NodeJS.ProcessEnv) => Partial<ObjectSchema<S>['_input']>;
+  setup(ctx: PluginContext, options: ObjectSchema<S>['_output']): void | Close | Promise<void | Close>;
 }
 
-export function definePlugin<S extends z.ZodObject>(definition: PluginDefinition<S>): PluginDefinition<S> {
+export function definePlugin<S extends Shape>(definition: PluginDefinition<S>): PluginDefinition<S> {
   return definition;
 }

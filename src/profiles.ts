@@ -58,6 +58,6 @@ export function profileNames(extra: Record<string, unknown> = {}): string[] {
 /** Returns the profile, or undefined for an unknown name (the caller warns and falls back to `auto`). */
 export function resolveProfile(name: string | undefined, machine?: MachineFacts): Profile | undefined {
   if (name === undefined || name === '' || name === 'auto') return autoProfile(machine);
-  const named = namedProfiles[name];
+  const named = Object.hasOwn(namedProfiles, name) ? namedProfiles[name] : undefined;
   return named ? { name, ...named } : undefined;
 }

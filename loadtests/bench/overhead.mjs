@@ -146,6 +146,10 @@ async function main() {
 
   const { getDatabase } = await import('../lib/database.mjs');
   const { seed } = await import('../app/seed.mjs');
+  const loadavgBefore = os.loadavg()[0];
+  if (loadavgBefore > os.availableParallelism() * 0.5) {
+    progress(`warning: machine is busy (1-min load average ${loadavgBefore.toFixed(2)}); results will be noisy`);
+  }
   db = await getDatabase({ log: progress });
   progress(`database: ${db.kind}; seeding scale 1 …`);
   await seed(db.url, { scale: 1 });
@@ -157,6 +161,10 @@ async function main() {
     cpus: os.availableParallelism(),
     totalMemBytes: os.totalmem(),
     platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    // Other work on the machine is the biggest source of noise here (the
+    // app, the load generator and PostgreSQL already share the CPUs), so the
+    // load before the run is recorded and flagged in the report.
+    loadavgBefore,
     rounds: ROUNDS,
     durationSec: DURATION,
     warmupSec: WARMUP,
@@ -322,9 +330,13 @@ function markdown(meta, medians, ratios, runs, skipped) {
   L.push(
     `${meta.rounds} round(s), variants interleaved; per run: fresh app, ${meta.warmupSec} s warm-up, ` +
       `${meta.durationSec} s on each endpoint, ${meta.connections} connections; medians over rounds. ` +
-      `DB endpoint \`/users/{id}\` (ids uniform 1..${USERS}), trivial endpoint \`/hello\`. Database: ${meta.database}.`,
+      `DB endpoint \`/users/{id}\` (ids uniform 1..${USERS}), trivial endpoint \`/hello\`. Database: ${meta.database}. ` +
+      `1-min load average before the run: ${meta.loadavgBefore.toFixed(2)}.`,
     '',
   );
+  if (meta.loadavgBefore > meta.cpus * 0.5) {
+    L.push(`> ⚠ The machine was busy before the run (load average ${meta.loadavgBefore.toFixed(2)} on ${meta.cpus} CPUs): treat these figures as noisy.`, '');
+  }
 
   L.push('| variant | start-up ms | /users rps | /users p50 ms | /users p99 ms | /hello rps | /hello p50 ms | /hello p99 ms | peak RSS MB | RSS after load MB |');
   L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');

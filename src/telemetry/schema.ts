@@ -1,57 +1,48 @@
-import { z } from 'zod';
+import { s, type Input, type Output } from '../schema.js';
 import { log } from '../log.js';
 
-export const schema = z.strictObject({
-  serviceName: z
-    .string()
-    .min(1)
+const fields = {
+  serviceName: s
+    .string({ min: 1 })
     .optional()
     .describe('`service.name` of the resource. Default: `OTEL_SERVICE_NAME`, else the host package.json `name`, else `unknown_service:node`.'),
-  metricsExporter: z
+  metricsExporter: s
     .enum(['prometheus', 'none'])
     .default('prometheus')
     .describe('Where metrics go. `none` collects nothing and opens no port. Default: `OTEL_METRICS_EXPORTER`, else `prometheus`.'),
-  metricsHost: z
-    .string()
-    .min(1)
+  metricsHost: s
+    .string({ min: 1 })
     .default('127.0.0.1')
     .describe('Interface of the Prometheus endpoint: loopback by default, not all interfaces. Default: `OTEL_EXPORTER_PROMETHEUS_HOST`, else `127.0.0.1`.'),
-  metricsPort: z
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
+  metricsPort: s
+    .integer({ min: 0, max: 65535 })
     .default(9464)
     .describe('Port of the Prometheus endpoint; `0` picks a free port (logged). Default: `OTEL_EXPORTER_PROMETHEUS_PORT`, else `9464`.'),
-  metricsPath: z.string().startsWith('/').default('/metrics').describe('Path of the Prometheus endpoint.'),
-  tracesExporter: z
+  metricsPath: s.string({ startsWith: '/' }).default('/metrics').describe('Path of the Prometheus endpoint.'),
+  tracesExporter: s
     .enum(['none', 'otlp', 'console'])
     .default('none')
     .describe('Traces are off unless set. Default: `OTEL_TRACES_EXPORTER`, else `otlp` when an OTLP endpoint is set, else `none`.'),
-  tracesEndpoint: z
-    .url()
+  tracesEndpoint: s
+    .string({ url: true })
     .optional()
     .describe('OTLP/HTTP traces URL. Default: the exporter reads `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`.'),
-  tracesSampleRatio: z
-    .number()
-    .min(0)
-    .max(1)
+  tracesSampleRatio: s
+    .number({ min: 0, max: 1 })
     .default(0.1)
     .describe('Ratio of new traces sampled (parent-based: a sampled parent is always followed). `0` samples only continued traces. Default: `OTEL_TRACES_SAMPLER_ARG`, else `0.1`.'),
-  shutdownFlushMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(2000)
+  shutdownFlushMs: s
+    .integer({ min: 0, max: 2000 })
     .default(2000)
     .describe('Upper bound of the flush on SIGTERM/SIGINT before the host exits; `0` exits at once.'),
-});
+};
 
-export type TelemetryOptions = z.output<typeof schema>;
+export const schema = s.object(fields);
+export type TelemetryOptions = Output<typeof fields>;
 
 /** The standard OTEL_* variables, read as the environment layer of this section. */
-export function fromOtelEnv(env: NodeJS.ProcessEnv): Partial<z.input<typeof schema>> {
-  const out: Partial<z.input<typeof schema>> = {};
+export function fromOtelEnv(env: NodeJS.ProcessEnv): Partial<Input<typeof fields>> {
+  const out: Partial<Input<typeof fields>> = {};
   if (env.OTEL_SERVICE_NAME) out.serviceName = env.OTEL_SERVICE_NAME;
   const metrics = env.OTEL_METRICS_EXPORTER?.split(',')[0]?.trim();
   if (metrics === 'prometheus' || metrics === 'none') out.metricsExporter = metrics;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { s } from '../../src/schema.js';
 import {
   disabledPlugins,
   envName,
@@ -20,12 +20,12 @@ const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 4, constr
 const pgPool = definePlugin({
   name: 'pg-pool',
   description: 'test plugin',
-  schema: z.strictObject({
-    metricsPort: z.number().int().min(0).max(65535).default(9464),
-    enabled: z.boolean().default(true),
-    tables: z.array(z.string()).default([]),
-    host: z.string().default('127.0.0.1'),
-    ratio: z.number().min(0).max(1).default(0.5),
+  schema: s.object({
+    metricsPort: s.integer({ min: 0, max: 65535 }).default(9464),
+    enabled: s.boolean().default(true),
+    tables: s.array(s.string()).default([]),
+    host: s.string().default('127.0.0.1'),
+    ratio: s.number({ min: 0, max: 1 }).default(0.5),
   }),
   setup() {},
 });
@@ -104,13 +104,13 @@ describe('resolveSection', () => {
   const layered = definePlugin({
     name: 'layers',
     description: 'test plugin',
-    schema: z.strictObject({
-      a: z.string().default('default'),
-      b: z.string().default('default'),
-      c: z.string().default('default'),
-      d: z.string().default('default'),
-      e: z.string().default('default'),
-      poolMax: z.number().int().default(1),
+    schema: s.object({
+      a: s.string().default('default'),
+      b: s.string().default('default'),
+      c: s.string().default('default'),
+      d: s.string().default('default'),
+      e: s.string().default('default'),
+      poolMax: s.integer().default(1),
     }),
     profileDefaults: (p) => ({ b: 'profile', c: 'profile', d: 'profile', e: 'profile', poolMax: p.cpus * 2 }),
     setup() {},
@@ -263,10 +263,8 @@ describe('config files', () => {
       await expect(loadConfigFile(write('c.json', '{ http: }'))).rejects.toThrow(SyntaxError);
     });
 
-    // BUG (src/config.ts loadConfigFile): `mod.default ?? mod` falls back to the module namespace when the
-    // default export is null, so `export default null` is accepted as the config `{ default: null }` instead
-    // of being refused like any other non-object export.
-    it('BUG: throws for a .mjs whose default export is null', async () => {
+    // Regression: `export default null` is refused like any other non-object export.
+    it('throws for a .mjs whose default export is null', async () => {
       const file = write('plandex-perf.config.mjs', 'export default null;\n');
       await expect(loadConfigFile(file)).rejects.toThrow(/must export an object/);
     });

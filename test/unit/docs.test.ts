@@ -49,7 +49,7 @@ describe('README options table', () => {
   it('documents every option of every plugin', () => {
     const table = optionsMarkdown(builtinPlugins);
     for (const plugin of builtinPlugins) {
-      for (const field of Object.keys(plugin.schema.shape)) expect(table).toContain(`\`${plugin.name}.${field}\``);
+      for (const field of Object.keys(plugin.schema.fields)) expect(table).toContain(`\`${plugin.name}.${field}\``);
     }
   });
 });

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import { s } from '../../src/schema.js';
 import { PluginHost, orderPlugins } from '../../src/host.js';
 import { log } from '../../src/log.js';
 import { definePlugin, type Close, type PluginContext, type PluginDefinition } from '../../src/plugin.js';
@@ -16,7 +16,7 @@ function plugin(
   dependsOn: string[] = [],
   setup: (ctx: PluginContext, options: Record<string, unknown>) => void | Close | Promise<void | Close> = () => {},
 ): PluginDefinition {
-  return definePlugin({ name, description: name, dependsOn, schema: z.object({}).passthrough(), setup });
+  return definePlugin({ name, description: name, dependsOn, schema: s.object({}), setup });
 }
 
 const names = (list: PluginDefinition[]) => list.map((p) => p.name);

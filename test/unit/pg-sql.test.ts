@@ -69,10 +69,8 @@ describe('summarize', () => {
     }
   });
 
-  // BUG (plugins/pg/sql.ts summarize): after a WITH clause the verb is taken from the LAST `) VERB` in the text,
-  // so `INSERT INTO t (cols) SELECT ...` — the usual way to insert from a CTE — matches `(cols) SELECT` and is
-  // summarized as a SELECT on the CTE instead of an INSERT into t.
-  it('BUG: reads WITH … INSERT INTO t (cols) SELECT … as an INSERT into t', () => {
+  // Regression: the verb after a CTE list is the first top-level main verb, not the last `) VERB` in the text.
+  it('reads WITH … INSERT INTO t (cols) SELECT … as an INSERT into t', () => {
     expect(summarize('WITH moved AS (DELETE FROM inbox WHERE id = $1 RETURNING *) INSERT INTO archive (id, body) SELECT id, body FROM moved')).toEqual({
       operation: 'INSERT',
       collection: 'archive',

@@ -57,10 +57,8 @@ describe('resolveProfile', () => {
     expect(resolveProfile('AUTO', machine)).toBeUndefined();
   });
 
-  // BUG (src/profiles.ts resolveProfile): `namedProfiles[name]` is a plain-object lookup, so names inherited
-  // from Object.prototype (PLANDEX_PERF_PROFILE=constructor, toString, …) are taken for profiles and yield
-  // `{ name: 'constructor' }` with no memoryBytes or cpus, instead of undefined (warn and fall back to auto).
-  it('BUG: returns undefined for names inherited from Object.prototype (constructor, toString)', () => {
+  // Regression: names inherited from Object.prototype are not profiles.
+  it('returns undefined for names inherited from Object.prototype (constructor, toString)', () => {
     expect(resolveProfile('constructor', machine)).toBeUndefined();
     expect(resolveProfile('toString', machine)).toBeUndefined();
   });

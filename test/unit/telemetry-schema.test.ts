@@ -17,7 +17,7 @@ describe('fromOtelEnv', () => {
   it('reads the Prometheus host and port, the port as a number', () => {
     const out = fromOtelEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '9999' });
     expect(out).toEqual({ metricsHost: '0.0.0.0', metricsPort: 9999 });
-    expect(schema.parse(out)).toMatchObject({ metricsHost: '0.0.0.0', metricsPort: 9999 });
+    expect(schema.safeParse(out)).toMatchObject({ success: true, data: { metricsHost: '0.0.0.0', metricsPort: 9999 } });
   });
 
   it('turns traces on with otlp when only an OTLP endpoint is set', () => {
