@@ -31,7 +31,7 @@ import { runLoad } from '../lib/load.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const APP = path.join(REPO, 'loadtests/app/server.mjs');
-const REGISTER = path.join(REPO, 'dist/src/register.js');
+const REGISTER = path.join(REPO, 'dist/register.js');
 const RESULTS = path.join(REPO, 'loadtests/results');
 
 const quick = process.argv.includes('--quick');
@@ -64,7 +64,7 @@ const VARIANTS = {
     env: () => ({}),
   },
   ours: {
-    describe: 'node --import dist/src/register.js loadtests/app/server.mjs',
+    describe: 'node --import dist/register.js loadtests/app/server.mjs',
     missing: () => (existsSync(REGISTER) ? null : `${path.relative(REPO, REGISTER)} not found — run \`npm run build\` first`),
     nodeArgs: () => ['--import', pathToFileURL(REGISTER).href],
     // PLANDEX_PERF_METRICS_PORT is the documented knob; the same port is also

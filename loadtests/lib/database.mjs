@@ -167,6 +167,11 @@ async function startEmbedded(log) {
     await withTimeout(server.start(), START_TIMEOUT_MS, 'embedded PostgreSQL did not become ready');
     const child = server.process;
     watchdog = spawnWatchdog(child.pid, root);
+    // A running child (and its stdio pipes) keeps the event loop alive, so a
+    // script that forgot stop() would hang instead of exiting. Unreferenced,
+    // it exits normally and the 'exit' hook below cleans up.
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) /** @type {any} */ (stream)?.unref?.();
 
     const onExit = () => {
       watchdog.kill();

@@ -94,7 +94,7 @@ describe('the host comes first', () => {
   it('acts once per process: not again in worker threads, not twice when imported twice', async () => {
     const script = path.join(root, 'test/fixtures/worker-host.mjs');
     const metricsPort = await freePort();
-    app = await startApp({ script, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }, nodeArgs: ['--import', `file://${path.join(root, 'dist/src/register.js')}?second`] });
+    app = await startApp({ script, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }, nodeArgs: ['--import', `file://${path.join(root, 'dist/src/register.js')}`] });
     await waitFor(() => app!.stderr().includes('worker done'));
     const log = app.stderr();
     expect(log.match(/metrics at http/g)?.length).toBe(1);
