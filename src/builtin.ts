@@ -3,6 +3,7 @@ import telemetry from './telemetry/index.js';
 import http from '../plugins/http/index.js';
 import pg from '../plugins/pg/index.js';
 import runtime from '../plugins/runtime/index.js';
+import heapBudget from '../plugins/heap-budget/index.js';
 
 /** Every capability the preload ships, in no particular order: the host sorts them by dependency. */
-export const builtinPlugins = [telemetry, http, pg, runtime] as unknown as PluginDefinition[];
+export const builtinPlugins = [telemetry, http, pg, runtime, heapBudget] as unknown as PluginDefinition[];

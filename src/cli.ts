@@ -10,6 +10,8 @@ import { builtinPlugins } from './builtin.js';
 import { envOverrides, findConfigFile, loadConfigFile, resolveSection, unknownSections, type RawConfig } from './config.js';
 import { errorsMarkdown, optionsMarkdown, replaceBlock } from './docs.js';
 import { profileNames, resolveProfile } from './profiles.js';
+import { runCommand } from './commands/run.js';
+import { envCommand } from './commands/env.js';
 
 const help = `Usage: plandex-perf <command> [options]
 
@@ -18,6 +20,11 @@ Commands:
                        each plugin's effective options; exits 1 if any section is invalid.
   options [--write F]  Print the options table generated from the plugin schemas (or update it in F).
   errors [--write F]   Print the error-code reference (or write it to F).
+  run [--profile P] -- node server.js
+                       Start the command with the profile's heap flags, UV_THREADPOOL_SIZE and the
+                       preload; signals are forwarded and its exit status is returned.
+  env [--profile P] [--format shell|docker|systemd|json]
+                       Print the variables that apply a profile (for Docker, systemd or PM2).
   version              Print the version.
 
 Add the preload to a server:  node --import @plandex-perf/register server.js
@@ -87,6 +94,10 @@ async function main(argv: string[]): Promise<number> {
       return writeOrPrint(args, optionsMarkdown(builtinPlugins), (current) => replaceBlock(current, optionsMarkdown(builtinPlugins)));
     case 'errors':
       return writeOrPrint(args, errorsMarkdown(), () => errorsMarkdown());
+    case 'run':
+      return runCommand(args);
+    case 'env':
+      return envCommand(args);
     case 'version':
     case '--version':
       console.log(packageVersion());
@@ -103,4 +114,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exitCode = 2;
+}

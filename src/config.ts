@@ -9,7 +9,7 @@ import type { Kind } from './schema.js';
 export type RawConfig = Record<string, unknown>;
 
 export const configFileNames = ['plandex-perf.config.mjs', 'plandex-perf.config.js', 'plandex-perf.config.json'];
-const topLevelKeys = new Set(['profile', 'disable']);
+const topLevelKeys = new Set(['profile', 'profiles', 'disable']);
 
 export interface ConfigProblem {
   /** Dotted path of the field, starting with the plugin name. */

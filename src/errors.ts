@@ -67,6 +67,14 @@ export const codes = {
     cause: 'The profile named by `PLANDEX_PERF_PROFILE` does not exist.',
     fix: 'Use one of the listed profiles; `auto` is used meanwhile.',
   },
+  PPERF_WRN_006: {
+    cause: "The V8 heap limit differs from the active profile's: heap flags only apply when Node starts, so the preload cannot set them.",
+    fix: 'Start with the printed NODE_OPTIONS, or with `npx plandex-perf run --profile <name> -- node server.js`; `npx plandex-perf env` prints the line for Docker, systemd or PM2.',
+  },
+  PPERF_WRN_007: {
+    cause: 'Heap, RSS or event-loop delay crossed the hard threshold of the heap budget: new requests are answered 503 with `Retry-After` until it eases.',
+    fix: 'Look for a leak or a burst (heap snapshot: `heap-budget.heapSnapshotDir`); give the process more memory or lower the load. Health paths are never shed.',
+  },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 
 export type Code = keyof typeof codes;

@@ -1,7 +1,7 @@
 import { disabledPlugins, findConfigFile, loadConfigFile, envOverrides, resolveSection, unknownSections, type RawConfig } from './config.js';
 import { PluginHost, type PluginStatus } from './host.js';
 import { log } from './log.js';
-import { profileNames, resolveProfile, type Profile } from './profiles.js';
+import { checkCustomProfiles, profileNames, resolveProfile, type CustomProfiles, type Profile } from './profiles.js';
 import { installSignalHandlers } from './signals.js';
 import { builtinPlugins } from './builtin.js';
 import type { PluginDefinition, Telemetry } from './plugin.js';
@@ -37,10 +37,13 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   }
   const code = options.config ?? {};
 
+  const profileProblems = checkCustomProfiles(fileConfig.profiles);
+  if (profileProblems.length > 0) log.error('PPERF_ERR_CONFIG_INVALID', 'custom profiles are invalid and ignored', { problems: profileProblems });
+  const custom = profileProblems.length === 0 ? ((fileConfig.profiles as CustomProfiles | undefined) ?? {}) : {};
   const profileName = [code.profile, env.PLANDEX_PERF_PROFILE, fileConfig.profile].find((p): p is string => typeof p === 'string' && p !== '');
-  let profile = resolveProfile(profileName);
+  let profile = resolveProfile(profileName, undefined, custom);
   if (!profile) {
-    log.warn('PPERF_WRN_005', `unknown profile "${profileName}"; using auto`, { profiles: profileNames() });
+    log.warn('PPERF_WRN_005', `unknown profile "${profileName}"; using auto`, { profiles: profileNames(custom) });
     profile = resolveProfile('auto')!;
   }
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { autoProfile, namedProfiles, resolveProfile, type MachineFacts } from '../../src/profiles.js';
+import { autoProfile, checkCustomProfiles, namedProfiles, resolveProfile, type MachineFacts } from '../../src/profiles.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 describe('autoProfile', () => {
   it('uses a cgroup limit below total memory, and says it is constrained', () => {
-    expect(autoProfile({ constrainedMemory: 512 * MiB, totalMemory: 16 * GiB, cpus: 2 })).toEqual({
+    expect(autoProfile({ constrainedMemory: 512 * MiB, totalMemory: 16 * GiB, cpus: 2 })).toMatchObject({
       name: 'auto',
       memoryBytes: 512 * MiB,
       cpus: 2,
@@ -20,7 +20,7 @@ describe('autoProfile', () => {
     ['absent', undefined],
     ['zero', 0],
   ])('uses total memory when the limit is %s', (_label, limit) => {
-    expect(autoProfile({ constrainedMemory: limit, totalMemory: 16 * GiB, cpus: 8 })).toEqual({
+    expect(autoProfile({ constrainedMemory: limit, totalMemory: 16 * GiB, cpus: 8 })).toMatchObject({
       name: 'auto',
       memoryBytes: 16 * GiB,
       cpus: 8,
@@ -44,12 +44,12 @@ describe('resolveProfile', () => {
   const machine: MachineFacts = { constrainedMemory: 256 * MiB, totalMemory: 8 * GiB, cpus: 3 };
 
   it('returns a named profile with its figures, whatever the machine', () => {
-    expect(resolveProfile('container-512m', machine)).toEqual({ name: 'container-512m', memoryBytes: 512 * MiB, cpus: 1, constrained: true });
-    expect(resolveProfile('server-16g', machine)).toEqual({ name: 'server-16g', ...namedProfiles['server-16g'] });
+    expect(resolveProfile('container-512m', machine)).toMatchObject({ name: 'container-512m', memoryBytes: 512 * MiB, cpus: 1, constrained: true });
+    expect(resolveProfile('server-16g', machine)).toMatchObject({ name: 'server-16g', ...namedProfiles['server-16g'] });
   });
 
   it.each([['auto'], [undefined], ['']])('derives the profile from the machine for %j', (name) => {
-    expect(resolveProfile(name, machine)).toEqual({ name: 'auto', memoryBytes: 256 * MiB, cpus: 3, constrained: true });
+    expect(resolveProfile(name, machine)).toMatchObject({ name: 'auto', memoryBytes: 256 * MiB, cpus: 3, constrained: true });
   });
 
   it('returns undefined for an unknown name', () => {
@@ -61,5 +61,32 @@ describe('resolveProfile', () => {
   it('returns undefined for names inherited from Object.prototype (constructor, toString)', () => {
     expect(resolveProfile('constructor', machine)).toBeUndefined();
     expect(resolveProfile('toString', machine)).toBeUndefined();
+  });
+});
+
+describe('profile values', () => {
+  it('sizes auto for a 512 MB container like container-512m', () => {
+    const auto = autoProfile({ constrainedMemory: 512 * 2 ** 20, totalMemory: 24 * 2 ** 30, cpus: 1 });
+    expect(auto).toMatchObject({ constrained: true, maxOldSpaceMb: 256, maxSemiSpaceMb: 4, pgPoolMax: 3, hardHeapRatio: 0.85 });
+  });
+
+  it('sizes auto for an unlimited 4 GB, 2-core laptop: a quarter of memory for the heap, 2 × cores + 1 connections', () => {
+    const auto = autoProfile({ constrainedMemory: undefined, totalMemory: 4 * 2 ** 30, cpus: 2 });
+    expect(auto).toMatchObject({ constrained: false, maxOldSpaceMb: 1024, pgPoolMax: 5, uvThreadpoolSize: 2 });
+  });
+
+  it('resolves a custom profile on top of the one it extends', () => {
+    const custom = { 'my-box': { extends: 'laptop-4g', pgPoolMax: 7 } };
+    expect(resolveProfile('my-box', undefined, custom)).toMatchObject({ name: 'my-box', pgPoolMax: 7, maxOldSpaceMb: 512 });
+  });
+
+  it('reports every problem of custom profiles with its path', () => {
+    const problems = checkCustomProfiles({ a: { extends: 'nope', pgPoolMax: -1, colour: 3 }, b: { hardHeapRatio: 2 } });
+    expect(problems).toHaveLength(4);
+    expect(problems.join('\n')).toMatch(/profiles\.a\.extends/);
+    expect(problems.join('\n')).toMatch(/profiles\.a\.pgPoolMax/);
+    expect(problems.join('\n')).toMatch(/profiles\.a\.colour/);
+    expect(problems.join('\n')).toMatch(/profiles\.b\.hardHeapRatio/);
+    expect(checkCustomProfiles(undefined)).toEqual([]);
   });
 });

@@ -1,0 +1,56 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+/**
+ * Load shedding without touching the app: while `isShedding()` is true, a new request is answered with
+ * 503 and `Retry-After` before the app's 'request' listener sees it. In-flight requests are left alone;
+ * exempt paths (health checks) and the preload's own servers always pass.
+ */
+export function installShedder(options: {
+  isShedding: () => boolean;
+  isExempt: (url: string) => boolean;
+  isOwnServer: (server: unknown) => boolean;
+  retryAfterSeconds: number;
+  onShed: () => void;
+}): () => void {
+  const protos = [http.Server.prototype, https.Server.prototype] as unknown as { emit: Emit }[];
+  const originals = protos.map((proto) => proto.emit);
+  const body = JSON.stringify({ error: 'Service Unavailable', reason: 'the server is shedding load to stay within its memory budget' });
+  protos.forEach((proto, i) => {
+    const original = originals[i]!;
+    proto.emit = function emit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'request' && options.isShedding() && !options.isOwnServer(this)) {
+        const request = args[0] as IncomingMessage;
+        const response = args[1] as ServerResponse;
+        if (!options.isExempt(request.url ?? '/')) {
+          try {
+            response.writeHead(503, {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              'retry-after': String(options.retryAfterSeconds),
+            });
+            response.end(body);
+            request.resume(); // drain any body so the connection can be reused
+            options.onShed();
+            return true;
+          } catch {
+            // If answering fails, hand the request to the app as if nothing happened.
+          }
+        }
+      }
+      return original.call(this, event, ...args);
+    };
+  });
+  return () => protos.forEach((proto, i) => void (proto.emit = originals[i]!));
+}
+
+export function exemptMatcher(paths: readonly string[]): (url: string) => boolean {
+  return (url) => {
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    return paths.some((p) => pathname === p || pathname.startsWith(p.endsWith('/') ? p : `${p}/`));
+  };
+}
