@@ -102,7 +102,7 @@ async function main() {
     `Latency        p50 ${load.latency.p50.toFixed(1)} ms · p90 ${load.latency.p90.toFixed(1)} ms · p99 ${load.latency.p99.toFixed(1)} ms (client side)`,
     `DB time        ${dbCount} queries, mean ${ms(dbCount ? dbSum / dbCount : undefined)}, p99 ≈ ${ms(histogramQuantile(samples, 'db_client_operation_duration', 0.99))}`,
     `Pool           ${sum(samples, 'db_client_connection_count', { db_client_connection_state: 'used' })} used, ${sum(samples, 'db_client_connection_count', { db_client_connection_state: 'idle' })} idle of ${sum(samples, 'db_client_connection_max')} max, ${sum(samples, 'db_client_connection_pending_requests')} waiting`,
-    `Heap           ${mb(sum(samples, 'v8js_memory_heap_used'))} used of ${mb(sum(samples, 'v8js_memory_heap_limit'))} limit · RSS ${mb(sum(samples, 'process_memory_usage'))}`,
+    `Heap           ${mb(sum(samples, 'v8js_memory_heap_used'))} used of ${mb(sum(samples, 'plandex_perf_heap_budget_limit'))} limit (budget: ${['ok', 'soft', 'shedding'].find((s) => sum(samples, 'plandex_perf_heap_budget_state', { plandex_perf_heap_budget_state: s }) === 1) ?? 'n/a'}) · RSS ${mb(sum(samples, 'process_memory_usage'))}`,
     `Event loop     delay p99 ${ms(sum(samples, 'nodejs_eventloop_delay_p99'))} · utilization ${(sum(samples, 'nodejs_eventloop_utilization') * 100).toFixed(0)} %`,
     '',
     'Per route (server side)          requests   p50        p99',

@@ -7,7 +7,10 @@ export const METRIC_NODEJS_EVENTLOOP_DELAY_MEAN = 'nodejs.eventloop.delay.mean' 
 export const METRIC_NODEJS_EVENTLOOP_UTILIZATION = 'nodejs.eventloop.utilization' as const;
 export const METRIC_V8JS_GC_DURATION = 'v8js.gc.duration' as const;
 export const METRIC_V8JS_MEMORY_HEAP_USED = 'v8js.memory.heap.used' as const;
-export const METRIC_V8JS_MEMORY_HEAP_LIMIT = 'v8js.memory.heap.limit' as const;
+export const METRIC_V8JS_MEMORY_HEAP_SPACE_SIZE = 'v8js.memory.heap.space.size' as const;
+export const METRIC_V8JS_MEMORY_HEAP_SPACE_AVAILABLE_SIZE = 'v8js.memory.heap.space.available_size' as const;
+export const METRIC_V8JS_MEMORY_HEAP_SPACE_PHYSICAL_SIZE = 'v8js.memory.heap.space.physical_size' as const;
+export const METRIC_NODEJS_EVENTLOOP_TIME = 'nodejs.eventloop.time' as const;
 
 /** Ours: process memory, from `process.memoryUsage()`. */
 export const METRIC_PROCESS_MEMORY_USAGE = 'process.memory.usage' as const;
@@ -21,6 +24,9 @@ export const metricNames = [
   METRIC_NODEJS_EVENTLOOP_UTILIZATION,
   METRIC_V8JS_GC_DURATION,
   METRIC_V8JS_MEMORY_HEAP_USED,
-  METRIC_V8JS_MEMORY_HEAP_LIMIT,
+  METRIC_V8JS_MEMORY_HEAP_SPACE_SIZE,
+  METRIC_V8JS_MEMORY_HEAP_SPACE_AVAILABLE_SIZE,
+  METRIC_V8JS_MEMORY_HEAP_SPACE_PHYSICAL_SIZE,
+  METRIC_NODEJS_EVENTLOOP_TIME,
   METRIC_PROCESS_MEMORY_USAGE,
 ] as const;
