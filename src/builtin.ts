@@ -4,6 +4,7 @@ import http from '../plugins/http/index.js';
 import pg from '../plugins/pg/index.js';
 import runtime from '../plugins/runtime/index.js';
 import heapBudget from '../plugins/heap-budget/index.js';
+import pgPool from '../plugins/pg-pool/index.js';
 
 /** Every capability the preload ships, in no particular order: the host sorts them by dependency. */
-export const builtinPlugins = [telemetry, http, pg, runtime, heapBudget] as unknown as PluginDefinition[];
+export const builtinPlugins = [telemetry, http, pg, pgPool, runtime, heapBudget] as unknown as PluginDefinition[];

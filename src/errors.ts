@@ -47,6 +47,10 @@ export const codes = {
     cause: 'The module hooks could not be registered, so modules such as `pg` cannot be instrumented.',
     fix: 'Use Node 22.15+ or 24; HTTP and runtime metrics still work.',
   },
+  PPERF_ERR_PG_POOL_TIMEOUT: {
+    cause: 'A pg pool is exhausted: an acquirer waited `connectionTimeoutMillis` without getting a connection. The error the app receives carries this code.',
+    fix: 'Look for leaked clients (PPERF_WRN_009), slow queries (PPERF_WRN_010) or a pool too small for the load (`pg-pool.max`).',
+  },
   PPERF_WRN_001: {
     cause: 'An unsupported value in an `OTEL_*` variable (for example `OTEL_METRICS_EXPORTER=otlp`).',
     fix: 'Use a supported value; the listed fallback is used meanwhile.',
@@ -74,6 +78,26 @@ export const codes = {
   PPERF_WRN_007: {
     cause: 'Heap, RSS or event-loop delay crossed the hard threshold of the heap budget: new requests are answered 503 with `Retry-After` until it eases.',
     fix: 'Look for a leak or a burst (heap snapshot: `heap-budget.heapSnapshotDir`); give the process more memory or lower the load. Health paths are never shed.',
+  },
+  PPERF_WRN_008: {
+    cause: "An idle pooled pg client failed (server restart, network cut). Without a listener that error would crash the host; the plugin's listener counts and logs it.",
+    fix: 'Nothing to do if it is rare: the pool drops the client and opens a new one. Check the database if it repeats.',
+  },
+  PPERF_WRN_009: {
+    cause: 'A pg client has been checked out (`pool.connect()`) longer than `pg-pool.leakDetectionMs` without `release()`.',
+    fix: 'Release the client in a `finally` block at the printed call site, or prefer `pool.query` for single statements.',
+  },
+  PPERF_WRN_010: {
+    cause: 'A query took longer than `pg-pool.slowQueryMs` (logged once per fingerprint per minute, without parameter values).',
+    fix: 'Run `npx plandex-perf db-report` for missing indexes; EXPLAIN ANALYZE the fingerprint.',
+  },
+  PPERF_WRN_011: {
+    cause: 'One HTTP request ran the same query fingerprint `pg-pool.nPlusOneThreshold` times or more: an N+1 pattern (warned once per route and fingerprint).',
+    fix: 'Load the rows in one query (a JOIN, or `WHERE id = ANY($1)`) instead of one per parent row.',
+  },
+  PPERF_WRN_012: {
+    cause: 'PostgreSQL connections are being opened outside any pool faster than `pg-pool.unpooledConnectsPerMinute`: usually a new `pg.Client` per request.',
+    fix: 'Create one `pg.Pool` at start-up and use it for every request; see the printed call site.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

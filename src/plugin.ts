@@ -20,6 +20,8 @@ export interface PluginContext {
 
 export interface Telemetry {
   meter: Meter;
+  /** The resolved `service.name`. */
+  serviceName: string;
   /** Present only when traces are configured: hot paths check it and build no span otherwise. */
   tracer: Tracer | undefined;
   /** Makes `ctx` the active context for the rest of this synchronous run and its async continuations. */

@@ -5,13 +5,16 @@
 //   npm run bench:overhead                 (builds first; 3 rounds × 10 s)
 //   node loadtests/bench/overhead.mjs --quick          (1 round × 3 s, smoke test)
 //   BENCH_ROUNDS=5 BENCH_DURATION=20 BENCH_CONNECTIONS=32 BENCH_WARMUP=3 BENCH_VARIANTS=bare,ours
+//   BENCH_PIN=0                            (no CPU pinning; see ../lib/cpu.mjs)
 //
 // Method. Variants are interleaved (bare, ours, otel, bare, ours, otel, …) so
 // slow drift on the machine (thermal, noisy neighbours, autovacuum) spreads
 // over all of them instead of penalising whichever ran last; medians over
 // rounds then damp single outliers. Every measurement starts a fresh app
 // process, so start-up time and memory are measured per run too. The load
-// generator runs in its own process (see ../lib/load.mjs).
+// generator runs in its own process (see ../lib/load.mjs). Where taskset is
+// available the app runs on CPU 0 and the load generator on CPU 1, so the two
+// do not trade places on the cores mid-run (PostgreSQL is left unpinned).
 //
 // Output: a Markdown report on stdout (progress goes to stderr), plus the
 // full data in loadtests/results/overhead-<date>-node<major>[-quick].{json,md}.
@@ -27,6 +30,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
+import { benchPinning } from '../lib/cpu.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -41,6 +45,7 @@ const DURATION = positive('BENCH_DURATION', quick ? 3 : 10);
 const CONNECTIONS = positive('BENCH_CONNECTIONS', 16);
 const WARMUP = positive('BENCH_WARMUP', quick ? 1 : 3, true);
 const USERS = 1000; // seed scale 1 → users 1..1000
+const PIN = benchPinning(); // { app, load } CPUs, or neither
 
 // The brief's pass marks for "ours". Printed, never enforced.
 const TARGETS = {
@@ -169,6 +174,7 @@ async function main() {
     durationSec: DURATION,
     warmupSec: WARMUP,
     connections: CONNECTIONS,
+    pinning: PIN.note,
     quick,
     database: db.kind,
     endpoints: { db: '/users/{id} (ids uniform 1..1000)', hello: '/hello' },
@@ -223,10 +229,11 @@ async function measure(name, round) {
     // OTel's ESM hook parses every imported module: seconds, not milliseconds.
     timeoutMs: 60_000,
     verbose,
+    cpu: PIN.app,
   });
   current = app;
   try {
-    const common = { baseUrl: app.baseUrl, connections: CONNECTIONS };
+    const common = { baseUrl: app.baseUrl, connections: CONNECTIONS, cpu: PIN.load };
     // Warm-up: both routes, so JIT and the pg pool are hot for each; discarded.
     if (WARMUP > 0) await runLoad({ ...common, paths: ['/users/{id}', '/hello'], ids: { max: USERS }, durationSec: WARMUP });
     // Same id sequence for every variant of a round, different per round.
@@ -331,7 +338,7 @@ function markdown(meta, medians, ratios, runs, skipped) {
     `${meta.rounds} round(s), variants interleaved; per run: fresh app, ${meta.warmupSec} s warm-up, ` +
       `${meta.durationSec} s on each endpoint, ${meta.connections} connections; medians over rounds. ` +
       `DB endpoint \`/users/{id}\` (ids uniform 1..${USERS}), trivial endpoint \`/hello\`. Database: ${meta.database}. ` +
-      `1-min load average before the run: ${meta.loadavgBefore.toFixed(2)}.`,
+      `CPU pinning: ${meta.pinning}. 1-min load average before the run: ${meta.loadavgBefore.toFixed(2)}.`,
     '',
   );
   if (meta.loadavgBefore > meta.cpus * 0.5) {

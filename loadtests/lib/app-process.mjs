@@ -4,12 +4,13 @@
 // Contract expected from the app: it reads PORT / HOST from the environment
 // and, once listening, prints one stdout line {"event":"listening","port":N}.
 //
-//   const app = await startApp({ script: 'loadtests/app/server.mjs', env: { DATABASE_URL } });
+//   const app = await startApp({ script: 'loadtests/app/server.mjs', env: { DATABASE_URL }, cpu: 0 });
 //   app.baseUrl, app.startupMs, app.rss.peak, await app.readRss()
 //   const { code, signal } = await app.stop();
 
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { pinnedCommand } from './cpu.mjs';
 
 const STDERR_TAIL_BYTES = 16 * 1024;
 
@@ -22,6 +23,8 @@ const STDERR_TAIL_BYTES = 16 * 1024;
  * @param {number} [o.timeoutMs=20000]       how long to wait for the listening line
  * @param {number} [o.rssIntervalMs=100]
  * @param {boolean} [o.verbose=false]        forward the child's stdout/stderr to ours
+ * @param {number} [o.cpu]                  pin the app to this CPU with taskset, when possible
+ *                                          (result.cpu says whether it was: the CPU or null)
  */
 export async function startApp({
   script,
@@ -31,6 +34,7 @@ export async function startApp({
   timeoutMs = 20_000,
   rssIntervalMs = 100,
   verbose = false,
+  cpu,
 }) {
   // NODE_OPTIONS from the caller's shell would silently change what is being
   // measured (an extra preload in the "bare" variant, say), so it is dropped
@@ -40,7 +44,10 @@ export async function startApp({
   Object.assign(childEnv, env);
 
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, script], {
+  // With taskset, child.pid is still node's pid (taskset execs it), so the
+  // RSS sampling and the signals below reach the app itself.
+  const command = pinnedCommand(cpu, process.execPath, [...nodeArgs, script]);
+  const child = spawn(command.file, command.args, {
     cwd,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,6 +99,7 @@ export async function startApp({
     port,
     baseUrl: `http://${childEnv.HOST}:${port}`,
     startupMs,
+    cpu: command.pinned,
     rss, // bytes; updated in place every rssIntervalMs
     child,
     exited,

@@ -11,6 +11,7 @@
 //     paths: ['/users/{id}'],                       // or requests: [{ method, path, body, headers, weight }]
 //     ids: { max: 1000, distribution: 'zipf', s: 1.0, seed: 1 },
 //     connections: 16, durationSec: 10, warmupSec: 2,
+//     cpu: 1,                                       // optional: pin the worker (see cpu.mjs)
 //   });
 //   // → { requests, rps, latency: { p50, p90, p99, max }, errors, non2xx, timeouts, ... }
 //
@@ -18,8 +19,9 @@
 // process boundary), which is why request selection is described by data
 // (templates + an id distribution) rather than by a callback.
 
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { pinnedCommand } from './cpu.mjs';
 
 const WORKER = fileURLToPath(new URL('./load-worker.mjs', import.meta.url));
 
@@ -39,6 +41,8 @@ const WORKER = fileURLToPath(new URL('./load-worker.mjs', import.meta.url));
  * @param {number} [o.warmupSec=0]     load applied (same mix) and discarded before measuring
  * @param {number} [o.pipelining=1]
  * @param {number} [o.timeoutSec=10]    per-request timeout
+ * @param {number} [o.cpu]              pin the worker to this CPU with taskset, when possible
+ *                                      (the result's `cpu` says whether it was: the CPU or null)
  */
 export function runLoad(o) {
   if (!o?.baseUrl) throw new TypeError('runLoad: baseUrl is required');
@@ -56,18 +60,22 @@ export function runLoad(o) {
   };
 
   return new Promise((resolve, reject) => {
-    // execArgv: [] so that flags the benchmark itself was started with (e.g. a
-    // preload) are not inherited by the load generator; NODE_OPTIONS likewise.
+    // Started without the flags the benchmark itself was started with (e.g.
+    // a preload), and without NODE_OPTIONS, so the load generator is plain node.
     const env = { ...process.env };
     delete env.NODE_OPTIONS;
-    const child = fork(WORKER, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // spawn with an 'ipc' stdio slot is what fork() does underneath; spelled
+    // out so the command can be prefixed with taskset. The channel's fd is
+    // inherited across taskset's exec, so send()/'message' work either way.
+    const command = pinnedCommand(o.cpu, process.execPath, [WORKER]);
+    const child = spawn(command.file, command.args, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result;
     child.once('message', (msg) => {
       result = msg;
     });
     child.once('error', reject);
     child.once('exit', (code, signal) => {
-      if (result?.ok) resolve(result.result);
+      if (result?.ok) resolve({ ...result.result, cpu: command.pinned });
       else if (result) reject(new Error(`load worker failed: ${result.error}`));
       else reject(new Error(`load worker exited without a result (code ${code}, signal ${signal})`));
     });

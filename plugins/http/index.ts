@@ -2,6 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import { requestScope, type RequestScope } from '../../src/request-scope.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
 import * as sc from './semconv.js';
@@ -15,7 +16,9 @@ interface ChannelMessage {
 const kStart = Symbol('plandex-perf.http.start');
 const kRoute = Symbol('plandex-perf.http.route');
 const kSpan = Symbol('plandex-perf.http.span');
-type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?: Span };
+const kFinishers = Symbol('plandex-perf.http.finishers');
+type Finisher = (route: string | undefined) => void;
+type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?: Span; [kFinishers]?: Finisher[] };
 
 /**
  * HTTP server metrics from Node's own diagnostics channels: no module patching, so ESM and CommonJS
@@ -60,6 +63,15 @@ export default definePlugin({
       const { request, server } = message as ChannelMessage;
       if (telemetry.isOwnServer(server)) return;
       (request as Tagged)[kStart] = performance.now();
+      if (requestScope.enabled) {
+        const tagged = request as Tagged;
+        const scope: RequestScope = {
+          route: () => routeOf(request),
+          data: new Map(),
+          onFinish: (fn) => void (tagged[kFinishers] ??= []).push(fn),
+        };
+        requestScope.enter(scope);
+      }
       if (tracer) {
         const parent = propagation.extract(ROOT_CONTEXT, request.headers);
         const span = tracer.startSpan(
@@ -90,6 +102,8 @@ export default definePlugin({
         if (route !== undefined) attributes[sc.ATTR_HTTP_ROUTE] = route;
         if (status >= 500) attributes[sc.ATTR_ERROR_TYPE] = String(status);
         duration.record((performance.now() - started) / 1000, attributes);
+        const finishers = tagged[kFinishers];
+        if (finishers) for (const fn of finishers) fn(route);
         const span = tagged[kSpan];
         if (span) {
           span.setAttributes(attributes);

@@ -1,8 +1,10 @@
 import { SpanKind, SpanStatusCode, context, type Attributes, type Span } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import { requestScope, type RequestScope } from '../../src/request-scope.js';
 import { schema } from './schema.js';
 import { SummaryCache } from './sql.js';
 import { PoolRegistry, type PgPool } from './pools.js';
+export type { PgPool } from './pools.js';
 import * as sc from './semconv.js';
 
 type QueryFn = (this: PgClient, ...args: unknown[]) => unknown;
@@ -16,6 +18,23 @@ interface PgModule {
 }
 
 const kPatched = Symbol.for('plandex-perf.pg.patched');
+
+/** One finished query, for plugins that listen (slow-query log, N+1 detection). Never the values. */
+export interface QueryEvent {
+  text: string | undefined;
+  operation: string | undefined;
+  durationMs: number;
+  error: unknown;
+  /** The HTTP request the query was issued from, captured when it started (completion runs in the socket's context). */
+  scope: RequestScope | undefined;
+}
+
+/** What the pg plugin offers to others. */
+export interface PgInstrumentation {
+  onQuery(listener: (event: QueryEvent) => void): void;
+  /** The name a pool is reported under (`db.client.connection.pool.name`). */
+  poolName(pool: PgPool): string;
+}
 
 /**
  * PostgreSQL metrics through `pg`: every query (pool or client, promise, callback or submittable) is
@@ -39,6 +58,7 @@ export default definePlugin({
     const summaries = new SummaryCache();
     const collections = new Set<string>();
     let active = true;
+    const queryListeners: ((event: QueryEvent) => void)[] = [];
 
     const boundCollection = (name: string): string => {
       if (collections.has(name)) return name;
@@ -71,11 +91,22 @@ export default definePlugin({
         const name = [attributes[sc.ATTR_DB_OPERATION_NAME], attributes[sc.ATTR_DB_COLLECTION_NAME]].filter(Boolean).join(' ') || 'postgresql';
         span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, context.active());
       }
+      const scope = queryListeners.length > 0 ? requestScope.current() : undefined;
       let done = false;
       return (error?: unknown) => {
         if (done || !active) return;
         done = true;
         try {
+          if (queryListeners.length > 0) {
+            const event: QueryEvent = {
+              text: typeof text === 'string' ? text : undefined,
+              operation: attributes[sc.ATTR_DB_OPERATION_NAME] as string | undefined,
+              durationMs: performance.now() - started,
+              error,
+              scope,
+            };
+            for (const listener of queryListeners) listener(event);
+          }
           if (error) {
             const code = (error as { code?: unknown }).code;
             attributes[sc.ATTR_ERROR_TYPE] = typeof code === 'string' ? code : 'error';
@@ -133,6 +164,10 @@ export default definePlugin({
     };
 
     ctx.onModuleLoad('pg', patch);
+    ctx.provide({
+      onQuery: (listener) => void queryListeners.push(listener),
+      poolName: (pool) => pools.nameOf(pool),
+    } satisfies PgInstrumentation);
     return () => {
       // Prototype patches stay (undoing them under a running app is riskier); they stop recording.
       active = false;

@@ -4,8 +4,8 @@ import * as sc from './semconv.js';
 
 /** The public surface of a pg (pg-pool) Pool that we read. */
 export interface PgPool {
-  connect: (...args: unknown[]) => unknown;
-  end: (...args: unknown[]) => unknown;
+  connect(...args: unknown[]): unknown;
+  end(...args: unknown[]): unknown;
   totalCount?: number;
   idleCount?: number;
   waitingCount?: number;
@@ -15,9 +15,8 @@ export interface PgPool {
 const kTracked = Symbol('plandex-perf.pg.pool');
 const kPatchedPool = Symbol.for('plandex-perf.pg.pool.patched');
 
-/** A stable, password-free name for a pool: `database@host:port`, or the app's `application_name`. */
+/** A stable, password-free name for a pool: `database@host:port` (`#2`… for more pools to the same place). */
 export function poolName(options: PgPool['options'] = {}): string {
-  if (options.application_name) return options.application_name;
   let { host, port, database } = options;
   if (options.connectionString) {
     try {
@@ -91,16 +90,28 @@ export class PoolRegistry {
     };
   }
 
+  private readonly assigned = new WeakMap<PgPool, string>();
+
+  /** The pool's reported name, given on first ask: `database@host:port`, `#2` for a second one. */
+  nameOf(pool: PgPool): string {
+    let name = this.assigned.get(pool);
+    if (name === undefined) {
+      const base = poolName(pool.options);
+      const n = (this.names.get(base) ?? 0) + 1;
+      this.names.set(base, n);
+      name = n === 1 ? base : `${base}#${n}`;
+      this.assigned.set(pool, name);
+    }
+    return name;
+  }
+
   private track(pool: PgPool): void {
     Object.defineProperty(pool, kTracked, { value: true });
     if (this.pools.size >= this.maxPools) {
       this.log.once('pg:maxPools', 'warn', 'PPERF_WRN_002', `more than ${this.maxPools} pools; the rest are not reported`);
       return;
     }
-    const base = poolName(pool.options);
-    const n = (this.names.get(base) ?? 0) + 1;
-    this.names.set(base, n);
-    this.pools.set(pool, { [sc.ATTR_POOL_NAME]: n === 1 ? base : `${base}#${n}` });
+    this.pools.set(pool, { [sc.ATTR_POOL_NAME]: this.nameOf(pool) });
   }
 
   close(): void {

@@ -61,6 +61,7 @@ export default definePlugin({
 
     const telemetry: Telemetry = {
       meter: provider.getMeter('@plandex-perf/register'),
+      serviceName: String(resource.attributes['service.name'] ?? 'unknown_service:node'),
       tracer: tracing?.tracer,
       enterContext: (c) => tracing?.enter(c),
       isOwnServer: (s) => s === server?.server,

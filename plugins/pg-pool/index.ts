@@ -1,0 +1,128 @@
+import { LRUCache } from 'lru-cache';
+import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import { requestScope } from '../../src/request-scope.js';
+import type { PgInstrumentation } from '../pg/index.js';
+import { schema } from './schema.js';
+import { describeConfig, tunePoolConfig, type PoolConfig } from './tune.js';
+import { fingerprint } from './fingerprint.js';
+import { PoolWatch, type WatchedPool } from './watch.js';
+import * as sc from './semconv.js';
+
+type PoolClass = new (config?: PoolConfig, ...rest: unknown[]) => WatchedPool;
+interface PgExports {
+  Pool?: PoolClass;
+  Client?: { prototype: { connect: (...args: unknown[]) => unknown } };
+}
+
+const kTuned = Symbol.for('plandex-perf.pg-pool.tuned');
+const kCounts = Symbol('plandex-perf.pg-pool.counts');
+
+/**
+ * A tuned pg pool without code changes: `pg.Pool` is replaced by a subclass that fills every option the
+ * app left unset from the profile (explicit values win unless enforced), never waits forever, cannot crash
+ * the host on an idle client's error, and reports what the semantic conventions ask for, per pool.
+ * Also: leak detection, the slow-query log, N+1 detection and per-request `pg.Client` detection.
+ */
+export default definePlugin({
+  name: 'pg-pool',
+  description: 'Tunes every pg.Pool from the profile; pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
+  dependsOn: ['telemetry', 'pg'],
+  schema,
+  profileDefaults: (profile) => ({
+    max: profile.pgPoolMax,
+    min: profile.pgPoolMin,
+    connectionTimeoutMillis: profile.pgConnectionTimeoutMs,
+    idleTimeoutMillis: profile.pgIdleTimeoutMs,
+    statementTimeoutMs: profile.pgStatementTimeoutMs,
+  }),
+  setup(ctx, options) {
+    const telemetry = ctx.use<Telemetry>('telemetry');
+    const pg = ctx.use<PgInstrumentation>('pg');
+    const serviceName = telemetry.serviceName;
+    const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
+    let active = true;
+
+    ctx.onModuleLoad('pg', (exports) => {
+      const mod = exports as PgExports;
+      const Base = mod.Pool;
+      if (!Base || (Base as unknown as Record<symbol, unknown>)[kTuned]) return;
+      class Pool extends Base {
+        constructor(config?: PoolConfig, ...rest: unknown[]) {
+          const tuned = active ? tunePoolConfig(config ?? {}, options, serviceName) : { config: config ?? {}, filled: [] };
+          super(tuned.config, ...rest);
+          if (!active) return;
+          try {
+            watch.adopt(this);
+            ctx.log.info(`pg pool "${pg.poolName(this)}": ${JSON.stringify(describeConfig(tuned.config))}`, { filledByProfile: tuned.filled, profile: ctx.profile.name });
+          } catch (error) {
+            ctx.log.once('pg-pool:adopt', 'error', 'PPERF_ERR_INSTRUMENTATION', 'watching a pg pool failed; it runs untouched', { error });
+          }
+        }
+        override query(...args: unknown[]): unknown {
+          return watch.internalQuery(this, () => super.query(...args));
+        }
+        override connect(...args: unknown[]): unknown {
+          return watch.connect(this, args, (a) => super.connect(...a));
+        }
+      }
+      Object.defineProperty(Pool, 'name', { value: Base.name });
+      Object.defineProperty(Pool, kTuned, { value: true });
+      mod.Pool = Pool;
+      if (mod.Client) watch.watchUnpooled(mod.Client.prototype);
+    });
+
+    // Slow queries and N+1, from the pg plugin's query events.
+    const fingerprints = new LRUCache<string, string>({ max: 2000 });
+    const fingerprintOf = (text: string): string => {
+      let fp = fingerprints.get(text);
+      if (fp === undefined) fingerprints.set(text, (fp = fingerprint(text)));
+      return fp;
+    };
+    const slowLogged = new LRUCache<string, true>({ max: 1000, ttl: 60_000 });
+    const nPlusOneWarned = new LRUCache<string, true>({ max: 1000 });
+    const slow = telemetry.meter.createCounter(sc.METRIC_PG_SLOW_QUERIES, { description: `Queries slower than ${options.slowQueryMs} ms.`, unit: '{query}' });
+    const nPlusOne = telemetry.meter.createCounter(sc.METRIC_PG_N_PLUS_ONE, { description: 'Requests that ran one query fingerprint N or more times.', unit: '{request}' });
+    if (options.nPlusOneThreshold > 0 || options.slowQueryMs > 0) requestScope.enable();
+
+    const checkRequest = (counts: Map<string, number>, route: string | undefined): void => {
+      for (const [fp, count] of counts) {
+        if (count < options.nPlusOneThreshold) continue;
+        nPlusOne.add(1, route === undefined ? {} : { [sc.ATTR_HTTP_ROUTE]: route });
+        const key = `${route ?? ''}\u0000${fp}`;
+        if (nPlusOneWarned.has(key)) continue;
+        nPlusOneWarned.set(key, true);
+        ctx.log.warn('PPERF_WRN_011', `N+1 queries: one request ran the same query ${count} times`, { route: route ?? '(no route)', fingerprint: fp, count });
+      }
+    };
+
+    pg.onQuery((event) => {
+      if (!active || event.text === undefined) return;
+      if (options.slowQueryMs > 0 && event.durationMs >= options.slowQueryMs) {
+        const fp = fingerprintOf(event.text);
+        slow.add(1, event.operation ? { [sc.ATTR_DB_OPERATION_NAME]: event.operation } : {});
+        if (!slowLogged.has(fp)) {
+          slowLogged.set(fp, true);
+          ctx.log.warn('PPERF_WRN_010', `slow query: ${Math.round(event.durationMs)} ms`, { fingerprint: fp, durationMs: Math.round(event.durationMs), route: event.scope?.route() ?? null });
+        }
+      }
+      if (options.nPlusOneThreshold > 0) {
+        const scope = event.scope;
+        if (!scope) return;
+        let counts = scope.data.get(kCounts) as Map<string, number> | undefined;
+        if (!counts) {
+          counts = new Map();
+          scope.data.set(kCounts, counts);
+          const own = counts;
+          scope.onFinish((route) => checkRequest(own, route));
+        }
+        const fp = fingerprintOf(event.text);
+        counts.set(fp, (counts.get(fp) ?? 0) + 1);
+      }
+    });
+
+    return () => {
+      active = false;
+      watch.close();
+    };
+  },
+});

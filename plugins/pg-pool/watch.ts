@@ -1,0 +1,224 @@
+import { AsyncResource } from 'node:async_hooks';
+import type { Attributes, Meter } from '@opentelemetry/api';
+import type { log as Log } from '../../src/log.js';
+import { requestScope } from '../../src/request-scope.js';
+import type { PgPool } from '../pg/index.js';
+import type { PgPoolOptions } from './schema.js';
+import * as sc from './semconv.js';
+
+type Listener = (...args: unknown[]) => void;
+export interface WatchedPool extends PgPool {
+  on(event: string, listener: Listener): unknown;
+  query(...args: unknown[]): unknown;
+  Client?: new (...args: unknown[]) => object;
+}
+interface Checkout {
+  at: number;
+  /** Holds the stack of the checkout, captured cheaply (formatted only if a leak is reported). */
+  site: { stack?: string } | undefined;
+  warned: boolean;
+  attributes: Attributes;
+}
+
+const kPooled = Symbol('plandex-perf.pg-pool.pooled');
+const kInternal = Symbol('plandex-perf.pg-pool.internal');
+const TIMEOUT_MESSAGE = /timeout exceeded when trying to connect/i;
+
+/** Everything measured per pool, and the checks that run over checked-out clients. */
+export class PoolWatch {
+  private readonly pools = new Map<WatchedPool, Attributes>();
+  private readonly checkouts = new Map<object, Checkout>();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly unpooledTimes: number[] = [];
+  private unpooledWarned = false;
+  private readonly waitTime;
+  private readonly useTime;
+  private readonly createTime;
+  private readonly timeouts;
+  private readonly leaked;
+  private readonly idleErrors;
+  private readonly unpooled;
+
+  constructor(
+    meter: Meter,
+    private readonly options: PgPoolOptions,
+    private readonly log: typeof Log,
+    private readonly nameOf: (pool: PgPool) => string,
+  ) {
+    const histogram = (name: string, description: string) => meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: sc.TIME_BUCKETS } });
+    this.waitTime = histogram(sc.METRIC_DB_CLIENT_CONNECTION_WAIT_TIME, 'Time to obtain a connection from the pool.');
+    this.useTime = histogram(sc.METRIC_DB_CLIENT_CONNECTION_USE_TIME, 'Time between borrowing a connection and returning it.');
+    this.createTime = histogram(sc.METRIC_DB_CLIENT_CONNECTION_CREATE_TIME, 'Time to open a new connection.');
+    this.timeouts = meter.createCounter(sc.METRIC_DB_CLIENT_CONNECTION_TIMEOUTS, { description: 'Acquirers that gave up waiting for a connection.', unit: '{timeout}' });
+    this.leaked = meter.createCounter(sc.METRIC_PG_LEAKED_CONNECTIONS, { description: 'Connections held longer than the leak-detection threshold.', unit: '{connection}' });
+    this.idleErrors = meter.createCounter(sc.METRIC_PG_IDLE_CLIENT_ERRORS, { description: 'Errors of idle pooled clients, handled so they cannot crash the host.', unit: '{error}' });
+    this.unpooled = meter.createCounter(sc.METRIC_PG_UNPOOLED_CONNECTS, { description: 'Connections opened outside any pool.', unit: '{connection}' });
+    const idleMax = meter.createObservableUpDownCounter(sc.METRIC_DB_CLIENT_CONNECTION_IDLE_MAX, { description: 'The most idle connections a pool keeps.', unit: '{connection}' });
+    const idleMin = meter.createObservableUpDownCounter(sc.METRIC_DB_CLIENT_CONNECTION_IDLE_MIN, { description: 'The fewest idle connections a pool keeps.', unit: '{connection}' });
+    meter.addBatchObservableCallback(
+      (batch) => {
+        for (const [pool, attributes] of this.pools) {
+          // pg-pool keeps up to `max` idle connections and tops up to `min`.
+          batch.observe(idleMax, pool.options?.max ?? 10, attributes);
+          batch.observe(idleMin, (pool.options as { min?: number } | undefined)?.min ?? 0, attributes);
+        }
+      },
+      [idleMax, idleMin],
+    );
+    if (options.leakDetectionMs > 0) {
+      this.timer = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, options.leakDetectionMs / 2))).unref();
+    }
+  }
+
+  adopt(pool: WatchedPool): void {
+    const attributes: Attributes = { [sc.ATTR_POOL_NAME]: this.nameOf(pool) };
+    if (this.pools.size < 1000) this.pools.set(pool, attributes);
+    // An idle client's error (server restart, network cut) is emitted on the pool; with no listener it kills the host.
+    pool.on('error', (error: unknown) => {
+      this.idleErrors.add(1, attributes);
+      this.log.once(`pg-pool:idle-error:${attributes[sc.ATTR_POOL_NAME]}`, 'warn', 'PPERF_WRN_008', 'an idle pg client failed; the pool dropped it and the host runs on (logged once per pool)', {
+        pool: attributes[sc.ATTR_POOL_NAME],
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
+    pool.on('release', (_error: unknown, client: unknown) => {
+      const checkout = typeof client === 'object' && client !== null ? this.checkouts.get(client) : undefined;
+      if (!checkout) return;
+      this.checkouts.delete(client as object);
+      this.useTime.record((performance.now() - checkout.at) / 1000, checkout.attributes);
+    });
+    pool.on('remove', (client: unknown) => {
+      if (typeof client === 'object' && client !== null) this.checkouts.delete(client);
+    });
+    // Time each new connection, and mark it as pooled for the per-request-client check.
+    const Client = pool.Client;
+    if (typeof Client === 'function') {
+      const createTime = this.createTime;
+      pool.Client = function PooledClient(...args: unknown[]) {
+        const client = new Client(...args) as { connect: (...a: unknown[]) => unknown } & Record<symbol, unknown>;
+        client[kPooled] = true;
+        const connect = client.connect;
+        client.connect = function (this: unknown, ...a: unknown[]) {
+          const started = performance.now();
+          const done = () => createTime.record((performance.now() - started) / 1000, attributes);
+          const last = a.length - 1;
+          if (typeof a[last] === 'function') {
+            const callback = a[last] as (...r: unknown[]) => unknown;
+            a[last] = (...r: unknown[]) => (done(), callback(...r));
+            return connect.apply(this, a);
+          }
+          const result = connect.apply(this, a);
+          if (result instanceof Promise) result.then(done, () => {});
+          return result;
+        };
+        return client;
+      } as unknown as typeof Client;
+    }
+  }
+
+  /** `pool.query` borrows through `connect` too; those checkouts cannot leak, so they skip the stack capture. */
+  internalQuery<T>(pool: WatchedPool, run: () => T): T {
+    const tagged = pool as unknown as Record<symbol, unknown>;
+    tagged[kInternal] = true;
+    try {
+      return run();
+    } finally {
+      tagged[kInternal] = false;
+    }
+  }
+
+  connect(pool: WatchedPool, args: unknown[], call: (args: unknown[]) => unknown): unknown {
+    const attributes = this.pools.get(pool) ?? { [sc.ATTR_POOL_NAME]: this.nameOf(pool) };
+    const started = performance.now();
+    let site: { stack?: string } | undefined;
+    if (this.options.leakDetectionMs > 0 && !(pool as unknown as Record<symbol, unknown>)[kInternal]) {
+      site = {};
+      Error.captureStackTrace(site, PoolWatch.prototype.connect);
+    }
+    const settle = (error: unknown, client: unknown): void => {
+      try {
+        if (error) {
+          if (error instanceof Error && TIMEOUT_MESSAGE.test(error.message)) this.timedOut(pool, error, attributes);
+          return;
+        }
+        this.waitTime.record((performance.now() - started) / 1000, attributes);
+        if (typeof client === 'object' && client !== null) this.checkouts.set(client, { at: performance.now(), site, warned: false, attributes });
+      } catch {
+        // Measurement must never change what the app gets.
+      }
+    };
+    const last = args.length - 1;
+    if (typeof args[last] === 'function') {
+      const callback = args[last] as (error: unknown, client: unknown, release: unknown) => unknown;
+      const wrapped = [...args];
+      // Bound to the caller's async context: pg-pool hands a released client to the next waiter from inside
+      // the releasing request's context, which would tie this request's queries to the other request.
+      wrapped[last] = AsyncResource.bind((error: unknown, client: unknown, release: unknown) => (settle(error, client), callback(error, client, release)));
+      return call(wrapped);
+    }
+    const result = call(args);
+    if (result instanceof Promise) result.then((client: unknown) => settle(undefined, client), (error: unknown) => settle(error, undefined));
+    return result;
+  }
+
+  private timedOut(pool: WatchedPool, error: Error, attributes: Attributes): void {
+    this.timeouts.add(1, attributes);
+    // A stable code on the error the app receives; the message stays pg-pool's own.
+    const coded = error as Error & { code?: string };
+    coded.code ??= 'PPERF_ERR_PG_POOL_TIMEOUT';
+    this.log.once(`pg-pool:timeout:${attributes[sc.ATTR_POOL_NAME]}`, 'error', 'PPERF_ERR_PG_POOL_TIMEOUT', 'a pg pool is exhausted: an acquirer gave up waiting for a connection (logged once per pool)', {
+      pool: attributes[sc.ATTR_POOL_NAME],
+      max: pool.options?.max,
+      waiting: pool.waitingCount,
+      connectionTimeoutMillis: (pool.options as { connectionTimeoutMillis?: number } | undefined)?.connectionTimeoutMillis,
+    });
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const checkout of this.checkouts.values()) {
+      if (checkout.warned || now - checkout.at < this.options.leakDetectionMs) continue;
+      checkout.warned = true;
+      this.leaked.add(1, checkout.attributes);
+      this.log.warn('PPERF_WRN_009', `a pg client has been checked out for ${Math.round(now - checkout.at)} ms without release (possible leak)`, {
+        pool: checkout.attributes[sc.ATTR_POOL_NAME],
+        checkedOutAt: checkout.site?.stack?.split('\n').slice(1, 8).map((l) => l.trim()) ?? 'stack not captured (pool.query)',
+      });
+    }
+  }
+
+  /** Counts connections opened outside any pool; a steady stream means a new pg.Client per request. */
+  watchUnpooled(proto: { connect: (...args: unknown[]) => unknown }): void {
+    if ((proto as unknown as Record<symbol, unknown>)[kInternal]) return;
+    Object.defineProperty(proto, kInternal, { value: true });
+    const connect = proto.connect;
+    const self = this;
+    proto.connect = function (this: Record<symbol, unknown>, ...args: unknown[]) {
+      if (!this[kPooled]) self.countUnpooled();
+      return connect.apply(this, args);
+    };
+  }
+
+  private countUnpooled(): void {
+    this.unpooled.add(1);
+    const limit = this.options.unpooledConnectsPerMinute;
+    if (limit === 0 || this.unpooledWarned) return;
+    const now = performance.now();
+    this.unpooledTimes.push(now);
+    while (this.unpooledTimes.length > 0 && now - this.unpooledTimes[0]! > 60_000) this.unpooledTimes.shift();
+    if (this.unpooledTimes.length < limit) return;
+    this.unpooledWarned = true;
+    const site: { stack?: string } = {};
+    Error.captureStackTrace(site, PoolWatch.prototype.countUnpooled);
+    this.log.warn('PPERF_WRN_012', `${this.unpooledTimes.length} PostgreSQL connections opened outside any pool in the last minute: a new pg.Client per request? Use a pg.Pool.`, {
+      route: requestScope.current()?.route() ?? null,
+      openedAt: site.stack?.split('\n').slice(2, 9).map((l) => l.trim()),
+    });
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.checkouts.clear();
+    this.pools.clear();
+  }
+}
