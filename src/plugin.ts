@@ -28,6 +28,13 @@ export interface Telemetry {
   enterContext(ctx: Context): void;
   /** True for servers the preload itself runs (the metrics endpoint), which must not be measured. */
   isOwnServer(server: unknown): boolean;
+  /**
+   * Serves `handler` at `path` on the metrics server (loopback by default). Returns false when no metrics
+   * server runs (`OTEL_METRICS_EXPORTER=none`). The handler decides who may call it.
+   */
+  addRoute(path: string, handler: (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse) => void): boolean;
+  /** Where the metrics server listens, once it does. */
+  metricsAddress(): { host: string; port: number } | undefined;
   /** Bounded flush of pending telemetry (traces), used on shutdown. */
   flush(timeoutMs: number): Promise<void>;
 }

@@ -65,6 +65,15 @@ export default definePlugin({
       tracer: tracing?.tracer,
       enterContext: (c) => tracing?.enter(c),
       isOwnServer: (s) => s === server?.server,
+      addRoute: (path, handler) => {
+        if (!server) return false;
+        server.addRoute(path, handler);
+        return true;
+      },
+      metricsAddress: () => {
+        const address = server?.server.address();
+        return address && typeof address === 'object' ? { host: options.metricsHost, port: address.port } : undefined;
+      },
       flush: async (timeoutMs) => {
         await tracing?.flush(timeoutMs);
       },

@@ -8,14 +8,27 @@ import { log } from '../log.js';
  * that would exit is never kept alive by it), its sockets are unref'd too, and a taken port is a coded
  * log line rather than an error event nobody listens to.
  */
+export type RouteHandler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
+
 export function startMetricsServer(
   exporter: PrometheusExporter,
   options: { host: string; port: number; path: string },
-): { server: http.Server; close: () => Promise<void> } {
+): { server: http.Server; close: () => Promise<void>; addRoute: (path: string, handler: RouteHandler) => void } {
+  const routes = new Map<string, RouteHandler>();
   const server = http.createServer((request, response) => {
-    const pathname = (request.url ?? '/').split('?', 1)[0];
+    const pathname = (request.url ?? '/').split('?', 1)[0] ?? '/';
     if (request.method === 'GET' && pathname === options.path) {
       exporter.getMetricsRequestHandler(request, response);
+      return;
+    }
+    const handler = routes.get(pathname);
+    if (handler) {
+      try {
+        handler(request, response);
+      } catch (error) {
+        if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: error instanceof Error ? error.message : String(error) }));
+      }
       return;
     }
     response.statusCode = 404;
@@ -37,6 +50,7 @@ export function startMetricsServer(
   server.unref();
   return {
     server,
+    addRoute: (path, handler) => void routes.set(path, handler),
     close: () =>
       new Promise((resolve) => {
         if (!server.listening) return resolve();
