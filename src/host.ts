@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { log } from './log.js';
 import { onModuleLoad } from './hooks.js';
-import type { Close, PluginContext, PluginDefinition } from './plugin.js';
+import type { Close, PluginContext, PluginDefinition, RuntimeInfo } from './plugin.js';
 import type { Profile } from './profiles.js';
 
 export type PluginState = 'running' | 'disabled' | 'failed';
@@ -63,10 +63,20 @@ export class PluginHost {
   private readonly closers: { name: string; close: Close }[] = [];
   private readonly provided_ = new Map<string, unknown>();
 
+  private readonly options_ = new Map<string, Record<string, unknown>>();
+
   constructor(
     private readonly profile: Profile,
     private readonly setupTimeoutMs: number,
   ) {}
+
+  runtimeInfo(): RuntimeInfo {
+    return {
+      profile: this.profile,
+      plugins: [...this.status.values()],
+      options: Object.fromEntries([...this.options_].map(([name, options]) => [name, redact(options)])),
+    };
+  }
 
   /**
    * Starts each plugin in dependency order. `options` holds each plugin's validated options,
@@ -94,7 +104,9 @@ export class PluginHost {
   }
 
   private async startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> {
+    this.options_.set(plugin.name, options);
     const ctx: PluginContext = {
+      runtimeInfo: () => this.runtimeInfo(),
       profile: this.profile,
       log,
       use: <T>(name: string) => this.provided_.get(name) as T,
@@ -144,4 +156,11 @@ export class PluginHost {
       }
     }
   }
+}
+
+const SECRET = /pass|secret|token|key|auth|credential|url|dsn/i;
+
+/** Options with anything that could hold a secret replaced, for display. */
+export function redact(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET.test(k) && v !== undefined ? '[redacted]' : v]));
 }

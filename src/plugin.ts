@@ -14,8 +14,16 @@ export interface PluginContext {
   use<T>(plugin: string): T;
   /** Makes a value available to plugins that depend on this one. */
   provide(value: unknown): void;
+  /** The plugins' states and their effective options, secrets redacted: for diagnostics. */
+  runtimeInfo(): RuntimeInfo;
   /** Runs `fn` when the module `name` loads (CommonJS or ESM), with its exports. */
   onModuleLoad(name: string, fn: (exports: unknown) => void): void;
+}
+
+export interface RuntimeInfo {
+  profile: Profile;
+  plugins: { name: string; state: string; reason?: string }[];
+  options: Record<string, Record<string, unknown>>;
 }
 
 export interface Telemetry {

@@ -34,6 +34,8 @@ export interface PgInstrumentation {
   onQuery(listener: (event: QueryEvent) => void): void;
   /** The name a pool is reported under (`db.client.connection.pool.name`). */
   poolName(pool: PgPool): string;
+  /** Every pool in use, with its current counts. */
+  pools(): { name: string; total: number; idle: number; waiting: number; max: number }[];
 }
 
 /**
@@ -167,6 +169,7 @@ export default definePlugin({
     ctx.provide({
       onQuery: (listener) => void queryListeners.push(listener),
       poolName: (pool) => pools.nameOf(pool),
+      pools: () => pools.snapshot(),
     } satisfies PgInstrumentation);
     return () => {
       // Prototype patches stay (undoing them under a running app is riskier); they stop recording.

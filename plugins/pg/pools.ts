@@ -114,6 +114,17 @@ export class PoolRegistry {
     this.pools.set(pool, { [sc.ATTR_POOL_NAME]: this.nameOf(pool) });
   }
 
+  /** A point-in-time view of every reported pool. */
+  snapshot(): { name: string; total: number; idle: number; waiting: number; max: number }[] {
+    return [...this.pools].map(([pool, attributes]) => ({
+      name: String(attributes[sc.ATTR_POOL_NAME]),
+      total: pool.totalCount ?? 0,
+      idle: pool.idleCount ?? 0,
+      waiting: pool.waitingCount ?? 0,
+      max: pool.options?.max ?? 10,
+    }));
+  }
+
   close(): void {
     this.pools.clear();
   }
