@@ -5,6 +5,7 @@ import pg from '../plugins/pg/index.js';
 import runtime from '../plugins/runtime/index.js';
 import heapBudget from '../plugins/heap-budget/index.js';
 import pgPool from '../plugins/pg-pool/index.js';
+import objectPool from '../plugins/object-pool/index.js';
 
 /** Every capability the preload ships, in no particular order: the host sorts them by dependency. */
-export const builtinPlugins = [telemetry, http, pg, pgPool, runtime, heapBudget] as unknown as PluginDefinition[];
+export const builtinPlugins = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget] as unknown as PluginDefinition[];

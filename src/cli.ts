@@ -12,6 +12,7 @@ import { errorsMarkdown, optionsMarkdown, replaceBlock } from './docs.js';
 import { profileNames, resolveProfile } from './profiles.js';
 import { runCommand } from './commands/run.js';
 import { envCommand } from './commands/env.js';
+import { runDbReport } from './commands/db-report.js';
 
 const help = `Usage: plandex-perf <command> [options]
 
@@ -25,6 +26,10 @@ Commands:
                        preload; signals are forwarded and its exit status is returned.
   env [--profile P] [--format shell|docker|systemd|json]
                        Print the variables that apply a profile (for Docker, systemd or PM2).
+  db-report [--json] [--url URL]
+                       Report foreign keys without an index (with the CREATE INDEX statements to add),
+                       the slowest statements, unused indexes and heavy sequential scans (DATABASE_URL);
+                       exits 1 if it finds problems, 2 if it cannot run.
   version              Print the version.
 
 Add the preload to a server:  node --import @plandex-perf/register server.js
@@ -98,6 +103,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(args);
     case 'env':
       return envCommand(args);
+    case 'db-report':
+      return runDbReport(args);
     case 'version':
     case '--version':
       console.log(packageVersion());

@@ -51,6 +51,34 @@ export const codes = {
     cause: 'A pg pool is exhausted: an acquirer waited `connectionTimeoutMillis` without getting a connection. The error the app receives carries this code.',
     fix: 'Look for leaked clients (PPERF_WRN_009), slow queries (PPERF_WRN_010) or a pool too small for the load (`pg-pool.max`).',
   },
+  PPERF_ERR_POOL_CREATE: {
+    cause: "An object pool's factory `create` failed. Waiting acquirers receive this error (with the factory's as `cause`) instead of waiting out their timeout; creation retries with back-off.",
+    fix: "Fix what the factory depends on; the pool recovers by itself once `create` succeeds.",
+  },
+  PPERF_ERR_POOL_TIMEOUT: {
+    cause: 'An object-pool acquirer waited `acquireTimeoutMillis` without getting a resource (generic-pool TimeoutError, given this code).',
+    fix: 'Look for leaked resources (PPERF_WRN_013) or raise `max`.',
+  },
+  PPERF_ERR_POOL_QUEUE_FULL: {
+    cause: "An object pool's wait queue is full (`maxWaitingClients`): the acquirer fails at once instead of queueing without bound.",
+    fix: 'Shed or slow the load upstream, or raise `maxWaitingClients` if the memory allows.',
+  },
+  PPERF_ERR_DB_REPORT_USAGE: {
+    cause: '`plandex-perf db-report` was given no database (neither `--url` nor `DATABASE_URL`) or an argument it does not know.',
+    fix: 'Set `DATABASE_URL` or pass `--url postgres://user@host:5432/db`; `plandex-perf db-report --help` lists the arguments. Exit status 2.',
+  },
+  PPERF_ERR_DB_REPORT_CONNECT: {
+    cause: '`plandex-perf db-report` could not connect to PostgreSQL within 5 s: refused, unknown host, authentication, missing database or TLS. The message shows the URL with its password masked.',
+    fix: 'Check the URL against the one the app uses (host, port, database, user, `sslmode`). Exit status 2.',
+  },
+  PPERF_ERR_DB_REPORT_PG_MISSING: {
+    cause: '`plandex-perf db-report` needs the `pg` driver and found it neither in the current project nor next to this package.',
+    fix: "Run it from the app's directory, or `npm install pg` there. Exit status 2.",
+  },
+  PPERF_ERR_DB_REPORT_QUERY: {
+    cause: '`plandex-perf db-report` connected but a catalog query failed: a lock held past the 10 s statement timeout (a running migration), missing privileges, or a server older than PostgreSQL 11. The SQLSTATE is printed.',
+    fix: 'Retry once the migration is done; run it as a role that can read the catalogs and statistics (the database owner, or one granted `pg_read_all_stats`). Exit status 2.',
+  },
   PPERF_WRN_001: {
     cause: 'An unsupported value in an `OTEL_*` variable (for example `OTEL_METRICS_EXPORTER=otlp`).',
     fix: 'Use a supported value; the listed fallback is used meanwhile.',
@@ -98,6 +126,10 @@ export const codes = {
   PPERF_WRN_012: {
     cause: 'PostgreSQL connections are being opened outside any pool faster than `pg-pool.unpooledConnectsPerMinute`: usually a new `pg.Client` per request.',
     fix: 'Create one `pg.Pool` at start-up and use it for every request; see the printed call site.',
+  },
+  PPERF_WRN_013: {
+    cause: 'An object-pool resource has been borrowed longer than `object-pool.leakDetectionMs` without `release()`.',
+    fix: 'Release it in a `finally` block at the printed call site, or use `pool.use(fn)`.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

@@ -23,6 +23,7 @@ interface Target {
 /** Files we hook, by module name. Only these are ever touched. */
 const knownTargets: Record<string, RegExp> = {
   pg: /\/node_modules\/pg\/lib\/index\.js$/,
+  'generic-pool': /\/node_modules\/generic-pool\/index\.js$/,
 };
 
 const GLOBAL_KEY = Symbol.for('plandex-perf.module-loaded');

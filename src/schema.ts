@@ -11,7 +11,7 @@ export interface Issue {
   message: string;
 }
 
-export type Kind = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'array';
+export type Kind = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'array' | 'record';
 
 export interface FieldMeta {
   kind: Kind;
@@ -134,6 +134,25 @@ export const s = {
     return new Field(base('enum', { values }), (v, path, issues) =>
       typeof v === 'string' && values.includes(v) ? (v as V[number]) : fail(issues, path, `expected one of ${values.map((x) => `"${x}"`).join(', ')} (got ${JSON.stringify(v)})`),
     );
+  },
+  /** Named entries, each validated by `entry` (e.g. pools declared in the config file). */
+  record<S extends Shape>(entry: ObjectSchema<S>, limits: { max?: number } = {}): Field<Record<string, Output<S>>> {
+    return new Field(base('record', limits.max === undefined ? {} : { max: limits.max }), (v, path, issues) => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail(issues, path, `expected an object of named entries (got ${JSON.stringify(v)})`);
+      const entries = Object.entries(v as Record<string, unknown>);
+      if (limits.max !== undefined && entries.length > limits.max) return fail(issues, path, `must have at most ${limits.max} entries`);
+      const out: Record<string, Output<S>> = {};
+      let ok = true;
+      for (const [name, value] of entries) {
+        const result = entry.safeParse(value);
+        if (result.success) out[name] = result.data;
+        else {
+          ok = false;
+          for (const issue of result.issues) issues.push({ path: [...path, name, ...issue.path], message: issue.message });
+        }
+      }
+      return ok ? out : INVALID;
+    });
   },
   array<T>(item: Field<T>, limits: { max?: number } = {}): Field<T[]> {
     return new Field(base('array', { item: item.meta.kind, ...(limits.max === undefined ? {} : { max: limits.max }) }), (v, path, issues) => {

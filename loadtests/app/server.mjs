@@ -15,6 +15,7 @@
  */
 import http from 'node:http';
 import pg from 'pg';
+import { gzipInWorker } from './compressor.mjs';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -229,6 +230,23 @@ const routes = [
       const { rows } = await pool.query(PLAN_STATS_SQL, [id]);
       if (!rows.length) throw new HttpError(404, 'plan not found');
       sendJson(res, 200, rows[0]);
+    },
+  },
+  {
+    // The heavy endpoint: a plan with all its contexts and files, gzipped in a pooled worker thread.
+    method: 'GET',
+    pattern: /^\/plans\/(?<id>[^/]+)\/export$/,
+    handler: async (_req, res, params) => {
+      const id = parseId(params.id);
+      const [plan, contexts, files] = await Promise.all([
+        pool.query('SELECT id, user_id, name, status, created_at, updated_at FROM plans WHERE id = $1 AND deleted_at IS NULL', [id]),
+        pool.query('SELECT id, name, content, active, created_at FROM contexts WHERE plan_id = $1', [id]),
+        pool.query('SELECT id, path, content, created_at FROM plan_files WHERE plan_id = $1 AND deleted_at IS NULL', [id]),
+      ]);
+      if (!plan.rows.length) throw new HttpError(404, 'plan not found');
+      const body = await gzipInWorker(JSON.stringify({ plan: plan.rows[0], contexts: contexts.rows, files: files.rows }));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length });
+      res.end(body);
     },
   },
   {

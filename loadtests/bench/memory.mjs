@@ -338,6 +338,9 @@ async function composition(pid, metricsUrl) {
       heapLimitMB: has('plandex_perf_heap_budget_limit') ? mb(metric('plandex_perf_heap_budget_limit')) : null,
       budgetState: samples.find((s) => s.name === 'plandex_perf_heap_budget_state' && s.value === 1)?.labels.plandex_perf_heap_budget_state ?? null,
       shedTotal: has('plandex_perf_heap_budget_shed_requests_total') ? metric('plandex_perf_heap_budget_shed_requests_total') : null,
+      // Profiles also size the pg pool, which moves throughput on this
+      // DB-bound mix; recorded so a throughput ratio can be read with it.
+      poolMax: has('db_client_connection_max') ? metric('db_client_connection_max') : null,
     });
     c.nativeAnonMB = c.anonMB - c.heapCommittedMB;
   } catch (err) {
@@ -361,6 +364,7 @@ function summarize(runs) {
     newSpaceCommittedMB: med((r) => r[key]?.newSpaceCommittedMB),
     nativeAnonMB: med((r) => r[key]?.nativeAnonMB),
     heapLimitMB: med((r) => r[key]?.heapLimitMB),
+    poolMax: med((r) => r[key]?.poolMax),
   });
   return {
     runs: runs.length,
@@ -436,16 +440,18 @@ function markdown(meta, medians, ratios) {
   L.push(
     'What RSS is made of, at the highest RSS sampled under load (every 2 s; medians, MB). Anon/file from /proc/<pid>/status; ' +
       'V8 heap from the preload\'s /metrics (`v8js_memory_heap_space_physical_size`, `v8js_memory_heap_used`), so not available without the preload. ' +
-      '"Native anon" = anonymous RSS − V8 heap committed: Node/V8 internals, buffers, thread stacks, malloc arenas.',
+      '"Native anon" = anonymous RSS − V8 heap committed: Node/V8 internals, buffers, thread stacks, malloc arenas. ' +
+      'pg pool max from `db_client_connection_max` (node-defaults: pg.Pool\'s default, 10).',
     '',
   );
-  L.push('| variant | RSS | anon | file-backed | V8 heap committed | V8 heap used | new space committed | native anon | V8 heap limit |');
-  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  L.push('| variant | RSS | anon | file-backed | V8 heap committed | V8 heap used | new space committed | native anon | V8 heap limit | pg pool max |');
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const [name, m] of Object.entries(medians)) {
     const p = m.atPeak;
     L.push(
       `| ${name} | ${fmt(p.rssMB, 1)} | ${fmt(p.anonMB, 1)} | ${fmt(p.fileMB, 1)} | ${fmt(p.heapCommittedMB, 1)} | ${fmt(p.heapUsedMB, 1)} | ` +
-        `${fmt(p.newSpaceCommittedMB, 1)} | ${fmt(p.nativeAnonMB, 1)} | ${fmt(p.heapLimitMB ?? (name === 'node-defaults' ? meta.defaultHeapLimitMB : null), 0)} |`,
+        `${fmt(p.newSpaceCommittedMB, 1)} | ${fmt(p.nativeAnonMB, 1)} | ${fmt(p.heapLimitMB ?? (name === 'node-defaults' ? meta.defaultHeapLimitMB : null), 0)} | ` +
+        `${fmt(p.poolMax ?? (name === 'node-defaults' ? 10 : null), 0)} |`,
     );
   }
   L.push('');

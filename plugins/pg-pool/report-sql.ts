@@ -4,11 +4,17 @@
  * databases with thousands of tables. Arrays come back as JSON so any node-postgres type setup reads them.
  */
 
+/**
+ * In every statement, so the slowest-statements list can leave the report's own queries out: pg_stat_statements
+ * keeps comments inside a statement (constants become $n, comments stay).
+ */
+export const MARK = '/* plandex-perf db-report */';
+
 /** System schemas hold nothing the application can fix. */
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`;
 
 export const SERVER_SQL = `
-  SELECT current_setting('server_version') AS version,
+  SELECT ${MARK} current_setting('server_version') AS version,
          current_database() AS database,
          (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()) AS stats_reset`;
 
@@ -17,13 +23,13 @@ export const SERVER_SQL = `
  * copies PostgreSQL makes on each partition; reporting them too would repeat the parent's finding.
  */
 export const FOREIGN_KEYS_SQL = `
-  SELECT c.conname AS constraint, c.conrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS table,
+  SELECT ${MARK} c.conname AS constraint, c.conrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS table,
          t.relkind = 'p' AS partitioned,
          to_json(c.conkey::int4[]) AS columns,
          (SELECT json_agg(a.attname ORDER BY k.ord)
             FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS column_names,
-         quote_ident(rn.nspname) || '.' || quote_ident(r.relname) AS references,
+         rn.nspname AS ref_schema, r.relname AS ref_table,
          GREATEST(t.reltuples::int8, pg_stat_get_live_tuples(t.oid), 0) AS rows
     FROM pg_constraint c
     JOIN pg_class t ON t.oid = c.conrelid
@@ -35,16 +41,18 @@ export const FOREIGN_KEYS_SQL = `
 /**
  * Every index of a user table, with its key columns in order (INCLUDE columns cut off at indnkeyatts;
  * expressions read as attribute 0, which matches no column). Size and definition are only computed for
- * the unused-index candidates: pg_relation_size takes a lock per index, so the rest are skipped.
+ * the unused-index candidates: pg_relation_size takes a lock per index, so the rest are skipped. The
+ * constraint test is an IN, which PostgreSQL hashes once; a correlated EXISTS would scan pg_constraint
+ * (no index on conindid) once per index.
  */
 export const INDEXES_SQL = `
-  SELECT i.indrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS table, x.relname AS name,
+  SELECT ${MARK} i.indrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS table, x.relname AS name,
          to_json((string_to_array(i.indkey::text, ' ')::int4[])[1:i.indnkeyatts]) AS key_columns,
          am.amname AS method,
          i.indisvalid AND i.indisready AS valid,
          i.indpred IS NOT NULL AS partial,
          i.indisunique OR i.indisprimary AS unique,
-         EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) AS backs_constraint,
+         i.indexrelid IN (SELECT c.conindid FROM pg_constraint c) AS backs_constraint,
          x.relkind = 'i' AND NOT x.relispartition AS droppable,
          pg_stat_get_numscans(i.indexrelid) AS scans,
          CASE WHEN pg_stat_get_numscans(i.indexrelid) = 0 AND NOT i.indisunique AND NOT i.indisprimary
@@ -63,7 +71,7 @@ export const INDEXES_SQL = `
  * known: a restored or copied database has reltuples but no statistics yet), $2 minimum scans, $3 limit.
  */
 export const SEQ_SCANS_SQL = `
-  SELECT s.schemaname AS schema, s.relname AS table, s.seq_scan AS seq_scans, s.seq_tup_read AS seq_rows_read,
+  SELECT ${MARK} s.schemaname AS schema, s.relname AS table, s.seq_scan AS seq_scans, s.seq_tup_read AS seq_rows_read,
          COALESCE(s.idx_scan, 0) AS index_scans,
          GREATEST(s.n_live_tup, c.reltuples::int8, 0) AS rows,
          pg_relation_size(s.relid) AS bytes
@@ -76,7 +84,7 @@ export const SEQ_SCANS_SQL = `
    LIMIT $3`;
 
 export const STATEMENTS_EXTENSION_SQL = `
-  SELECT n.nspname AS schema,
+  SELECT ${MARK} n.nspname AS schema,
          (SELECT json_agg(a.attname)
             FROM pg_attribute a
            WHERE a.attrelid = to_regclass(quote_ident(n.nspname) || '.pg_stat_statements')
@@ -86,7 +94,7 @@ export const STATEMENTS_EXTENSION_SQL = `
 
 /** Superuser-only settings are simply absent from pg_settings for other roles: no row means unknown. */
 export const STATEMENTS_SETUP_SQL = `
-  SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') AS available,
+  SELECT ${MARK} EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') AS available,
          (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload`;
 
 /**
@@ -96,9 +104,10 @@ export const STATEMENTS_SETUP_SQL = `
 export function slowStatementsSql(schema: string, modern: boolean): string {
   const [total, mean] = modern ? ['total_exec_time', 'mean_exec_time'] : ['total_time', 'mean_time'];
   return `
-  SELECT query, calls, ${total} AS total_ms, ${mean} AS mean_ms, rows
+  SELECT ${MARK} query, calls, ${total} AS total_ms, ${mean} AS mean_ms, rows
     FROM ${schema}.pg_stat_statements
-   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls > 0
+   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND calls >= $2 AND query NOT LIKE '%' || $3 || '%'
    ORDER BY ${mean} DESC
    LIMIT $1`;
 }

@@ -5,7 +5,7 @@
  * without a database; `collectReport` only runs the queries of report-sql.ts and hands the rows over.
  */
 import { createHash } from 'node:crypto';
-import { FOREIGN_KEYS_SQL, INDEXES_SQL, SEQ_SCANS_SQL, SERVER_SQL, slowStatementsSql } from './report-sql.js';
+import { FOREIGN_KEYS_SQL, INDEXES_SQL, MARK, SEQ_SCANS_SQL, SERVER_SQL } from './report-sql.js';
 import { readStatements, type StatementsSection } from './report-statements.js';
 
 /** What the report needs from a connection: node-postgres's `Client#query` fits. */
@@ -20,6 +20,8 @@ export interface ReportOptions {
   minSeqScans: number;
   /** Mean time (ms) from which a listed statement counts as a problem. `0`: every listed statement does. */
   slowMs: number;
+  /** Calls a statement needs to be listed, so one-off migrations and maintenance do not crowd out the app's queries. `0`: all. */
+  minCalls: number;
   /** Rows listed in the statements and sequential-scan sections. */
   limit: number;
   /** Per catalog query, so a lock held by a long migration cannot hang the report. `0`: no limit. */
@@ -30,6 +32,7 @@ export const defaultReportOptions = {
   minRows: 1000,
   minSeqScans: 50,
   slowMs: 100,
+  minCalls: 10,
   limit: 10,
   statementTimeoutMs: 10_000,
 } satisfies ReportOptions;
@@ -61,7 +64,7 @@ export interface ForeignKey {
   /** Attribute numbers, in the constraint's order. */
   columns: number[];
   columnNames: string[];
-  /** The referenced table, quoted and schema-qualified. */
+  /** The referenced table, schema-qualified (`displayName`). */
   references: string;
   rows: number;
   partitioned: boolean;
@@ -110,6 +113,9 @@ export interface DbReport {
 }
 
 export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/** `schema.table` for people: quoted only where the name needs it (reserved words aside, as psql shows them). */
+export const displayName = (...parts: string[]): string => parts.map((p) => (/^[a-z_][a-z0-9_$]*$/.test(p) ? p : quoteIdent(p))).join('.');
 
 /** NAMEDATALEN - 1. PostgreSQL cuts longer names silently, and IF NOT EXISTS would then compare the cut name. */
 const MAX_NAME_BYTES = 63;
@@ -243,7 +249,7 @@ function toForeignKey(r: Row): ForeignKey {
   return {
     tableOid: num(r.table_oid), schema: str(r.schema), table: str(r.table), constraint: str(r.constraint),
     columns: numbers(r.columns), columnNames: Array.isArray(r.column_names) ? r.column_names.map(str) : [],
-    references: str(r.references), rows: num(r.rows), partitioned: r.partitioned === true,
+    references: displayName(str(r.ref_schema), str(r.ref_table)), rows: num(r.rows), partitioned: r.partitioned === true,
   };
 }
 
@@ -261,15 +267,15 @@ function toSeqScan(r: Row): SeqScanTable {
  */
 export async function collectReport(db: Queryable, overrides: Partial<ReportOptions> = {}): Promise<DbReport> {
   const options: ReportOptions = { ...defaultReportOptions, ...overrides };
-  await db.query('BEGIN READ ONLY');
+  await db.query(`BEGIN ${MARK} READ ONLY`);
   try {
-    await db.query(`SELECT set_config('statement_timeout', $1, true)`, [String(options.statementTimeoutMs)]);
+    await db.query(`SELECT ${MARK} set_config('statement_timeout', $1, true)`, [String(options.statementTimeoutMs)]);
     const [server] = (await db.query(SERVER_SQL)).rows as Row[];
     const foreignKeys = ((await db.query(FOREIGN_KEYS_SQL)).rows as Row[]).map(toForeignKey);
     const indexes = ((await db.query(INDEXES_SQL)).rows as Row[]).map(toIndex);
     const seqScans = ((await db.query(SEQ_SCANS_SQL, [options.minRows, options.minSeqScans, options.limit])).rows as Row[]).map(toSeqScan);
     const database = str(server?.database);
-    const statements = await readStatements(db, { database, limit: options.limit, slowMs: options.slowMs, sql: slowStatementsSql });
+    const statements = await readStatements(db, { database, limit: options.limit, slowMs: options.slowMs, minCalls: options.minCalls });
     const statsReset = server?.stats_reset instanceof Date ? server.stats_reset.toISOString() : server?.stats_reset ? str(server.stats_reset) : null;
     const report = {
       server: { version: str(server?.version), database, statsReset },
@@ -281,6 +287,6 @@ export async function collectReport(db: Queryable, overrides: Partial<ReportOpti
     };
     return { ...report, problems: countProblems(report) };
   } finally {
-    await db.query('ROLLBACK').catch(() => undefined);
+    await db.query(`ROLLBACK ${MARK}`).catch(() => undefined);
   }
 }

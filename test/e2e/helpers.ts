@@ -12,7 +12,7 @@ export const expressApp = path.join(root, 'test/fixtures/express-server.mjs');
 export const fastifyApp = path.join(root, 'test/fixtures/fastify-server.cjs');
 
 /** Route templates of the reference app, which uses no framework and so reports no route itself. */
-export const appRoutes = ['/health', '/hello', '/users/:id', '/users/:id/plans', '/users/:id/plans-n1', '/plans/:id/stats', '/plans/:id/conversations'];
+export const appRoutes = ['/health', '/hello', '/users/:id', '/users/:id/plans', '/users/:id/plans-n1', '/plans/:id/stats', '/plans/:id/export', '/plans/:id/conversations'];
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();

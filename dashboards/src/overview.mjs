@@ -1,0 +1,63 @@
+/** Overview: the golden signals per route (rate, errors, duration) and the saturation signals. */
+import { budget, db, http, runtime } from './metrics.mjs';
+import { UIDS, dashboard, quantile, rate, row, sel, stat, sumBy, svc, timeseries } from './panels.mjs';
+
+const requests = (/** @type {string} */ by, /** @type {string} */ where = '') => sumBy(by, rate(http.duration, { part: 'count', where }));
+const ratio = (/** @type {string} */ by, /** @type {string} */ where) => `${requests(by, where)} / ${requests(by)}`;
+const links = {
+  database: { title: 'Database and pools', uid: UIDS.database },
+  runtime: { title: 'Runtime and heap budget', uid: UIDS.runtime },
+};
+
+export default function overview() {
+  return dashboard({
+    uid: UIDS.overview,
+    title: 'plandex-perf / Overview',
+    description: 'Request rate, errors and duration per route, and what saturates first: the event loop, the pg pools, the heap budget.',
+    panels: [
+      row('Traffic'),
+      stat({ title: 'Requests / s', description: 'All HTTP requests the server answered.', unit: 'reqps' }, { expr: requests('') }),
+      stat(
+        { title: 'Server errors (5xx)', description: 'Share of requests answered with a 5xx status.', unit: 'percentunit', decimals: 2, thresholds: [{ value: 0.01, color: 'red' }] },
+        { expr: ratio('', 'http_response_status_code=~"5.."') },
+      ),
+      stat({ title: 'p95 duration', description: 'Over all routes.', unit: 's', thresholds: [{ value: 0.5, color: 'red' }] }, { expr: quantile(0.95, http.duration) }),
+      stat({ title: 'p99 duration', description: 'Over all routes.', unit: 's', thresholds: [{ value: 1, color: 'red' }] }, { expr: quantile(0.99, http.duration) }),
+      row('Per route'),
+      timeseries({ title: 'Requests / s by route', description: 'Unmatched paths have no route; set PLANDEX_PERF_HTTP_ROUTES for apps without a router.', unit: 'reqps', stack: true }, [
+        { expr: requests('http_route, http_request_method'), legend: '{{http_request_method}} {{http_route}}' },
+      ]),
+      timeseries({ title: 'Errors by route', description: 'Share of each route’s requests answered with 5xx (server) and 4xx (client) statuses.', unit: 'percentunit', min: 0 }, [
+        { expr: ratio('http_route', 'http_response_status_code=~"5.."'), legend: '5xx {{http_route}}' },
+        { expr: ratio('http_route', 'http_response_status_code=~"4.."'), legend: '4xx {{http_route}}' },
+      ]),
+      timeseries({ title: 'p50 duration by route', description: 'Median request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.5, http.duration, 'http_route'), legend: '{{http_route}}' }]),
+      timeseries({ title: 'p95 duration by route', description: '95th percentile request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.95, http.duration, 'http_route'), legend: '{{http_route}}' }]),
+      timeseries({ title: 'p99 duration by route', description: '99th percentile request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.99, http.duration, 'http_route'), legend: '{{http_route}}' }]),
+      row('Saturation'),
+      timeseries(
+        { title: 'Event loop utilization', description: 'Share of time the event loop was busy. Near 1, every request waits for the loop.', unit: 'percentunit', min: 0, max: 1, w: 8, links: [links.runtime], thresholds: [{ value: 0.8, color: 'red' }] },
+        [{ expr: `max by (instance) (${svc(sel(runtime.elu))})`, legend: '{{instance}}' }],
+      ),
+      timeseries({ title: 'Event loop delay p99', description: 'How late timers fire: the wait a new request sees before it runs.', unit: 's', w: 8, links: [links.runtime] }, [
+        { expr: `max by (instance) (${svc(sel(runtime.delayP99))})`, legend: '{{instance}}' },
+      ]),
+      timeseries(
+        { title: 'Heap budget used', description: 'Heap used / heap limit. The budget sheds load past its hard ratio.', unit: 'percentunit', min: 0, max: 1, w: 8, links: [links.runtime], thresholds: [{ value: 0.7, color: 'orange' }, { value: 0.85, color: 'red' }] },
+        [{ expr: `max by (instance) (${svc(sel(budget.usedRatio))})`, legend: '{{instance}}' }],
+      ),
+      timeseries({ title: 'pg pool: requests waiting for a connection', description: 'Above 0 for long: the pool is too small for the load, or connections are held too long.', unit: 'short', min: 0, w: 8, links: [links.database] }, [
+        { expr: sumBy('instance, db_client_connection_pool_name', svc(sel(db.pending))), legend: '{{db_client_connection_pool_name}} {{instance}}' },
+      ]),
+      timeseries({ title: 'pg pool: connections in use', description: 'Used connections / the pool’s max.', unit: 'percentunit', min: 0, max: 1, w: 8, links: [links.database], thresholds: [{ value: 0.9, color: 'red' }] }, [
+        {
+          expr: `${sumBy('instance, db_client_connection_pool_name', svc(sel(db.connections, { where: 'db_client_connection_state="used"' })))} / ${sumBy('instance, db_client_connection_pool_name', svc(sel(db.max)))}`,
+          legend: '{{db_client_connection_pool_name}} {{instance}}',
+        },
+      ]),
+      timeseries({ title: 'Requests shed (503)', description: 'Requests the heap budget refused while shedding.', unit: 'reqps', min: 0, w: 8, links: [links.runtime] }, [
+        { expr: sumBy('instance', rate(budget.shed)), legend: '{{instance}}' },
+      ]),
+    ],
+  });
+}

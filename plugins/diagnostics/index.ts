@@ -1,0 +1,87 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { definePlugin, type RuntimeInfo, type Telemetry } from '../../src/plugin.js';
+import type { HeapBudget } from '../heap-budget/index.js';
+import type { PgInstrumentation } from '../pg/index.js';
+import { decideAccess, shouldServe } from './access.js';
+import { WRN_NOT_SERVED } from './codes.js';
+import { sendJson } from './respond.js';
+import { createHandlers, type Handler } from './routes.js';
+import { GcStats, LoopStats } from './runtime-stats.js';
+import { schema } from './schema.js';
+import * as sc from './semconv.js';
+
+/** The interface the metrics server is configured on; it is known before the server is listening. */
+function configuredMetricsHost(info: RuntimeInfo): string | undefined {
+  const host = info.options.telemetry?.metricsHost;
+  return typeof host === 'string' ? host : undefined;
+}
+
+/**
+ * On-demand diagnostics on the metrics server: a CPU profile, a heap snapshot and a JSON snapshot of the
+ * runtime. Nothing runs until asked, except a GC observer and an event-loop delay histogram for the
+ * snapshot. Access: loopback on a loopback-bound server, a bearer token otherwise.
+ */
+export default definePlugin({
+  name: 'diagnostics',
+  description: 'On-demand CPU profile, heap snapshot and a JSON runtime snapshot on the metrics server (`/debug/*`), loopback or token only, rate-limited.',
+  dependsOn: ['telemetry'],
+  schema,
+  setup(ctx, options) {
+    if (options.cpuProfileSeconds > options.maxCpuProfileSeconds) {
+      throw new Error(`cpuProfileSeconds (${options.cpuProfileSeconds}) must not exceed maxCpuProfileSeconds (${options.maxCpuProfileSeconds})`);
+    }
+    const telemetry = ctx.use<Telemetry>('telemetry');
+    const boundHost = telemetry.metricsAddress()?.host ?? configuredMetricsHost(ctx.runtimeInfo());
+    if (!shouldServe(boundHost, options.token)) {
+      ctx.log.warn(WRN_NOT_SERVED, `diagnostics routes are not served: the metrics server listens on ${boundHost ?? 'an unknown interface'}, off loopback, and no token is set`, {
+        fix: 'set PLANDEX_PERF_DIAGNOSTICS_TOKEN (16+ characters), or bind the metrics server to 127.0.0.1',
+      });
+      return;
+    }
+
+    const gc = new GcStats();
+    gc.start();
+    const loop = new LoopStats();
+    const inFlight = new Set<AbortController>();
+    let closed = false;
+    const requests = telemetry.meter.createCounter(sc.METRIC_DIAGNOSTICS_REQUESTS, { description: 'Requests to the diagnostics routes, by route and status.', unit: '{request}' });
+
+    const handlers = createHandlers(ctx, options, {
+      gc,
+      loop,
+      heapBudget: () => ctx.use<HeapBudget | undefined>('heap-budget'),
+      pg: () => ctx.use<PgInstrumentation | undefined>('pg'),
+      runtimeInfo: () => ctx.runtimeInfo(),
+    }, inFlight);
+
+    const guarded = (route: sc.Route, handler: Handler) => (request: IncomingMessage, response: ServerResponse): void => {
+      response.once('finish', () => requests.add(1, { [sc.ATTR_HTTP_ROUTE]: route, [sc.ATTR_HTTP_RESPONSE_STATUS_CODE]: response.statusCode }));
+      if (closed) return sendJson(response, 503, { error: 'Service Unavailable', reason: 'shutting down' });
+      if (request.method !== 'GET') return sendJson(response, 405, { error: 'Method Not Allowed', reason: 'use GET' }, { allow: 'GET' });
+      const access = decideAccess({ boundHost, remoteAddress: request.socket.remoteAddress, token: options.token, authorization: request.headers.authorization });
+      if (!access.allowed) return sendJson(response, 401, { error: 'Unauthorized', reason: access.reason }, { 'www-authenticate': 'Bearer realm="plandex-perf diagnostics"' });
+      try {
+        handler(request, response);
+      } catch (error) {
+        ctx.log.debug(`diagnostics route ${route} threw`, { error });
+        sendJson(response, 500, { error: 'Internal Server Error', reason: error instanceof Error ? error.message : String(error) });
+      }
+    };
+
+    const stop = (): void => {
+      closed = true;
+      for (const controller of inFlight) controller.abort();
+      gc.stop();
+      loop.stop();
+    };
+    for (const [route, handler] of handlers) {
+      if (!telemetry.addRoute(route, guarded(route, handler))) {
+        ctx.log.info('diagnostics routes are not served: no metrics server runs (OTEL_METRICS_EXPORTER=none)');
+        stop();
+        return;
+      }
+    }
+    ctx.log.debug(`diagnostics at ${[...handlers.keys()].join(', ')} on the metrics server${options.token ? ' (token set)' : ' (loopback only)'}`);
+    return stop;
+  },
+});

@@ -1,0 +1,102 @@
+import { PerformanceObserver, constants, type PerformanceEntry, monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { GC_TYPES, type GcType } from './semconv.js';
+
+export interface GcKindStats {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+const KINDS = new Map<number, GcType>([
+  [constants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
+  [constants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+  [constants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
+]);
+
+/**
+ * GC counts and pause time by kind since the plugin started. Bounded by construction: four fixed
+ * records, no list of pauses, whatever the GC rate.
+ */
+export class GcStats {
+  private readonly byType = Object.fromEntries(GC_TYPES.map((t) => [t, { count: 0, totalMs: 0, maxMs: 0 }])) as Record<GcType, GcKindStats>;
+  private observer: PerformanceObserver | undefined;
+  private readonly since = Date.now();
+
+  start(): void {
+    this.observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        // `detail.kind` is Node's GC kind (perf_hooks.constants); older typings do not declare `detail`.
+        const detail = (entry as PerformanceEntry & { detail?: { kind?: unknown } | null }).detail;
+        if (typeof detail?.kind === 'number') this.record(detail.kind, entry.duration);
+      }
+    });
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): void {
+    this.observer?.disconnect();
+    this.observer = undefined;
+  }
+
+  record(kind: number, durationMs: number): void {
+    const type = KINDS.get(kind);
+    if (type === undefined) return;
+    const stats = this.byType[type];
+    stats.count++;
+    stats.totalMs += durationMs;
+    if (durationMs > stats.maxMs) stats.maxMs = durationMs;
+  }
+
+  read(): { since: string; byType: Record<GcType, GcKindStats>; count: number; totalMs: number } {
+    const byType = structuredClone(this.byType);
+    const all = Object.values(byType);
+    return { since: new Date(this.since).toISOString(), byType, count: all.reduce((n, s) => n + s.count, 0), totalMs: all.reduce((n, s) => n + s.totalMs, 0) };
+  }
+}
+
+/**
+ * Event-loop delay and utilization over the interval since the previous read (the first read covers the
+ * time since start): a figure since process start would hide a recent stall behind hours of calm.
+ */
+export class LoopStats {
+  private readonly delay: IntervalHistogram;
+  private elu: EventLoopUtilization = performance.eventLoopUtilization();
+  private cpu = process.cpuUsage();
+  private at = performance.now();
+
+  constructor(private readonly resolutionMs = 20) {
+    this.delay = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.delay.enable();
+  }
+
+  stop(): void {
+    this.delay.disable();
+  }
+
+  read(): {
+    intervalMs: number;
+    eventLoop: { delayMs: { p50: number; p99: number; max: number; mean: number } | null; utilization: number };
+    cpu: { user: number; system: number; utilization: number };
+  } {
+    const now = performance.now();
+    const intervalMs = now - this.at;
+    // The histogram records the time between its timer's ticks, so the tick period itself is not delay.
+    const ms = (ns: number) => Math.max(0, Math.round((ns - this.resolutionMs * 1e6) / 1e4) / 100);
+    const d = this.delay;
+    const delayMs = d.count > 0 ? { p50: ms(d.percentile(50)), p99: ms(d.percentile(99)), max: ms(d.max), mean: ms(d.mean) } : null;
+    const elu = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(elu, this.elu).utilization;
+    const cpu = process.cpuUsage(this.cpu);
+    this.delay.reset();
+    this.elu = elu;
+    this.cpu = process.cpuUsage();
+    this.at = now;
+    return {
+      intervalMs: Math.round(intervalMs),
+      eventLoop: { delayMs, utilization },
+      // Seconds of CPU in the interval, and their share of the wall time (above 1 with busy worker threads).
+      cpu: { user: cpu.user / 1e6, system: cpu.system / 1e6, utilization: intervalMs > 0 ? (cpu.user + cpu.system) / 1e3 / intervalMs : 0 },
+    };
+  }
+}

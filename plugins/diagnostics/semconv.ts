@@ -1,0 +1,22 @@
+/**
+ * Diagnostics names. The request counter uses the OpenTelemetry HTTP attribute names; no convention
+ * covers on-demand profiling, so the metric itself lives under `plandex_perf.` (Prometheus:
+ * `plandex_perf_diagnostics_requests_total`).
+ */
+export const METRIC_DIAGNOSTICS_REQUESTS = 'plandex_perf.diagnostics.requests' as const;
+
+export const ATTR_HTTP_ROUTE = 'http.route' as const;
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code' as const;
+
+/** The routes served on the metrics server: a fixed set, so the route label stays bounded. */
+export const ROUTE_CPU_PROFILE = '/debug/cpu-profile' as const;
+export const ROUTE_HEAP_SNAPSHOT = '/debug/heap-snapshot' as const;
+export const ROUTE_SNAPSHOT = '/debug/snapshot' as const;
+export const ROUTES = [ROUTE_CPU_PROFILE, ROUTE_HEAP_SNAPSHOT, ROUTE_SNAPSHOT] as const;
+export type Route = (typeof ROUTES)[number];
+
+/** GC kinds as the `v8js.gc.type` attribute of the OpenTelemetry V8 conventions names them. */
+export const GC_TYPES = ['major', 'minor', 'incremental', 'weakcb'] as const;
+export type GcType = (typeof GC_TYPES)[number];
+
+export const metricNames = [METRIC_DIAGNOSTICS_REQUESTS] as const;

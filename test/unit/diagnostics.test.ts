@@ -1,0 +1,164 @@
+import type { IncomingMessage } from 'node:http';
+import { constants } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { decideAccess, isLoopback, shouldServe, tokensMatch } from '../../plugins/diagnostics/access.js';
+import { heapSnapshotFit, type FitInput } from '../../plugins/diagnostics/fit.js';
+import { HeavyGate, TokenBucket } from '../../plugins/diagnostics/rate-limit.js';
+import { parseSeconds } from '../../plugins/diagnostics/respond.js';
+import { GcStats } from '../../plugins/diagnostics/runtime-stats.js';
+import { schema } from '../../plugins/diagnostics/schema.js';
+
+const TOKEN = 'a-token-of-16-chars-or-more';
+
+describe('loopback', () => {
+  it('knows loopback names and addresses, including IPv4-mapped ones', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1']) expect(isLoopback(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', '::ffff:10.0.0.1', 'example.com', '', undefined]) expect(isLoopback(host), String(host)).toBe(false);
+  });
+
+  it('serves off loopback only with a token', () => {
+    expect(shouldServe('127.0.0.1', undefined)).toBe(true);
+    expect(shouldServe('0.0.0.0', undefined)).toBe(false);
+    expect(shouldServe('0.0.0.0', TOKEN)).toBe(true);
+    expect(shouldServe(undefined, undefined)).toBe(false);
+  });
+});
+
+describe('access decision', () => {
+  const base = { boundHost: '127.0.0.1', remoteAddress: '127.0.0.1', token: undefined, authorization: undefined };
+
+  it('lets loopback callers of a loopback-bound server in, token or not', () => {
+    expect(decideAccess(base)).toEqual({ allowed: true });
+    expect(decideAccess({ ...base, token: TOKEN })).toEqual({ allowed: true });
+    expect(decideAccess({ ...base, remoteAddress: '::ffff:127.0.0.1' })).toEqual({ allowed: true });
+  });
+
+  it('asks everyone for the token when the server is bound off loopback, loopback callers included', () => {
+    const open = { ...base, boundHost: '0.0.0.0', token: TOKEN };
+    expect(decideAccess(open)).toMatchObject({ allowed: false, reason: expect.stringContaining('missing') });
+    expect(decideAccess({ ...open, authorization: `Bearer ${TOKEN}` })).toEqual({ allowed: true });
+    expect(decideAccess({ ...open, authorization: `bearer ${TOKEN}` })).toEqual({ allowed: true });
+    expect(decideAccess({ ...open, authorization: `Bearer ${TOKEN}x` })).toMatchObject({ allowed: false, reason: 'wrong token' });
+    expect(decideAccess({ ...open, authorization: `Basic ${TOKEN}` }).allowed).toBe(false);
+    expect(decideAccess({ ...open, authorization: 'Bearer' }).allowed).toBe(false);
+  });
+
+  it('asks a non-loopback caller for the token, and refuses it when none is configured', () => {
+    expect(decideAccess({ ...base, remoteAddress: '10.1.2.3' })).toMatchObject({ allowed: false, reason: expect.stringContaining('none is configured') });
+    expect(decideAccess({ ...base, remoteAddress: '10.1.2.3', token: TOKEN, authorization: `Bearer ${TOKEN}` })).toEqual({ allowed: true });
+    expect(decideAccess({ ...base, remoteAddress: undefined, token: TOKEN }).allowed).toBe(false);
+  });
+
+  it('compares tokens of any length without throwing', () => {
+    expect(tokensMatch(TOKEN, TOKEN)).toBe(true);
+    expect(tokensMatch('short', TOKEN)).toBe(false);
+    expect(tokensMatch(`${TOKEN}${TOKEN}`, TOKEN)).toBe(false);
+    expect(tokensMatch('', TOKEN)).toBe(false);
+  });
+});
+
+describe('heap snapshot fit', () => {
+  const MiB = 2 ** 20;
+  const roomy: FitInput = { budgetState: 'ok', heapUsed: 100 * MiB, heapLimit: 1000 * MiB, rss: 200 * MiB, memoryBytes: 4096 * MiB, constrained: false };
+
+  it('fits with room, and without the heap-budget plugin', () => {
+    expect(heapSnapshotFit(roomy)).toEqual({ fits: true });
+    expect(heapSnapshotFit({ ...roomy, budgetState: undefined })).toEqual({ fits: true });
+  });
+
+  it('is refused while the heap budget is soft or shedding', () => {
+    expect(heapSnapshotFit({ ...roomy, budgetState: 'shedding' })).toMatchObject({ fits: false, reason: expect.stringContaining('"shedding"') });
+    expect(heapSnapshotFit({ ...roomy, budgetState: 'soft' })).toMatchObject({ fits: false, reason: expect.stringContaining('"soft"') });
+  });
+
+  it('is refused when twice the used heap passes the V8 limit', () => {
+    expect(heapSnapshotFit({ ...roomy, heapUsed: 500 * MiB }).fits).toBe(true);
+    expect(heapSnapshotFit({ ...roomy, heapUsed: 501 * MiB })).toMatchObject({ fits: false, reason: expect.stringContaining('V8 heap limit') });
+  });
+
+  it('in a container, is refused when RSS + used heap passes its memory; not on an unconstrained machine', () => {
+    const small = { ...roomy, memoryBytes: 512 * MiB, rss: 450 * MiB };
+    expect(heapSnapshotFit({ ...small, constrained: true })).toMatchObject({ fits: false, reason: expect.stringContaining('container') });
+    expect(heapSnapshotFit({ ...small, constrained: false }).fits).toBe(true);
+  });
+});
+
+describe('rate limits', () => {
+  it('one heavy operation at a time (409), then a pause (429), each with a Retry-After', () => {
+    let now = 0;
+    const gate = new HeavyGate(10_000, () => now);
+    const first = gate.tryAcquire('CPU profile', 5000);
+    expect(first.ok).toBe(true);
+    now = 1000;
+    expect(gate.tryAcquire('heap snapshot', 1000)).toMatchObject({ ok: false, status: 409, retryAfterSeconds: 14 });
+    now = 5000;
+    if (first.ok) {
+      first.release();
+      first.release(); // a second release changes nothing
+    }
+    now = 7000;
+    expect(gate.tryAcquire('CPU profile', 1000)).toMatchObject({ ok: false, status: 429, retryAfterSeconds: 8 });
+    now = 15_000;
+    expect(gate.tryAcquire('CPU profile', 1000).ok).toBe(true);
+  });
+
+  it('with minIntervalMs 0, only the one-at-a-time rule holds', () => {
+    let now = 0;
+    const gate = new HeavyGate(0, () => now);
+    const a = gate.tryAcquire('x', 100);
+    expect(gate.tryAcquire('y', 100)).toMatchObject({ status: 409, retryAfterSeconds: 1 });
+    if (a.ok) a.release();
+    expect(gate.tryAcquire('y', 100).ok).toBe(true);
+  });
+
+  it('token bucket: a burst of `capacity`, then `perSecond`', () => {
+    let now = 0;
+    const bucket = new TokenBucket(5, 5, () => now);
+    for (let i = 0; i < 5; i++) expect(bucket.take().ok).toBe(true);
+    expect(bucket.take()).toEqual({ ok: false, retryAfterSeconds: 1 });
+    now = 200; // one token back
+    expect(bucket.take().ok).toBe(true);
+    expect(bucket.take().ok).toBe(false);
+    now = 60_000; // never more than the capacity
+    for (let i = 0; i < 5; i++) expect(bucket.take().ok).toBe(true);
+    expect(bucket.take().ok).toBe(false);
+  });
+});
+
+describe('request parsing', () => {
+  const req = (url: string) => ({ url }) as IncomingMessage;
+  it('reads ?seconds= with a default and a maximum', () => {
+    expect(parseSeconds(req('/debug/cpu-profile'), 10, 60)).toEqual({ ms: 10_000 });
+    expect(parseSeconds(req('/debug/cpu-profile?seconds=1.5'), 10, 60)).toEqual({ ms: 1500 });
+    expect(parseSeconds(req('/debug/cpu-profile?seconds=60'), 10, 60)).toEqual({ ms: 60_000 });
+    expect(parseSeconds(req('/debug/cpu-profile?seconds=61'), 10, 60)).toHaveProperty('error');
+    expect(parseSeconds(req('/debug/cpu-profile?seconds=0'), 10, 60)).toHaveProperty('error');
+    expect(parseSeconds(req('/debug/cpu-profile?seconds=-1'), 10, 60)).toHaveProperty('error');
+    expect(parseSeconds(req('/debug/cpu-profile?seconds=ten'), 10, 60)).toHaveProperty('error');
+  });
+});
+
+describe('GC statistics', () => {
+  it('counts by kind with total and longest pause, in fixed records', () => {
+    const gc = new GcStats();
+    gc.record(constants.NODE_PERFORMANCE_GC_MINOR, 1);
+    gc.record(constants.NODE_PERFORMANCE_GC_MINOR, 3);
+    gc.record(constants.NODE_PERFORMANCE_GC_MAJOR, 20);
+    gc.record(12345, 99); // an unknown kind is ignored, not a new record
+    const read = gc.read();
+    expect(read.byType.minor).toEqual({ count: 2, totalMs: 4, maxMs: 3 });
+    expect(read.byType.major).toEqual({ count: 1, totalMs: 20, maxMs: 20 });
+    expect(Object.keys(read.byType)).toEqual(['major', 'minor', 'incremental', 'weakcb']);
+    expect(read.count).toBe(3);
+    expect(read.totalMs).toBe(24);
+  });
+});
+
+describe('options', () => {
+  it('has documented defaults and refuses a short token', () => {
+    expect(schema.defaults()).toEqual({ minIntervalMs: 10_000, cpuProfileSeconds: 10, maxCpuProfileSeconds: 60, heapSnapshot: true, snapshotsPerSecond: 5 });
+    for (const field of Object.values(schema.fields)) expect(field.meta.description.length).toBeGreaterThan(20);
+    const parsed = schema.safeParse({ token: 'short' });
+    expect(parsed.success).toBe(false);
+  });
+});
