@@ -6,6 +6,7 @@ import runtime from '../plugins/runtime/index.js';
 import heapBudget from '../plugins/heap-budget/index.js';
 import pgPool from '../plugins/pg-pool/index.js';
 import objectPool from '../plugins/object-pool/index.js';
+import diagnostics from '../plugins/diagnostics/index.js';
 
 /** Every capability the preload ships, in no particular order: the host sorts them by dependency. */
-export const builtinPlugins = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget] as unknown as PluginDefinition[];
+export const builtinPlugins = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, diagnostics] as unknown as PluginDefinition[];

@@ -13,6 +13,7 @@ import { profileNames, resolveProfile } from './profiles.js';
 import { runCommand } from './commands/run.js';
 import { envCommand } from './commands/env.js';
 import { runDbReport } from './commands/db-report.js';
+import { profileCommand } from './commands/profile.js';
 
 const help = `Usage: plandex-perf <command> [options]
 
@@ -30,6 +31,10 @@ Commands:
                        Report foreign keys without an index (with the CREATE INDEX statements to add),
                        the slowest statements, unused indexes and heavy sequential scans (DATABASE_URL);
                        exits 1 if it finds problems, 2 if it cannot run.
+  profile doctor|flame|bubbleprof|heap [--load] [--profile P] -- node server.js
+                       Run Clinic.js (optional; the command says how to install it) on the server
+                       with the preload active; --load drives the reference load, then prints where
+                       the report is. \`profile --help\` for its options.
   version              Print the version.
 
 Add the preload to a server:  node --import @plandex-perf/register server.js
@@ -105,6 +110,8 @@ async function main(argv: string[]): Promise<number> {
       return envCommand(args);
     case 'db-report':
       return runDbReport(args);
+    case 'profile':
+      return profileCommand(args);
     case 'version':
     case '--version':
       console.log(packageVersion());

@@ -79,6 +79,26 @@ export const codes = {
     cause: '`plandex-perf db-report` connected but a catalog query failed: a lock held past the 10 s statement timeout (a running migration), missing privileges, or a server older than PostgreSQL 11. The SQLSTATE is printed.',
     fix: 'Retry once the migration is done; run it as a role that can read the catalogs and statistics (the database owner, or one granted `pg_read_all_stats`). Exit status 2.',
   },
+  PPERF_ERR_DIAG_CAPTURE_FAILED: {
+    cause: 'A CPU profile or heap snapshot asked for at `/debug/cpu-profile` or `/debug/heap-snapshot` failed (the inspector is missing from this Node build, or V8 reported an error). The caller gets 500 with this code.',
+    fix: 'The host is not affected. Check that Node has the inspector (`node -p process.features.inspector`); otherwise report the stack printed with it.',
+  },
+  PPERF_ERR_DIAG_USAGE: {
+    cause: '`plandex-perf profile` was called without a tool (doctor, flame, bubbleprof, heap), without a node command after `--`, or with a bad option.',
+    fix: 'Run for example `npx plandex-perf profile doctor -- node server.js`; `npx plandex-perf profile --help` lists the options.',
+  },
+  PPERF_ERR_DIAG_CLINIC_MISSING: {
+    cause: '`plandex-perf profile` runs Clinic.js, which is optional and was found neither in the project, nor next to this package, nor on PATH.',
+    fix: 'Install it with `npm install --save-dev clinic` (in the project) or `npm install -g clinic`, then run the same command again.',
+  },
+  PPERF_ERR_DIAG_CLINIC_FAILED: {
+    cause: 'clinic could not be started, or exited with an error (often: the server exited by itself, or this clinic does not support the Node version).',
+    fix: "Read clinic's output above this line; check the server alone with `npx plandex-perf run -- node server.js`.",
+  },
+  PPERF_ERR_DIAG_LOAD_FAILED: {
+    cause: '`plandex-perf profile --load` could not drive load: the server did not answer within 60 s, the load run failed, or the reference scenario (`loadtests/`, only in a checkout of the repository) is not there.',
+    fix: 'Pass `--url` where the server listens (and `--paths` for an app other than the reference app), or leave out `--load`, load the server yourself and press Ctrl-C.',
+  },
   PPERF_WRN_001: {
     cause: 'An unsupported value in an `OTEL_*` variable (for example `OTEL_METRICS_EXPORTER=otlp`).',
     fix: 'Use a supported value; the listed fallback is used meanwhile.',
@@ -130,6 +150,10 @@ export const codes = {
   PPERF_WRN_013: {
     cause: 'An object-pool resource has been borrowed longer than `object-pool.leakDetectionMs` without `release()`.',
     fix: 'Release it in a `finally` block at the printed call site, or use `pool.use(fn)`.',
+  },
+  PPERF_WRN_014: {
+    cause: 'The metrics server listens off loopback (e.g. `OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0`) and no diagnostics token is set, so `/debug/*` (CPU profile, heap snapshot, runtime snapshot) is not served: a heap snapshot holds every secret in memory.',
+    fix: 'Set `PLANDEX_PERF_DIAGNOSTICS_TOKEN` (16+ characters) and call with `Authorization: Bearer <token>`, or bind the metrics server to 127.0.0.1; `PLANDEX_PERF_DISABLE=diagnostics` silences this.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

@@ -65,7 +65,10 @@ export const thinkTimeMs = /** @type {const} */ ({ min: 100, max: 500 });
 export const profiles = {
   smoke: {
     description: 'A few users for half a minute: does every endpoint answer, are the scripts right.',
-    stages: [{ duration: '30s', target: 2 }],
+    stages: [
+      { duration: '5s', target: 2 },
+      { duration: '25s', target: 2 },
+    ],
     thresholds: { p95Ms: 300, errorRate: 0.01 },
   },
   load: {

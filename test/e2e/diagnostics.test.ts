@@ -174,7 +174,13 @@ describe('plandex-perf profile', () => {
       encoding: 'utf8',
       timeout: 60_000,
     });
-  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-profile-'));
+  const dirs: string[] = [];
+  const tmp = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-profile-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
   it('prints how to install clinic and exits 2 when it is absent', () => {
     const result = runProfile(['doctor', '--', 'node', 'server.js'], { cwd: tmp() });

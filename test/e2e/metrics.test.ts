@@ -16,7 +16,7 @@ async function startWithMetrics(script: string, env: Record<string, string> = {}
 
 describe('ESM reference app under the preload', () => {
   it('reports HTTP by route, pg queries and pools, and runtime metrics', async () => {
-    const { app, metricsPort } = await startWithMetrics(esmApp, { PLANDEX_PERF_HTTP_ROUTES: appRoutes.join(',') });
+    const { app, metricsPort } = await startWithMetrics(esmApp, { PLANDEX_PERF_HTTP_ROUTES: appRoutes.join(','), PLANDEX_PERF_PG_POOL_MAX: '7' });
     for (const id of [1, 2, 3]) expect((await get(`${app.url}/users/${id}/plans`)).status).toBe(200);
     expect((await get(`${app.url}/hello`)).status).toBe(200);
     expect((await get(`${app.url}/nope/123`)).status).toBe(404);
@@ -34,7 +34,7 @@ describe('ESM reference app under the preload', () => {
     expect(lines.some((l) => l.includes('/metrics'))).toBe(false);
 
     expect(sumSamples(lines, 'db_client_operation_duration_count', { db_system_name: 'postgresql', db_operation_name: 'SELECT', db_collection_name: 'plans' })).toBeGreaterThanOrEqual(3);
-    expect(sumSamples(lines, 'db_client_connection_max')).toBe(10);
+    expect(sumSamples(lines, 'db_client_connection_max')).toBe(7);
     expect(lines.some((l) => l.startsWith('db_client_connection_count{') && l.includes('db_client_connection_state="idle"'))).toBe(true);
 
     for (const name of ['nodejs_eventloop_utilization', 'nodejs_eventloop_delay_p99', 'v8js_memory_heap_used', 'process_memory_usage']) {

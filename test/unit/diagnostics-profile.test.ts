@@ -2,10 +2,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { findClinic, parseProfileArgs, reportPath } from '../../src/commands/profile.js';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-clinic-'));
+const dirs: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-clinic-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 /** A module URL inside a directory with no clinic anywhere above it, standing in for this package. */
 const nowhere = () => pathToFileURL(path.join(tmp(), 'profile.js')).href;
 
