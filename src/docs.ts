@@ -6,6 +6,8 @@ import type { FieldMeta } from './schema.js';
 function typeOf(meta: FieldMeta): string {
   if (meta.values) return meta.values.map((v) => `\`${v}\``).join(' \\| ');
   if (meta.kind === 'array') return `${meta.item ?? 'value'}[]`;
+  if (meta.kind === 'list') return 'object[]';
+  if (meta.kind === 'record') return 'object';
   const range = meta.min !== undefined || meta.max !== undefined ? ` (${meta.min ?? ''}…${meta.max ?? ''})` : '';
   return `${meta.kind}${meta.kind === 'string' ? '' : range}`;
 }

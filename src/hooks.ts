@@ -1,6 +1,7 @@
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { log } from './log.js';
+import { addWrapTargets, cjsFooter, esmFacade, hasWrapTargets, ORIGINAL_MARK, wrapLoadedCjs, wrapTargetFor, type WrapTarget, type Wrapper } from './wrap-exports.js';
 
 /**
  * Module hooks for the few modules we instrument, in ESM and CommonJS hosts alike.
@@ -57,6 +58,13 @@ export function onModuleLoad(name: string, fn: Listener): void {
   install();
 }
 
+/** Wraps the given exports of the given module files when they load (see wrap-exports.ts). */
+export function wrapExports(list: WrapTarget[], wrap: Wrapper): void {
+  addWrapTargets(list, wrap);
+  install();
+  if (installed === 'legacy') log.warn('PPERF_ERR_HOOKS', 'module hooks run in legacy mode: only CommonJS modules can have their exports wrapped');
+}
+
 function install(): void {
   if (installed) return;
   (globalThis as Record<symbol, unknown>)[GLOBAL_KEY] = notify;
@@ -67,6 +75,18 @@ function install(): void {
         load(url, context, nextLoad) {
           const result = nextLoad(url, context);
           if (!url.startsWith('file:')) return result;
+          if (hasWrapTargets() && result.source != null) {
+            const file = fileURLToPath(url);
+            const wrapped = wrapTargetFor(file);
+            if (wrapped && !url.includes(ORIGINAL_MARK)) {
+              try {
+                if (result.format === 'module') return { ...result, source: esmFacade(url, file, String(result.source), wrapped) };
+                if (result.format === 'commonjs' || result.format == null) return { ...result, source: String(result.source) + cjsFooter(file, wrapped) };
+              } catch (error) {
+                log.once(`wrap:${file}`, 'error', 'PPERF_ERR_INSTRUMENTATION', `could not wrap the exports of ${file}; it loads unchanged`, { error });
+              }
+            }
+          }
           const name = matchName(fileURLToPath(url));
           if (name === undefined || result.source == null) return result;
           const footer = `\n;globalThis[Symbol.for('plandex-perf.module-loaded')]?.(${JSON.stringify(name)}, module.exports);\n`;
@@ -95,10 +115,14 @@ function installLegacy(): void {
     const exports = original.call(this, request, parent, isMain);
     if (exports !== null && typeof exports === 'object' && !seen.has(exports)) {
       try {
-        const name = matchName(Module._resolveFilename(request, parent, isMain));
+        const file = Module._resolveFilename(request, parent, isMain);
+        const name = matchName(file);
         if (name !== undefined) {
           seen.add(exports);
           notify(name, exports);
+        } else if (hasWrapTargets() && wrapTargetFor(file)) {
+          seen.add(exports);
+          wrapLoadedCjs(file, exports);
         }
       } catch {
         // Resolution of builtins and odd requests can throw here; they are not ours.

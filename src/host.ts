@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { log } from './log.js';
-import { onModuleLoad } from './hooks.js';
+import { onModuleLoad, wrapExports } from './hooks.js';
 import type { Close, PluginContext, PluginDefinition, RuntimeInfo } from './plugin.js';
 import type { Profile } from './profiles.js';
 
@@ -112,6 +112,7 @@ export class PluginHost {
       use: <T>(name: string) => this.provided_.get(name) as T,
       provide: (value) => void this.provided_.set(plugin.name, value),
       onModuleLoad,
+      wrapExports,
     };
     const started = performance.now();
     try {

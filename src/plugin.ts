@@ -16,6 +16,11 @@ export interface PluginContext {
   provide(value: unknown): void;
   /** The plugins' states and their effective options, secrets redacted: for diagnostics. */
   runtimeInfo(): RuntimeInfo;
+  /**
+   * Replaces the named exports of the app's own module files with `wrap(name, fn, file)` when they load,
+   * in ESM and CommonJS alike (files by absolute path). A wrapper that throws leaves the function as is.
+   */
+  wrapExports(targets: { file: string; exports: string[] }[], wrap: (exportName: string, fn: (...args: unknown[]) => unknown, file: string) => (...args: unknown[]) => unknown): void;
   /** Runs `fn` when the module `name` loads (CommonJS or ESM), with its exports. */
   onModuleLoad(name: string, fn: (exports: unknown) => void): void;
 }

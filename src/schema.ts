@@ -11,7 +11,7 @@ export interface Issue {
   message: string;
 }
 
-export type Kind = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'array' | 'record';
+export type Kind = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'array' | 'record' | 'list';
 
 export interface FieldMeta {
   kind: Kind;
@@ -151,6 +151,24 @@ export const s = {
           for (const issue of result.issues) issues.push({ path: [...path, name, ...issue.path], message: issue.message });
         }
       }
+      return ok ? out : INVALID;
+    });
+  },
+  /** A list of entries, each validated by `entry` (e.g. functions to cache declared in the config file). */
+  list<S extends Shape>(entry: ObjectSchema<S>, limits: { max?: number } = {}): Field<Output<S>[]> {
+    return new Field(base('list', limits.max === undefined ? {} : { max: limits.max }), (v, path, issues) => {
+      if (!Array.isArray(v)) return fail(issues, path, `expected a list (got ${JSON.stringify(v)})`);
+      if (limits.max !== undefined && v.length > limits.max) return fail(issues, path, `must have at most ${limits.max} items`);
+      const out: Output<S>[] = [];
+      let ok = true;
+      v.forEach((value, i) => {
+        const result = entry.safeParse(value);
+        if (result.success) out.push(result.data);
+        else {
+          ok = false;
+          for (const issue of result.issues) issues.push({ path: [...path, i, ...issue.path], message: issue.message });
+        }
+      });
       return ok ? out : INVALID;
     });
   },
