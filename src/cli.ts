@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { builtinPlugins } from './builtin.js';
 import { envOverrides, findConfigFile, loadConfigFile, resolveSection, unknownSections, type RawConfig } from './config.js';
 import { errorsMarkdown, optionsMarkdown, replaceBlock } from './docs.js';
-import { profileNames, resolveProfile } from './profiles.js';
+import { profileFromArgs } from './commands/profile-args.js';
 import { runCommand } from './commands/run.js';
 import { envCommand } from './commands/env.js';
 import { runDbReport } from './commands/db-report.js';
@@ -56,10 +56,11 @@ async function config(): Promise<number> {
       return 1;
     }
   }
-  const profileName = process.env.PLANDEX_PERF_PROFILE ?? (typeof raw.profile === 'string' ? raw.profile : undefined);
-  const profile = resolveProfile(profileName);
-  if (!profile) {
-    console.error(`PPERF_WRN_005: unknown profile "${profileName}"; known: ${profileNames().join(', ')}`);
+  let profile;
+  try {
+    profile = await profileFromArgs(undefined);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
     return 1;
   }
   console.log(`config file: ${file ?? '(none)'}\nprofile: ${profile.name} (${Math.round(profile.memoryBytes / 2 ** 20)} MiB, ${profile.cpus} CPUs)`);
