@@ -25,7 +25,7 @@ Commands:
   run [--profile P] -- node server.js
                        Start the command with the profile's heap flags, UV_THREADPOOL_SIZE and the
                        preload; signals are forwarded and its exit status is returned.
-  env [--profile P] [--format shell|docker|systemd|json]
+  env [--profile P] [--format shell|docker|systemd|json] [--preload SPECIFIER]
                        Print the variables that apply a profile (for Docker, systemd or PM2).
   db-report [--json] [--url URL]
                        Report foreign keys without an index (with the CREATE INDEX statements to add),

@@ -129,7 +129,7 @@ export default definePlugin({
     const meter = telemetry.meter;
     const limit = meter.createObservableGauge(sc.METRIC_BUDGET_LIMIT, { description: 'The V8 heap limit the budget is measured against.', unit: 'By' });
     const used = meter.createObservableGauge(sc.METRIC_BUDGET_USED_RATIO, { description: 'Heap used / heap limit at the last sample.', unit: '1' });
-    const stateGauge = meter.createObservableGauge(sc.METRIC_BUDGET_STATE, { description: '1 for the current state (ok, soft, shedding), 0 for the others.', unit: '1' });
+    const stateGauge = meter.createObservableGauge(sc.METRIC_BUDGET_STATE, { description: '1 for the current state (ok, soft, shedding), 0 for the others.', unit: '{state}' });
     const shedCounter = meter.createObservableCounter(sc.METRIC_BUDGET_SHED_REQUESTS, { description: 'Requests answered with 503 by the load shedder.', unit: '{request}' });
     const stateTime = meter.createObservableCounter(sc.METRIC_BUDGET_STATE_TIME, { description: 'Time spent in each state.', unit: 's' });
     const transitionCounter = meter.createObservableCounter(sc.METRIC_BUDGET_TRANSITIONS, { description: 'State changes.', unit: '{transition}' });

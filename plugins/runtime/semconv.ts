@@ -4,6 +4,9 @@ export const METRIC_NODEJS_EVENTLOOP_DELAY_P90 = 'nodejs.eventloop.delay.p90' as
 export const METRIC_NODEJS_EVENTLOOP_DELAY_P50 = 'nodejs.eventloop.delay.p50' as const;
 export const METRIC_NODEJS_EVENTLOOP_DELAY_MAX = 'nodejs.eventloop.delay.max' as const;
 export const METRIC_NODEJS_EVENTLOOP_DELAY_MEAN = 'nodejs.eventloop.delay.mean' as const;
+export const METRIC_NODEJS_EVENTLOOP_DELAY_MIN = 'nodejs.eventloop.delay.min' as const;
+export const METRIC_NODEJS_EVENTLOOP_DELAY_STDDEV = 'nodejs.eventloop.delay.stddev' as const;
+export const METRIC_V8JS_RESOURCE_ACTIVE = 'v8js.resource.active' as const;
 export const METRIC_NODEJS_EVENTLOOP_UTILIZATION = 'nodejs.eventloop.utilization' as const;
 export const METRIC_V8JS_GC_DURATION = 'v8js.gc.duration' as const;
 export const METRIC_V8JS_MEMORY_HEAP_USED = 'v8js.memory.heap.used' as const;
@@ -21,6 +24,9 @@ export const metricNames = [
   METRIC_NODEJS_EVENTLOOP_DELAY_P50,
   METRIC_NODEJS_EVENTLOOP_DELAY_MAX,
   METRIC_NODEJS_EVENTLOOP_DELAY_MEAN,
+  METRIC_NODEJS_EVENTLOOP_DELAY_MIN,
+  METRIC_NODEJS_EVENTLOOP_DELAY_STDDEV,
+  METRIC_V8JS_RESOURCE_ACTIVE,
   METRIC_NODEJS_EVENTLOOP_UTILIZATION,
   METRIC_V8JS_GC_DURATION,
   METRIC_V8JS_MEMORY_HEAP_USED,

@@ -29,12 +29,13 @@ export function formatEnv(vars: Record<string, string>, format: string): string 
   }
 }
 
-/** `plandex-perf env [--profile P] [--format shell|docker|systemd|json]` */
+/** `plandex-perf env [--profile P] [--format shell|docker|systemd|json] [--preload SPECIFIER]` (e.g. an absolute path in an image) */
 export async function envCommand(argv: string[]): Promise<number> {
   const profileArg = takeOption(argv, 'profile');
   const formatArg = takeOption(profileArg.rest, 'format');
+  const preloadArg = takeOption(formatArg.rest, 'preload');
   const profile = await profileFromArgs(profileArg.value);
-  const vars = profileEnv(profile);
+  const vars = profileEnv(profile, preloadArg.value);
   process.stdout.write(`${formatEnv(vars, formatArg.value ?? 'shell')}\n`);
   if (profile.name === 'auto') {
     process.stderr.write('note: "auto" was sized for this machine; in an image build, name the profile of the machine it will run on (--profile container-512m).\n');
