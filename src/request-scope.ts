@@ -28,6 +28,10 @@ export const requestScope = {
   current(): RequestScope | undefined {
     return enabled ? storage.getStore() : undefined;
   },
+  /** Runs `fn` with `scope` as the current request scope (or none). */
+  run<T>(scope: RequestScope | undefined, fn: () => T): T {
+    return scope === undefined ? storage.exit(fn) : storage.run(scope, fn);
+  },
   /** Enters `scope` for the rest of this synchronous run and its async continuations. */
   enter(scope: RequestScope): void {
     storage.enterWith(scope);

@@ -68,19 +68,26 @@ const VARIANTS = {
     nodeArgs: () => [],
     env: () => ({}),
   },
+  // The issue's comparison: our preload doing what OpenTelemetry's does (HTTP, pg and runtime metrics,
+  // traces off), so the other capabilities are switched off with the documented rollback variable.
   ours: {
-    describe: 'node --import dist/register.js loadtests/app/server.mjs',
+    describe: 'PLANDEX_PERF_DISABLE=pg-pool,object-pool,heap-budget,diagnostics node --import dist/register.js loadtests/app/server.mjs',
     missing: () => (existsSync(REGISTER) ? null : `${path.relative(REPO, REGISTER)} not found — run \`npm run build\` first`),
     nodeArgs: () => ['--import', pathToFileURL(REGISTER).href],
-    // PLANDEX_PERF_METRICS_PORT is the documented knob; the same port is also
-    // given the standard OTEL name, which the telemetry section reads too, so
-    // the scrape below finds the endpoint whichever name wins. Traces are off
-    // by default; OTEL_TRACES_EXPORTER=none makes that explicit.
     env: (port) => ({
-      PLANDEX_PERF_METRICS_PORT: String(port),
       OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
       OTEL_TRACES_EXPORTER: 'none',
+      PLANDEX_PERF_DISABLE: 'pg-pool,object-pool,heap-budget,diagnostics',
     }),
+    metrics: true,
+  },
+  // Everything on, with the defaults of the `auto` profile (a tuned pg pool of 2 × cores + 1, N+1 and leak
+  // detection, heap budget, diagnostics) and no heap flags: what a user gets from the one --import.
+  'ours-all': {
+    describe: 'node --import dist/register.js loadtests/app/server.mjs (all plugins, auto profile)',
+    missing: () => (existsSync(REGISTER) ? null : `${path.relative(REPO, REGISTER)} not found — run \`npm run build\` first`),
+    nodeArgs: () => ['--import', pathToFileURL(REGISTER).href],
+    env: (port) => ({ OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OTEL_TRACES_EXPORTER: 'none' }),
     metrics: true,
   },
   otel: {
@@ -136,7 +143,7 @@ async function main() {
     if (/^(OTEL_|PLANDEX_PERF_)/.test(key) || key === 'NODE_OPTIONS') delete process.env[key];
   }
 
-  const selected = (process.env.BENCH_VARIANTS ?? 'bare,ours,otel').split(',').map((s) => s.trim()).filter(Boolean);
+  const selected = (process.env.BENCH_VARIANTS ?? 'bare,ours,ours-all,otel').split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of selected) if (!VARIANTS[name]) throw new Error(`unknown variant in BENCH_VARIANTS: ${name}`);
   const skipped = {};
   const active = selected.filter((name) => {
