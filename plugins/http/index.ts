@@ -64,11 +64,19 @@ export default definePlugin({
       if (telemetry.isOwnServer(server)) return;
       (request as Tagged)[kStart] = performance.now();
       if (requestScope.enabled) {
-        const tagged = request as Tagged;
+        // The scope must not hold the request itself: async resources that outlive the request (a pooled
+        // connection opened during it, keep-alive timers) capture the scope and would keep the whole
+        // request/response/socket graph alive with it.
+        const ref = new WeakRef(request);
+        const finishers: Finisher[] = [];
+        (request as Tagged)[kFinishers] = finishers;
         const scope: RequestScope = {
-          route: () => routeOf(request),
+          route: () => {
+            const live = ref.deref();
+            return live ? routeOf(live) : undefined;
+          },
           data: new Map(),
-          onFinish: (fn) => void (tagged[kFinishers] ??= []).push(fn),
+          onFinish: (fn) => void finishers.push(fn),
         };
         requestScope.enter(scope);
       }
@@ -103,7 +111,10 @@ export default definePlugin({
         if (status >= 500) attributes[sc.ATTR_ERROR_TYPE] = String(status);
         duration.record((performance.now() - started) / 1000, attributes);
         const finishers = tagged[kFinishers];
-        if (finishers) for (const fn of finishers) fn(route);
+        if (finishers) {
+          for (const fn of finishers) fn(route);
+          finishers.length = 0; // the scope may outlive the request; its callbacks must not
+        }
         const span = tagged[kSpan];
         if (span) {
           span.setAttributes(attributes);
