@@ -13,6 +13,8 @@ export type { PluginContext, PluginDefinition, Telemetry, Close } from './plugin
 export type { Profile } from './profiles.js';
 export { codes, PerfError, type Code } from './errors.js';
 export type { Runtime, StartOptions } from './start.js';
+export { cached, invalidate, invalidateTags } from '../plugins/cache/public.js';
+export type { CachedOptions, CacheApi } from '../plugins/cache/public.js';
 
 const RUNTIME = Symbol.for('plandex-perf.runtime');
 const STARTED = Symbol.for('plandex-perf.started');

@@ -7,6 +7,7 @@ import heapBudget from '../plugins/heap-budget/index.js';
 import pgPool from '../plugins/pg-pool/index.js';
 import objectPool from '../plugins/object-pool/index.js';
 import diagnostics from '../plugins/diagnostics/index.js';
+import cache from '../plugins/cache/index.js';
 
 /** Every capability the preload ships, in no particular order: the host sorts them by dependency. */
-export const builtinPlugins = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, diagnostics] as unknown as PluginDefinition[];
+export const builtinPlugins = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, cache, diagnostics] as unknown as PluginDefinition[];

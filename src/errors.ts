@@ -99,6 +99,14 @@ export const codes = {
     cause: '`plandex-perf profile --load` could not drive load: the server did not answer within 60 s, the load run failed, or the reference scenario (`loadtests/`, only in a checkout of the repository) is not there.',
     fix: 'Pass `--url` where the server listens (and `--paths` for an app other than the reference app), or leave out `--load`, load the server yourself and press Ctrl-C.',
   },
+  PPERF_ERR_CACHE_TIMEOUT: {
+    cause: 'A cached function did not answer within its `hardTimeout` and no stale value was cached: the caller receives an error with this code (the call goes on and fills the cache when it ends).',
+    fix: 'Raise `hardTimeout`, or set `staleIfError`/`grace` so an old value can be served; look at why the origin is slow.',
+  },
+  PPERF_ERR_CACHE_STORE: {
+    cause: 'The cache L2 store (`cache.l2`) could not be set up: its module is missing or the URL is unusable.',
+    fix: 'Check `cache.l2` and that `@keyv/redis` / `@keyv/postgres` are installed; the cache runs on L1 alone meanwhile.',
+  },
   PPERF_WRN_001: {
     cause: 'An unsupported value in an `OTEL_*` variable (for example `OTEL_METRICS_EXPORTER=otlp`).',
     fix: 'Use a supported value; the listed fallback is used meanwhile.',
@@ -154,6 +162,26 @@ export const codes = {
   PPERF_WRN_014: {
     cause: 'The metrics server listens off loopback (e.g. `OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0`) and no diagnostics token is set, so `/debug/*` (CPU profile, heap snapshot, runtime snapshot) is not served: a heap snapshot holds every secret in memory.',
     fix: 'Set `PLANDEX_PERF_DIAGNOSTICS_TOKEN` (16+ characters) and call with `Authorization: Bearer <token>`, or bind the metrics server to 127.0.0.1; `PLANDEX_PERF_DISABLE=diagnostics` silences this.',
+  },
+  PPERF_WRN_020: {
+    cause: 'The cache L2 circuit breaker opened: Redis or PostgreSQL failed or was slower than `cache.commandTimeoutMs` several times in a row (logged at most once a minute).',
+    fix: 'Nothing breaks: L1 and the origin serve, and a probe every `breakerCooldownMs` closes it when L2 recovers. Check the L2 server if it repeats.',
+  },
+  PPERF_WRN_021: {
+    cause: 'A cached function returned something L2 cannot carry unchanged (a class instance, a function, a symbol); it is kept in L1 only (once per function).',
+    fix: 'Return plain data (objects, arrays, Date, Map, Set, Buffer), or pass `l2: false` for that function.',
+  },
+  PPERF_WRN_022: {
+    cause: 'The cache invalidation bus (Redis pub/sub) reconnected; messages may have been missed, so L1 was flushed.',
+    fix: 'Nothing to do if rare; L1 refills from L2. Frequent lines point at an unstable Redis connection.',
+  },
+  PPERF_WRN_023: {
+    cause: 'A `cache.functions` entry could not be wrapped: its module was not found (paths resolve against the working directory), the export could not be wrapped, or module hooks are unavailable.',
+    fix: 'Fix `module`/`export` in the config, or wrap the function in code with `cached()` from the API.',
+  },
+  PPERF_WRN_024: {
+    cause: 'A call of a cached function could not be keyed (an argument is a function, a symbol, a cycle or nested over 16 levels, or the `key`/`tags` option threw); the call ran uncached (warned once per function). Also printed once when more than 10,000 functions are cached (cached() called per request).',
+    fix: 'Give the function a `key` option that picks the identifying arguments, and call cached() once at module level.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

@@ -47,10 +47,14 @@ export function orderPlugins(plugins: PluginDefinition[]): { ordered: PluginDefi
 
 const TIMEOUT: unique symbol = Symbol('timeout');
 
-/** Rejects after `ms` unless `work` settles first; the timer never keeps the host alive. */
+/**
+ * Resolves to TIMEOUT after `ms` unless `work` settles first. The timer is ref'd on purpose: a plugin
+ * awaiting only unref'd sockets (a Redis connect) would otherwise let the loop empty and the process
+ * exit, silently, before the app's main module even ran. It is bounded by `ms` and cleared at once.
+ */
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
   const controller = new AbortController();
-  const timer: Promise<typeof TIMEOUT> = delay(ms, TIMEOUT, { signal: controller.signal, ref: false }).catch(() => TIMEOUT);
+  const timer: Promise<typeof TIMEOUT> = delay(ms, TIMEOUT, { signal: controller.signal, ref: true }).catch(() => TIMEOUT);
   try {
     return await Promise.race([work, timer]);
   } finally {

@@ -103,3 +103,22 @@ describe('the host comes first', () => {
     expect(log).toContain('preload skipped (already loaded)');
   });
 });
+
+describe('a plugin setup that awaits only unref’d sockets', () => {
+  it('does not let the process exit before the main module runs (a cache with a Redis L2)', async () => {
+    const net = await import('node:net');
+    const redisUp = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(6379, '127.0.0.1', () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (!redisUp) console.warn('[host-safety] no Redis on 127.0.0.1:6379: the L2 set-up case runs against a closed port instead');
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, ['--import', path.join(root, 'dist/register.js'), path.join(root, 'test/fixtures/script-host.mjs')], {
+      env: { ...process.env, PLANDEX_PERF_LOG_LEVEL: 'error', OTEL_EXPORTER_PROMETHEUS_PORT: '0', PLANDEX_PERF_CACHE_L2: redisUp ? 'redis://127.0.0.1:6379' : 'redis://127.0.0.1:1' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.stdout).toContain('main ran');
+    expect(result.status).toBe(0);
+  });
+});

@@ -1,0 +1,82 @@
+import type { log } from '../../src/log.js';
+import type { Store } from './stores.js';
+
+/** Per-function options, from the API (`cached(fn, options)`) or a `functions` entry of the config. */
+export interface CachedOptions {
+  /** The function's identity in keys, shared by every instance. Default: `module#export` when wrapped from the config, else the function's name plus a hash of its source. */
+  name?: string;
+  /** Part of every key: change it when the shape of the result changes, so old entries are never read. */
+  version?: string | number;
+  /** Freshness (a duration: `30s`, `5m`, or ms). */
+  ttl?: number | string;
+  /** After `ttl`, the old value is served at once while one refresh runs (stale-while-revalidate). */
+  grace?: number | string;
+  /** After `ttl`, the old value is served when the origin throws or is slower than `softTimeout`. */
+  staleIfError?: number | string;
+  /** When a stale value is at hand and the origin takes longer than this, the stale value is served; the origin's result still fills the cache. */
+  softTimeout?: number | string;
+  /** The origin's result is not awaited past this: the stale value if any, else a `PPERF_ERR_CACHE_TIMEOUT` error. */
+  hardTimeout?: number | string;
+  /** How long an empty result (`null`, `undefined`, `[]`) is cached; `0` = not cached. */
+  negativeTtl?: number | string;
+  /** Tags for invalidation: a list, or a function of the call's arguments. */
+  tags?: readonly string[] | ((...args: never[]) => readonly string[]);
+  /** Builds the key from the arguments (e.g. `(user) => user.id`); its result is keyed like an argument. */
+  key?: (...args: never[]) => unknown;
+  /** `false` keeps this function's entries in L1 only (never shared). */
+  l2?: boolean;
+}
+
+/** What `cached()` and `invalidate*` talk to: the plugin's engine, or the fallback when the plugin is off. */
+export interface CacheApi {
+  cached<F extends (...args: never[]) => unknown>(fn: F, options?: CachedOptions): F;
+  /** Drops the entry of one call (`invalidate(getUserPlans, userId)`), here and, through the bus, on every instance. */
+  invalidate(fnOrName: ((...args: never[]) => unknown) | string, ...args: unknown[]): Promise<void>;
+  /** Drops every entry carrying one of `tags`, here and on every instance. */
+  invalidateTags(tags: readonly string[]): Promise<void>;
+}
+
+/** What the plugin provides to other plugins (diagnostics): the API plus a look at its state. */
+export interface CachePlugin extends CacheApi {
+  snapshot(): CacheSnapshot;
+}
+
+export interface CacheSnapshot {
+  l1: { bytes: number; entries: number; budget: number; evictions: number };
+  l2: { store: string; breaker: 'closed' | 'half-open' | 'open'; bus: boolean } | undefined;
+  counts: Readonly<Record<string, number>>;
+}
+
+export interface Defaults {
+  ttl: number;
+  grace: number;
+  staleIfError: number;
+  softTimeout: number;
+  hardTimeout: number;
+  negativeTtl: number;
+}
+
+export interface EngineOptions {
+  l1Bytes: number;
+  l1MaxEntryBytes: number;
+  /** Cap of L1 freshness when L2 is shared (a missed bus message costs at most this); `0` = no cap. */
+  l1MaxTtl: number;
+  defaults: Defaults;
+  /** Fraction of the TTL taken off at random, so entries written together do not expire together. */
+  jitter: number;
+  keyPrefix: string;
+  store: Store | undefined;
+  commandTimeoutMs: number;
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  /** Redis lease for one computation across instances; `0` = no lease. */
+  leaseMs: number;
+  /** How long an instance that did not get the lease polls L2 before computing anyway. */
+  leaseWaitMs: number;
+  compressAboveBytes: number;
+  maxInFlight: number;
+  bus: boolean;
+  log: typeof log;
+  /** When set and it returns an API, functions made here hand over to it (the plugin started after `cached()` ran). */
+  handoff?: () => CacheApi | undefined;
+}

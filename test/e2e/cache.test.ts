@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { freePort, get, root, scrape, startApp, sumSamples, type App } from './helpers.js';
+
+/**
+ * Zero-code caching as a user sees it: `node --import` the built preload on an app, with the function to
+ * cache named in the config file only. Runs once the cache plugin is registered (src/builtin.ts) and the
+ * host offers `wrapExports`; until then each test says why it cannot run.
+ */
+const script = path.join(root, 'test/fixtures/cache-server.mjs');
+const config = path.join(root, 'test/fixtures/cache-config.mjs');
+
+let app: App | undefined;
+afterEach(async () => {
+  await app?.stop();
+  app = undefined;
+});
+
+let metricsPort = 0;
+
+async function start(kind: 'esm' | 'cjs'): Promise<App | string> {
+  metricsPort = await freePort();
+  app = await startApp({ script, env: { PLANDEX_PERF_CONFIG: config, CACHE_FIXTURE: kind, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) } });
+  const stderr = app.stderr();
+  if (!/plugin "cache" started/.test(stderr)) return 'the cache plugin is not registered in src/builtin.ts yet';
+  if (/PPERF_WRN_023/.test(stderr)) return 'the host does not offer wrapExports yet (src/hooks.ts)';
+  return app;
+}
+
+for (const kind of ['esm', 'cjs'] as const) {
+  describe(`zero-code cache (${kind})`, () => {
+    it('serves the second call from L1: the function runs once, the result is frozen, metrics count the hit', async (ctx) => {
+      const started = await start(kind);
+      if (typeof started === 'string') return ctx.skip(started);
+      const first = JSON.parse((await get(`${started.url}/plans/7`)).body) as { originCalls: number; frozen: boolean };
+      const second = JSON.parse((await get(`${started.url}/plans/7`)).body) as { originCalls: number; frozen: boolean };
+      expect(first.originCalls).toBe(1);
+      expect(second.originCalls).toBe(1);
+      expect(second.frozen).toBe(true);
+      const lines = await scrape(metricsPort);
+      expect(sumSamples(lines, 'plandex_perf_cache_requests_total', { plandex_perf_cache_level: 'l1', plandex_perf_cache_result: 'hit' })).toBeGreaterThanOrEqual(1);
+      expect(sumSamples(lines, 'plandex_perf_cache_requests_total', { plandex_perf_cache_level: 'origin' })).toBe(1);
+    });
+  });
+}
