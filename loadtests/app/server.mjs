@@ -16,6 +16,8 @@
 import http from 'node:http';
 import pg from 'pg';
 import { gzipInWorker } from './compressor.mjs';
+import { pool } from './db.mjs';
+import { getUserPlans } from './plans.mjs';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -36,13 +38,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 // nicer to assert on.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
 
-// Deliberately the bare default pool: sizing and timeouts are what the
-// plugin's pool tuning is meant to set, so they must not be preset here.
-// Also deliberately NO pool.on('error') listener: without one, an idle client
-// losing its connection (e.g. the backend is terminated) crashes the process.
-// That is the failure mode a later plugin guards against, so the app must
-// keep exhibiting it.
-const pool = new pg.Pool({ connectionString: databaseUrl });
+// The pool lives in db.mjs (see there why it is the bare default); plans.mjs holds the hot read.
+
 
 /** Error with an HTTP status, thrown by handlers for expected failures. */
 class HttpError extends Error {
@@ -111,29 +108,6 @@ async function assertUserExists(userId) {
   if (!rowCount) throw new HttpError(404, 'user not found');
 }
 
-// The document's GetUserPlansOptimized. Its COUNT(c.id)/COUNT(pf.id) over
-// two LEFT JOINs multiply each other (contexts x files per plan), so they are
-// COUNT(DISTINCT ...) here; the join shape, and therefore the cost without
-// FK indexes, is unchanged.
-const USER_PLANS_SQL = `
-  SELECT p.id, p.name, p.status, p.created_at, p.updated_at,
-         COUNT(DISTINCT c.id)::int AS context_count,
-         COUNT(DISTINCT pf.id)::int AS file_count,
-         COALESCE(latest_msg.created_at, p.created_at) AS last_activity
-  FROM plans p
-  LEFT JOIN contexts c ON c.plan_id = p.id AND c.active = true
-  LEFT JOIN plan_files pf ON pf.plan_id = p.id AND pf.deleted_at IS NULL
-  LEFT JOIN LATERAL (
-    SELECT created_at FROM conversations
-    WHERE plan_id = p.id
-    ORDER BY created_at DESC
-    LIMIT 1
-  ) latest_msg ON true
-  WHERE p.user_id = $1 AND p.archived_at IS NULL AND p.deleted_at IS NULL
-  GROUP BY p.id, p.name, p.status, p.created_at, p.updated_at, latest_msg.created_at
-  ORDER BY last_activity DESC
-  LIMIT 20`;
-
 // The document's GetPlanWithStatsOptimized. Its SUM(CASE WHEN c.active ...)
 // counts each context once per (file x conversation) row of the join, so it
 // is a DISTINCT count here; AVG is unaffected because every context is
@@ -191,7 +165,7 @@ const routes = [
     pattern: /^\/users\/(?<id>[^/]+)\/plans$/,
     handler: async (_req, res, params) => {
       const id = parseId(params.id);
-      const { rows } = await pool.query(USER_PLANS_SQL, [id]);
+      const rows = await getUserPlans(id);
       if (!rows.length) await assertUserExists(id);
       sendJson(res, 200, { plans: rows });
     },
