@@ -165,7 +165,9 @@ export class PluginHost {
 
 const SECRET = /pass|secret|token|key|auth|credential|url|dsn/i;
 
-/** Options with anything that could hold a secret replaced, for display. */
+/** Options with anything that could hold a secret replaced, at any depth, for display. */
 export function redact(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET.test(k) && v !== undefined ? '[redacted]' : v]));
+  const walk = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(walk) : v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype ? redact(v as Record<string, unknown>) : v;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET.test(k) && v !== undefined ? '[redacted]' : walk(v)]));
 }

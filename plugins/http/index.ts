@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type RequestScope } from '../../src/request-scope.js';
+import { boundedLabel } from '../../src/bounded.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
 import * as sc from './semconv.js';
@@ -39,17 +40,7 @@ export default definePlugin({
       advice: { explicitBucketBoundaries: sc.DURATION_BUCKETS },
     });
     const matcher = new RouteMatcher(options.routes);
-    const seenRoutes = new Set<string>();
-
-    const boundRoute = (route: string): string => {
-      if (seenRoutes.has(route)) return route;
-      if (seenRoutes.size >= options.maxRoutes) {
-        ctx.log.once('http:maxRoutes', 'warn', 'PPERF_WRN_002', `more than ${options.maxRoutes} distinct routes; the rest are recorded as _OTHER`);
-        return '_OTHER';
-      }
-      seenRoutes.add(route);
-      return route;
-    };
+    const boundRoute = boundedLabel('routes', options.maxRoutes);
 
     const routeOf = (request: ChannelMessage['request'] & Tagged): string | undefined => {
       const known = request[kRoute];

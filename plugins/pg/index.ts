@@ -1,6 +1,7 @@
 import { SpanKind, SpanStatusCode, context, type Attributes, type Span } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type RequestScope } from '../../src/request-scope.js';
+import { boundedLabel } from '../../src/bounded.js';
 import { schema } from './schema.js';
 import { SummaryCache } from './sql.js';
 import { PoolRegistry, type PgPool } from './pools.js';
@@ -58,19 +59,9 @@ export default definePlugin({
     });
     const pools = new PoolRegistry(telemetry.meter, options.maxPools, ctx.log);
     const summaries = new SummaryCache();
-    const collections = new Set<string>();
     let active = true;
     const queryListeners: ((event: QueryEvent) => void)[] = [];
-
-    const boundCollection = (name: string): string => {
-      if (collections.has(name)) return name;
-      if (collections.size >= options.maxCollections) {
-        ctx.log.once('pg:maxCollections', 'warn', 'PPERF_WRN_002', `more than ${options.maxCollections} distinct tables; the rest are recorded as _OTHER`);
-        return '_OTHER';
-      }
-      collections.add(name);
-      return name;
-    };
+    const boundCollection = boundedLabel('tables', options.maxCollections);
 
     const attributesFor = (client: PgClient, text: string | undefined): Attributes => {
       const attributes: Attributes = { [sc.ATTR_DB_SYSTEM_NAME]: sc.DB_SYSTEM_POSTGRESQL };

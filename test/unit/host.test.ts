@@ -225,3 +225,15 @@ describe('PluginHost', () => {
     expect(host.provided('consumer')).toBeUndefined();
   });
 });
+
+describe('redact', () => {
+  it('hides secret-looking options at any depth and leaves the rest', async () => {
+    const { redact } = await import('../../src/host.js');
+    expect(redact({ max: 3, l2: { store: 'redis', url: 'redis://:pw@h' }, list: [{ token: 'x', n: 1 }], password: 'p' })).toEqual({
+      max: 3,
+      l2: { store: 'redis', url: '[redacted]' },
+      list: [{ token: '[redacted]', n: 1 }],
+      password: '[redacted]',
+    });
+  });
+});
