@@ -14,6 +14,7 @@ import { runCommand } from './commands/run.js';
 import { envCommand } from './commands/env.js';
 import { runDbReport } from './commands/db-report.js';
 import { profileCommand } from './commands/profile.js';
+import { benchCommand } from './commands/bench.js';
 
 const help = `Usage: plandex-perf <command> [options]
 
@@ -35,6 +36,10 @@ Commands:
                        Run Clinic.js (optional; the command says how to install it) on the server
                        with the preload active; --load drives the reference load, then prints where
                        the report is. \`profile --help\` for its options.
+  bench [--profile P] [--scenario S] [--compare previous.json] …
+                       Run the reference app bare and with the plugin under the same load (from a checkout
+                       of the repository); write the KPIs side by side (Markdown), an HTML report with
+                       charts and JSON results; --compare exits 1 on a regression. \`bench --help\`.
   version              Print the version.
 
 Add the preload to a server:  node --import @plandex-perf/register server.js
@@ -113,6 +118,8 @@ async function main(argv: string[]): Promise<number> {
       return runDbReport(args);
     case 'profile':
       return profileCommand(args);
+    case 'bench':
+      return benchCommand(args);
     case 'version':
     case '--version':
       console.log(packageVersion());

@@ -99,6 +99,26 @@ export const codes = {
     cause: '`plandex-perf profile --load` could not drive load: the server did not answer within 60 s, the load run failed, or the reference scenario (`loadtests/`, only in a checkout of the repository) is not there.',
     fix: 'Pass `--url` where the server listens (and `--paths` for an app other than the reference app), or leave out `--load`, load the server yourself and press Ctrl-C.',
   },
+  PPERF_ERR_BENCH_USAGE: {
+    cause: '`plandex-perf bench` got an unknown option, a value out of range (a duration, rounds, a threshold), an unknown scenario or profile.',
+    fix: 'Run `npx plandex-perf bench --help` for the options. Exit status 2.',
+  },
+  PPERF_ERR_BENCH_UNAVAILABLE: {
+    cause: '`plandex-perf bench` needs the reference app, the load generator (autocannon) and the build, which are in a checkout of the repository with its dev dependencies, not in the published package.',
+    fix: 'Clone the repository, then `npm ci && npm run build`, and run the command from there. Exit status 2.',
+  },
+  PPERF_ERR_BENCH_FAILED: {
+    cause: 'The bench ran but a run went wrong: an app did not start or crashed, requests failed at the transport level or with unexpected statuses, or the plugin\'s /metrics did not answer. The figures are written but marked untrustworthy.',
+    fix: 'Read the problems listed at the end of the summary (with the app\'s stderr); rerun with `--verbose` to see the apps\' output. Exit status 1.',
+  },
+  PPERF_ERR_BENCH_RESULTS: {
+    cause: 'A results file given to `--compare` or `--results` could not be read, is not JSON, or is not a plandex-perf bench results file.',
+    fix: 'Pass a `.json` file written by `plandex-perf bench` (format `plandex-perf-bench/1`). Exit status 2.',
+  },
+  PPERF_ERR_BENCH_REGRESSION: {
+    cause: '`plandex-perf bench --compare previous.json`: at least one KPI moved the wrong way by more than the threshold (plugin/bare ratios where both runs have them, else the plugin\'s value).',
+    fix: 'Read the comparison table; rerun to rule out noise (more `--rounds`, a longer `--duration`), or raise `--threshold` for a noisy machine. Exit status 1.',
+  },
   PPERF_ERR_CACHE_TIMEOUT: {
     cause: 'A cached function did not answer within its `hardTimeout` and no stale value was cached: the caller receives an error with this code (the call goes on and fills the cache when it ends).',
     fix: 'Raise `hardTimeout`, or set `staleIfError`/`grace` so an old value can be served; look at why the origin is slow.',

@@ -28,11 +28,8 @@
 // applied); missed targets are marked ✗ and 503s from load shedding are
 // reported, neither fails the run.
 
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +37,7 @@ import { startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
 import { parseMetrics, sum } from '../lib/prom.mjs';
+import { defaultHeapLimitMB, fmt, freePort, mb, median, positive, profileLaunch, rotate, sha256, sleep } from '../lib/bench-util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -181,17 +179,7 @@ function makeVariant(name) {
   if (name === 'node-defaults') {
     return { name, describe: 'node loadtests/app/server.mjs', nodeArgs: [], env: {}, metrics: false };
   }
-  // Asking the CLI (rather than reading src/profiles.ts) measures exactly
-  // what a user would paste into their Dockerfile or unit file.
-  const vars = JSON.parse(
-    execFileSync(process.execPath, [CLI, 'env', '--profile', name, '--format', 'json'], { cwd: REPO, encoding: 'utf8' }),
-  );
-  const { NODE_OPTIONS = '', ...env } = vars;
-  // NODE_OPTIONS goes on the command line, as `plandex-perf run` does; the
-  // package specifier becomes this build's file, which the app cannot resolve
-  // by name from loadtests/app.
-  const nodeArgs = NODE_OPTIONS.split(/\s+/).filter(Boolean).map((a) => (a === '@plandex-perf/register' ? REGISTER : a));
-  const flag = (f) => Number(/=(\d+)$/.exec(nodeArgs.find((a) => a.startsWith(`--${f}=`)) ?? '')?.[1] ?? NaN);
+  const { nodeArgs, env, expectedHeapLimitMB } = profileLaunch({ cli: CLI, register: REGISTER, cwd: REPO, profile: name });
   return {
     name,
     describe: `node ${nodeArgs.map((a) => (a === REGISTER ? 'dist/register.js' : a)).join(' ')} loadtests/app/server.mjs` +
@@ -200,8 +188,7 @@ function makeVariant(name) {
     nodeArgs,
     env,
     metrics: true,
-    // V8's limit is old space + three semi-spaces (see plugins/heap-budget/advice.ts).
-    expectedHeapLimitMB: flag('max-old-space-size') + 3 * flag('max-semi-space-size'),
+    expectedHeapLimitMB,
   };
 }
 
@@ -467,65 +454,18 @@ function markdown(meta, medians, ratios) {
 // Small helpers (function declarations: main() runs before any const below
 // would be initialised).
 
-function defaultHeapLimitMB() {
-  try {
-    const env = { ...process.env };
-    delete env.NODE_OPTIONS;
-    const out = execFileSync(process.execPath, ['-p', 'require("v8").getHeapStatistics().heap_size_limit'], { env, encoding: 'utf8' });
-    return mb(Number(out.trim()));
-  } catch {
-    return null;
-  }
-}
 
-function sha256(file) {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
 
-function rotate(list, by) {
-  const k = by % list.length;
-  return [...list.slice(k), ...list.slice(0, k)];
-}
 
-function median(v) {
-  if (!v.length) return null;
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
-function positive(name, fallback, allowZero = false) {
-  const raw = process.env[name];
-  if (raw == null || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${raw}`);
-  return n;
-}
 
-function fmt(x, digits) {
-  return x == null || !Number.isFinite(x) ? '–' : x.toFixed(digits);
-}
 
-function mb(bytes) {
-  return bytes / 2 ** 20;
-}
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function progress(...args) {
   console.error(...args);
 }
 
-// A free port for the metrics endpoint; racy in theory, fine for a bench.
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function abort(message, code) {
   progress(`\nmemory benchmark failed: ${message}`);

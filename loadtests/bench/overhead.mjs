@@ -24,13 +24,13 @@
 
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
+import { fmt, freePort, mb, positive, sleep } from '../lib/bench-util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -414,45 +414,18 @@ function markdown(meta, medians, ratios, runs, skipped) {
 // ---------------------------------------------------------------------------
 // Small helpers.
 
-function positive(name, fallback, allowZero = false) {
-  const raw = process.env[name];
-  if (raw == null || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${raw}`);
-  return n;
-}
 
-function fmt(x, digits) {
-  return x == null || !Number.isFinite(x) ? '–' : x.toFixed(digits);
-}
 
 function signed(x, digits) {
   return x == null || !Number.isFinite(x) ? '–' : `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
 }
 
-// Function declarations (not const arrows): main() runs from a top-level
-// await above, before any const below this point is initialised.
-function mb(bytes) {
-  return bytes / 2 ** 20;
-}
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function progress(...args) {
   console.error(...args);
 }
 
-// Asks the kernel for a free port for the app's metrics endpoint. There is a
-// small window before the app binds it; acceptable for a benchmark.
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // Stop whatever is running, drop the database, exit with the given code.
 async function abort(message, code) {

@@ -67,10 +67,13 @@ export async function startApp({
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
 
-  const rss = { peak: 0, last: 0, hwm: 0, samples: 0 };
+  // series: [ms since spawn, bytes], at most one point per 500 ms (memory-over-time charts).
+  const rss = { peak: 0, last: 0, hwm: 0, samples: 0, series: [] };
   const sample = async () => {
     const r = await readRssOf(child.pid);
     if (!r) return;
+    const t = Math.round(performance.now() - t0);
+    if (rss.series.length === 0 || t - rss.series.at(-1)[0] >= 500) rss.series.push([t, r.rss]);
     rss.last = r.rss;
     rss.hwm = r.hwm;
     rss.samples++;

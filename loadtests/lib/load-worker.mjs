@@ -73,6 +73,9 @@ function once(o, pick, durationSec) {
     let latencies = new Float64Array(1 << 16);
     let count = 0;
     let responses = 0;
+    // Per-second buckets of the measured phase, for throughput and latency
+    // over time: [responses, 2xx, sum of 2xx latencies, max 2xx latency].
+    const seconds = [];
     const started = performance.now();
 
     const instance = autocannon(
@@ -96,9 +99,14 @@ function once(o, pick, durationSec) {
           latency: {
             p50: percentile(sorted, 50),
             p90: percentile(sorted, 90),
+            p95: percentile(sorted, 95),
             p99: percentile(sorted, 99),
+            p999: percentile(sorted, 99.9),
             max: count ? sorted[count - 1] : null,
           },
+          // The whole distribution at fixed percentiles, for latency charts.
+          percentiles: CURVE.map((p) => [p, percentile(sorted, p)]),
+          perSecond: Array.from({ length: Math.floor(elapsedSec) }, (_, i) => seconds[i]).map((b, i) => ({ t: i + 1, responses: b?.[0] ?? 0, ok: b?.[1] ?? 0, meanMs: b?.[1] ? b[2] / b[1] : null, maxMs: b?.[3] ?? null })),
           errors: result.errors,
           non2xx: result.non2xx,
           timeouts: result.timeouts,
@@ -111,8 +119,14 @@ function once(o, pick, durationSec) {
 
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       responses++;
+      const second = Math.floor((performance.now() - started) / 1000);
+      const bucket = (seconds[second] ??= [0, 0, 0, 0]);
+      bucket[0]++;
       // Like autocannon, only successful responses feed the latency figures.
       if (statusCode < 200 || statusCode >= 300) return;
+      bucket[1]++;
+      bucket[2] += responseTime;
+      if (responseTime > bucket[3]) bucket[3] = responseTime;
       if (count === latencies.length) {
         const bigger = new Float64Array(latencies.length * 2);
         bigger.set(latencies);
@@ -122,6 +136,9 @@ function once(o, pick, durationSec) {
     });
   });
 }
+
+// Percentiles reported as the latency curve: dense where tails live.
+const CURVE = [0, 10, 25, 50, 75, 90, 95, 97.5, 99, 99.5, 99.9, 99.99, 100];
 
 // Nearest-rank percentile over an ascending array; null when there is no data.
 function percentile(sorted, p) {

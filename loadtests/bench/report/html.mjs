@@ -1,0 +1,125 @@
+// The bench's HTML report: one self-contained file (uPlot, its CSS, the data and the drawing code are
+// inlined; nothing is fetched), with the KPI table and four charts: latency distribution, throughput,
+// mean latency and resident memory over time, bare against plugin.
+
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { fmt } from '../../lib/bench-util.mjs';
+import { kpiRows } from './kpis.mjs';
+
+const require = createRequire(import.meta.url);
+
+/** The charts, in page order; the test in test/e2e/bench.test.ts checks that each one drew. */
+export const CHARTS = ['latency', 'throughput', 'mean-latency', 'memory'];
+
+const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Series for the charts: the representative run of each variant (see kpis.mjs summarize). */
+export function chartData(results) {
+  const pick = (variant) => {
+    const round = results.summary[variant]?.representative?.round;
+    return results.runs.find((r) => r.variant === variant && r.round === round);
+  };
+  const variants = ['bare', 'plugin'].filter((v) => pick(v));
+  const runs = variants.map(pick);
+  // Percentile p is drawn at x = -log10(1 - p/100) ("nines": 90 % → 1, 99 % → 2), where tails get room.
+  const nines = (p) => -Math.log10(1 - p / 100);
+  const curve = runs[0].percentiles.filter(([p]) => p < 100).map(([p]) => p);
+  const seconds = Math.max(...runs.map((r) => r.perSecond.length));
+  const rssTimes = [...new Set(runs.flatMap((r) => r.rssSeries.map(([t]) => Math.round(t / 500) * 0.5)))].sort((a, b) => a - b);
+  const rssAt = (run) => rssTimes.map((t) => run.rssSeries.find(([ms]) => Math.round(ms / 500) * 0.5 === t)?.[1] ?? null);
+  return {
+    variants,
+    latency: { percentiles: curve, x: curve.map(nines), ys: runs.map((r) => curve.map((p) => r.percentiles.find(([q]) => q === p)?.[1] ?? null)) },
+    throughput: { x: Array.from({ length: seconds }, (_, i) => i + 1), ys: runs.map((r) => Array.from({ length: seconds }, (_, i) => r.perSecond[i]?.ok ?? null)) },
+    meanLatency: { x: Array.from({ length: seconds }, (_, i) => i + 1), ys: runs.map((r) => Array.from({ length: seconds }, (_, i) => r.perSecond[i]?.meanMs ?? null)) },
+    memory: { x: rssTimes, ys: runs.map(rssAt) },
+  };
+}
+
+export function benchHtml(results) {
+  const uplotJs = fs.readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
+  const uplotCss = fs.readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
+  const { meta } = results;
+  const o = meta.options;
+  const rows = kpiRows(results.summary)
+    .map((k) => {
+      const show = (x) => (x == null ? '–' : k.unit === '%' ? `${fmt(x * 100, k.digits)} %` : `${fmt(x, k.digits)} ${k.unit}`);
+      // The mark goes on the figure the target is about: the ratio, or the plugin's value (the hit ratio).
+      const cls = k.met == null ? '' : `${k.met ? 'met' : 'missed'}${k.target?.value != null ? ' on-value' : ''}`;
+      const target = k.target?.ratio != null ? `${k.better === 'lower' ? '≤' : '≥'} ${k.target.ratio}×` : k.target?.value != null ? `${k.better === 'lower' ? '≤' : '≥'} ${show(k.target.value)}` : '—';
+      return `<tr class="${cls}"><td>${escape(k.label)}</td><td>${show(k.bare)}</td><td>${show(k.plugin)}</td><td>${k.ratio == null ? '–' : `${k.ratio.toFixed(2)}×`}</td><td>${escape(target)}</td><td>${escape(k.why)}</td></tr>`;
+    })
+    .join('\n');
+  const problems = results.problems.length
+    ? `<section class="problems"><h2>Problems (${results.problems.length})</h2><ul>${results.problems.map((p) => `<li>${escape(p.split('\n')[0])}</li>`).join('')}</ul></section>`
+    : '';
+  // JSON inside <script>: "<" escaped so no value can close the element.
+  const data = JSON.stringify(chartData(results)).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>plandex-perf bench — ${escape(meta.date.slice(0, 10))} — Node ${escape(meta.node)}</title>
+<style>${uplotCss}
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #1d2330; padding: 0 1rem; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
+table { border-collapse: collapse; width: 100%; } td, th { padding: .3rem .6rem; border-bottom: 1px solid #dde; text-align: right; }
+td:first-child, th:first-child, td:last-child, th:last-child { text-align: left; }
+tr.met:not(.on-value) td:nth-child(4), tr.met.on-value td:nth-child(3) { color: #17803d; font-weight: 600; }
+tr.missed:not(.on-value) td:nth-child(4), tr.missed.on-value td:nth-child(3) { color: #b3261e; font-weight: 600; }
+.meta { color: #556; } .problems { border: 2px solid #b3261e; padding: 0 1rem; } .chart { margin: 1rem 0 2rem; }
+.error { color: #b3261e; font-weight: 600; }
+</style>
+</head>
+<body>
+<h1>plandex-perf bench: the reference app bare and with the plugin (profile <code>${escape(o.profile)}</code>)</h1>
+<p class="meta">${escape(meta.date)} · Node ${escape(meta.node)} · ${escape(meta.cpu)} × ${meta.cpus} CPUs · ${(meta.totalMemBytes / 2 ** 30).toFixed(1)} GiB ·
+scenario <code>${escape(o.scenario)}</code>, ${o.connections} connections, ${o.warmupSec} s warm-up + ${o.durationSec} s measured × ${o.rounds} round(s) · database ${escape(meta.database)} · CPU pinning: ${escape(meta.pinning)}</p>
+${problems}
+<h2>KPIs (medians over rounds)</h2>
+<table id="kpis"><thead><tr><th>KPI</th><th>bare</th><th>with plugin</th><th>plugin / bare</th><th>target</th><th>background document</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<h2>Latency distribution (2xx responses)</h2><div class="chart" id="chart-latency" data-chart="latency"></div>
+<h2>Throughput over time (2xx per second)</h2><div class="chart" id="chart-throughput" data-chart="throughput"></div>
+<h2>Mean latency over time</h2><div class="chart" id="chart-mean-latency" data-chart="mean-latency"></div>
+<h2>Resident memory (RSS) from start-up</h2><div class="chart" id="chart-memory" data-chart="memory"></div>
+<p class="meta">Charts show the run of each variant whose throughput is closest to its median. Commands: bare <code>${escape(meta.variants.bare.command)}</code>; plugin <code>${escape(meta.variants.plugin.command)}</code>.</p>
+<script>${uplotJs}</script>
+<script>
+const DATA = ${data};
+const COLORS = { bare: '#6b7a99', plugin: '#17803d' };
+function draw(id, title, x, ys, opts) {
+  const el = document.getElementById(id);
+  const series = [{ label: opts.xLabel, value: opts.xValue }].concat(DATA.variants.map((v) => ({ label: v, stroke: COLORS[v], width: 2, spanGaps: true, value: (u, y) => (y == null ? '–' : y.toFixed(opts.digits) + ' ' + opts.unit) })));
+  const plot = new uPlot({
+    width: Math.min(960, el.clientWidth || 960), height: 300, series,
+    scales: { x: { time: false }, y: opts.log ? { distr: 3 } : {} },
+    axes: [{ label: opts.xLabel, values: opts.xTicks, splits: opts.xSplits, incrs: opts.xIncrs }, { label: opts.unit }],
+  }, [x].concat(ys), el);
+  el.dataset.rendered = String(ys.reduce((n, s) => n + s.filter((y) => y != null).length, 0));
+  return plot;
+}
+try {
+  const L = DATA.latency;
+  draw('chart-latency', 'latency', L.x, L.ys, { xLabel: 'percentile', unit: 'ms', digits: 2, log: true,
+    xValue: (u, x) => (x == null ? '' : (100 * (1 - Math.pow(10, -x))).toFixed(2) + ' %'),
+    xSplits: () => [0, 1, 2, 3, 4].filter((t) => t <= L.x[L.x.length - 1]),
+    xTicks: (u, ticks) => ticks.map((t) => ['0 %', '90 %', '99 %', '99.9 %', '99.99 %'][t] ?? '') });
+  const SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
+  draw('chart-throughput', 'throughput', DATA.throughput.x, DATA.throughput.ys, { xLabel: 'second', unit: '2xx/s', digits: 0, xIncrs: SECONDS });
+  draw('chart-mean-latency', 'mean latency', DATA.meanLatency.x, DATA.meanLatency.ys, { xLabel: 'second', unit: 'ms', digits: 2, xIncrs: SECONDS });
+  draw('chart-memory', 'memory', DATA.memory.x, DATA.memory.ys, { xLabel: 'seconds since start', unit: 'MB', digits: 1, xIncrs: [0.5].concat(SECONDS) });
+  document.body.dataset.charts = String(document.querySelectorAll('[data-rendered]').length);
+} catch (error) {
+  document.body.insertAdjacentHTML('afterbegin', '<p class="error">Charts failed to draw: ' + String(error).replace(/</g, '&lt;') + '</p>');
+  throw error;
+}
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,59 @@
+// The bench's Markdown summary: the KPIs side by side with their ratios and targets, then how the run
+// was made (machine, load, variants) and anything that went wrong.
+
+import { fmt } from '../../lib/bench-util.mjs';
+import { kpiRows } from './kpis.mjs';
+
+const mark = (met) => (met == null ? '' : met ? ' ✓' : ' ✗');
+
+/** @param {any} results  from ../suite.mjs   @param {ReturnType<typeof import('./kpis.mjs').compareResults>} [comparison] */
+export function benchMarkdown(results, comparison) {
+  const { meta, summary, problems } = results;
+  const o = meta.options;
+  const L = [];
+  L.push(`## plandex-perf bench: the reference app bare and with the plugin (profile \`${o.profile}\`)`, '');
+  L.push(
+    `${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cpus} CPUs · ${(meta.totalMemBytes / 2 ** 30).toFixed(1)} GiB · ${meta.platform} · ` +
+      `load average before ${meta.loadavgBefore.map((x) => x.toFixed(2)).join('/')}`,
+    '',
+  );
+  L.push('| KPI | bare | with plugin | plugin / bare | target (background document) |');
+  L.push('|---|--:|--:|--:|---|');
+  for (const k of kpiRows(summary)) {
+    const show = (x) => (k.unit === '%' ? (x == null ? '–' : `${fmt(x * 100, k.digits)} %`) : `${fmt(x, k.digits)} ${k.unit}`);
+    const target = k.target?.ratio != null ? `${k.better === 'lower' ? '≤' : '≥'} ${k.target.ratio}× (${k.why})` : k.target?.value != null ? `${k.better === 'lower' ? '≤' : '≥'} ${show(k.target.value)} (${k.why})` : `— (${k.why})`;
+    const ratio = k.ratio == null ? '–' : `${k.ratio.toFixed(2)}×`;
+    L.push(`| ${k.label} | ${k.bare == null ? '–' : show(k.bare)} | ${k.plugin == null ? '–' : show(k.plugin)} | ${ratio}${k.target?.ratio != null ? mark(k.met) : ''} | ${target}${k.target?.value != null ? mark(k.met) : ''} |`);
+  }
+  L.push('');
+  const plugin = summary.plugin ?? {};
+  L.push(
+    `Medians of ${o.rounds} round(s). DB time is PostgreSQL's own (\`pg_stat_database.active_time\` over the app's life, divided by its responses), ` +
+      'so the bare app is measured without any instrumentation. ' +
+      (plugin.queryP95Ms != null ? `Client-side query p95 with the plugin (\`db.client.operation.duration\`): ${fmt(plugin.queryP95Ms, 2)} ms. ` : '') +
+      `Requests: bare ${summary.bare?.requests ?? 0}, plugin ${plugin.requests ?? 0}; transport errors and timeouts: ${(summary.bare?.errors ?? 0) + (plugin.errors ?? 0)}; ` +
+      `503 shed by the heap budget: ${plugin.shed ?? 0}.`,
+    '',
+  );
+  if (comparison) {
+    L.push(`### Against the previous results (threshold ${(comparison.threshold * 100).toFixed(0)} %)`, '');
+    L.push('| KPI | compared | previous | now | change | |');
+    L.push('|---|---|--:|--:|--:|:-:|');
+    for (const r of comparison.rows) {
+      L.push(`| ${r.label} | ${r.basis === 'ratio' ? 'plugin / bare' : 'plugin value'} | ${fmt(r.previous, 3)} | ${fmt(r.current, 3)} | ${r.change == null ? '–' : `${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(1)} %`} | ${r.skipped ? 'skipped (no data)' : r.regressed ? '✗ regressed' : '✓'} |`);
+    }
+    L.push('');
+  }
+  L.push(
+    `Load: scenario \`${o.scenario}\` (${meta.mix.join(', ')}), ids ${meta.ids}, ${o.connections} connections, ${o.warmupSec} s warm-up + ${o.durationSec} s measured per run, ` +
+      `seed scale ${o.scale}, database re-seeded before each run (${meta.database}), variants interleaved with their order rotated per round. CPU pinning: ${meta.pinning}. ` +
+      `Node's default heap limit here: ${fmt(meta.defaultHeapLimitMB, 0)} MB.`,
+    '',
+    '- bare: `' + meta.variants.bare.command + '`',
+    '- plugin: `' + meta.variants.plugin.command + '`' + ` with ${Object.entries(meta.variants.plugin.env).map(([k, v]) => `${k}=${v}`).join(' ')}` +
+      (o.cache ? `; cache: \`getUserPlans\` wrapped zero-code, L1${o.redisUrl ? ' + Redis L2' : ' only'}` : '; cache off'),
+    '',
+  );
+  if (problems.length) L.push(`**Problems (${problems.length}): the figures above are not trustworthy.**`, '', ...problems.map((p) => `- ${p.split('\n')[0]}`), '');
+  return L.join('\n');
+}

@@ -1,0 +1,93 @@
+// Small helpers shared by the benchmarks: statistics, free ports, formatting, and how a profile
+// launches the app (the flags and variables `plandex-perf env` prints).
+
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+/** Median of the finite numbers in `values`; null when there are none. */
+export function median(values) {
+  const s = values.filter((x) => x != null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** `list` rotated left by `by`: variant order per round, so position favours none. */
+export function rotate(list, by) {
+  const k = by % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when something accepts TCP connections at host:port within 1 s. */
+export function reachable(port, host = '127.0.0.1') {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, host, () => (socket.destroy(), resolve(true)));
+    socket.setTimeout(1000, () => (socket.destroy(), resolve(false)));
+    socket.on('error', () => resolve(false));
+  });
+}
+
+export function sha256(file) {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** A positive (or, with allowZero, non-negative) number from the environment variable `name`, else `fallback`. */
+export function positive(name, fallback, allowZero = false) {
+  const raw = process.env[name];
+  if (raw == null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${raw}`);
+  return n;
+}
+
+export const mb = (bytes) => bytes / 2 ** 20;
+export const fmt = (x, digits) => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** V8's heap limit for a plain `node` on this machine (it is sized from physical memory), in MB. */
+export function defaultHeapLimitMB() {
+  try {
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const out = execFileSync(process.execPath, ['-p', 'require("v8").getHeapStatistics().heap_size_limit'], { env, encoding: 'utf8' });
+    return mb(Number(out.trim()));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How `plandex-perf run --profile NAME` would start an app, asked from the built CLI (rather than read from
+ * src/profiles.ts) so a bench measures exactly what a user pastes into a Dockerfile. The package specifier
+ * becomes the built file, which an app outside node_modules cannot resolve by name.
+ *
+ * @param {{ cli: string, register: string, cwd: string, profile: string }} o
+ * @returns {{ nodeArgs: string[], env: Record<string, string>, expectedHeapLimitMB: number, describe: string }}
+ */
+export function profileLaunch({ cli, register, cwd, profile }) {
+  const vars = JSON.parse(execFileSync(process.execPath, [cli, 'env', '--profile', profile, '--format', 'json'], { cwd, encoding: 'utf8' }));
+  const { NODE_OPTIONS = '', ...env } = vars;
+  const nodeArgs = NODE_OPTIONS.split(/\s+/).filter(Boolean).map((a) => (a === '@plandex-perf/register' ? register : a));
+  const flag = (f) => Number(/=(\d+)$/.exec(nodeArgs.find((a) => a.startsWith(`--${f}=`)) ?? '')?.[1] ?? NaN);
+  return {
+    nodeArgs,
+    env,
+    // V8's limit is old space + three semi-spaces (see plugins/heap-budget/advice.ts).
+    expectedHeapLimitMB: flag('max-old-space-size') + 3 * flag('max-semi-space-size'),
+    describe: `node ${NODE_OPTIONS.trim()}`,
+  };
+}
