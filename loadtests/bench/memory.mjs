@@ -37,7 +37,7 @@ import { startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
 import { parseMetrics, sum } from '../lib/prom.mjs';
-import { defaultHeapLimitMB, fmt, freePort, mb, median, positive, profileLaunch, rotate, sha256, sleep } from '../lib/bench-util.mjs';
+import { machine, defaultHeapLimitMB, fmt, freePort, mb, median, positive, profileLaunch, rotate, sha256, sleep } from '../lib/bench-util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -112,12 +112,7 @@ async function main() {
   progress(`database: ${db.kind}`);
 
   const meta = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cpus: os.availableParallelism(),
-    totalMemBytes: os.totalmem(),
-    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    ...machine(),
     loadavgBefore,
     loadavgAfter: null,
     // What "Node's defaults" means on this machine: V8 sizes its heap from

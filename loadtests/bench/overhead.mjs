@@ -30,7 +30,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
-import { fmt, freePort, mb, positive, sleep } from '../lib/bench-util.mjs';
+import { machine, fmt, freePort, mb, positive, sleep } from '../lib/bench-util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -167,12 +167,7 @@ async function main() {
   await seed(db.url, { scale: 1 });
 
   const meta = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cpus: os.availableParallelism(),
-    totalMemBytes: os.totalmem(),
-    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    ...machine(),
     // Other work on the machine is the biggest source of noise here (the
     // app, the load generator and PostgreSQL already share the CPUs), so the
     // load before the run is recorded and flagged in the report.

@@ -20,7 +20,7 @@ import { benchPinning } from '../lib/cpu.mjs';
 import { getDatabase } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { parseMetrics, sum, histogramQuantile } from '../lib/prom.mjs';
-import { defaultHeapLimitMB, freePort, mb, profileLaunch, reachable, rotate, sha256, sleep } from '../lib/bench-util.mjs';
+import { machine, defaultHeapLimitMB, freePort, mb, profileLaunch, reachable, rotate, sha256, sleep } from '../lib/bench-util.mjs';
 import { profiles, requestMix, runLoadOptions, USERS_PER_SCALE, userChoice } from '../scenarios/reference-app.mjs';
 import { seed } from '../app/seed.mjs';
 import { summarize } from './report/kpis.mjs';
@@ -92,12 +92,7 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
 
   const scenario = runLoadOptions(o.scenario, { baseUrl: 'http://x', scale: o.scale, connections: o.connections });
   const meta = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cpus: os.availableParallelism(),
-    totalMemBytes: os.totalmem(),
-    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    ...machine(),
     loadavgBefore,
     loadavgAfter: os.loadavg(),
     database: db.kind,

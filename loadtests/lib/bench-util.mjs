@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 
 /** Median of the finite numbers in `values`; null when there are none. */
 export function median(values) {
@@ -18,6 +19,18 @@ export function median(values) {
 export function rotate(list, by) {
   const k = by % list.length;
   return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/** Where and when a bench ran: the header of every results file. */
+export function machine() {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
+    cpus: os.availableParallelism(),
+    totalMemBytes: os.totalmem(),
+    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+  };
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
