@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { definePlugin, type RuntimeInfo, type Telemetry } from '../../src/plugin.js';
 import type { HeapBudget } from '../heap-budget/index.js';
+import type { CachePlugin } from '../cache/index.js';
 import type { PgInstrumentation } from '../pg/index.js';
 import { decideAccess, shouldServe } from './access.js';
 import { WRN_NOT_SERVED } from './codes.js';
@@ -51,6 +52,7 @@ export default definePlugin({
       loop,
       heapBudget: () => ctx.use<HeapBudget | undefined>('heap-budget'),
       pg: () => ctx.use<PgInstrumentation | undefined>('pg'),
+      cache: () => ctx.use<CachePlugin | undefined>('cache'),
       runtimeInfo: () => ctx.runtimeInfo(),
     }, inFlight);
 

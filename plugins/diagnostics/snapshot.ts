@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import type { RuntimeInfo } from '../../src/plugin.js';
+import type { CachePlugin } from '../cache/index.js';
 import type { HeapBudget } from '../heap-budget/index.js';
 import type { PgInstrumentation } from '../pg/index.js';
 import type { GcStats, LoopStats } from './runtime-stats.js';
@@ -10,6 +11,7 @@ export interface SnapshotSources {
   loop: LoopStats;
   heapBudget: () => HeapBudget | undefined;
   pg: () => PgInstrumentation | undefined;
+  cache: () => CachePlugin | undefined;
   runtimeInfo: () => RuntimeInfo;
 }
 
@@ -41,8 +43,8 @@ export function buildSnapshot(src: SnapshotSources): Record<string, unknown> {
     })),
     pools: section(() => src.pg()?.pools() ?? null),
     shedding: section(() => (budget ? { state: budget.state(), lastSample: budget.lastSample() ?? null } : null)),
-    // The cache plugin does not exist yet; the key is here so clients can rely on the shape.
-    cache: null,
+    // L1 bytes, entries and budget, L2 store and breaker state, hit and miss counts; null with the cache off.
+    cache: section(() => src.cache()?.snapshot() ?? null),
     // Already redacted by the host: option names that look like secrets show as [redacted].
     config,
     profile,

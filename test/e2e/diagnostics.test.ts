@@ -88,7 +88,9 @@ describe('diagnostics: heap snapshot and the JSON snapshot', () => {
     expect(snap.process).toMatchObject({ pid: app.child.pid, nodeVersion: process.version, memory: { rss: expect.any(Number) } });
     expect(snap.pools).toEqual([]); // the pg plugin runs, the app has no pool
     expect(snap.shedding).toMatchObject({ state: 'ok' });
-    expect(snap.cache).toBeNull();
+    // The cache plugin runs (L1 only, nothing wrapped): its budget and counters are in the picture.
+    expect(snap.cache).toMatchObject({ l1: { bytes: 0, entries: 0, budget: expect.any(Number) }, counts: expect.any(Object) });
+    expect(snap.cache!.l1!.budget).toBeGreaterThan(0);
     expect(snap.config!.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'diagnostics', state: 'running' })]));
     expect(snap.profile).toMatchObject({ name: 'auto', memoryBytes: expect.any(Number) });
   });
