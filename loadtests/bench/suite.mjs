@@ -242,10 +242,10 @@ function pluginFigures(before, after) {
   const misses = requests('origin', 'miss');
   // Quantile of the window: bucket counts after minus before, as Prometheus's increase() would.
   const windowed = after
-    .filter((s) => s.name.startsWith('db_client_operation_duration_seconds_bucket'))
+    .filter((s) => s.name === 'db_client_operation_duration_bucket') // the SDK's exporter adds no unit suffix
     .map((s) => ({ ...s, value: s.value - (before.find((b) => b.name === s.name && sameLabels(b.labels, s.labels))?.value ?? 0) }));
-  const queryP95 = histogramQuantile(windowed, 'db_client_operation_duration_seconds', 0.95);
-  const queries = delta('db_client_operation_duration_seconds_count');
+  const queryP95 = histogramQuantile(windowed, 'db_client_operation_duration', 0.95);
+  const queries = delta('db_client_operation_duration_count');
   return {
     cache: hits + misses > 0 ? { hits, misses, ratio: hits / (hits + misses) } : null,
     client: { queries, queryP95Ms: queryP95 == null ? null : queryP95 * 1000 },

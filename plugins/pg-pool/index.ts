@@ -40,6 +40,8 @@ export default definePlugin({
     const pg = ctx.use<PgInstrumentation>('pg');
     const serviceName = telemetry.serviceName;
     const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
+    // knex keeps its own pool of pg.Clients: listed beside the pg.Pools, as knex's, once it has opened one.
+    pg.addPoolSource(() => (watch.knex.opened > 0 ? [{ name: 'knex', owner: 'knex', total: watch.knex.open, idle: null, waiting: null, max: null, opened: watch.knex.opened }] : []));
     let active = true;
 
     ctx.onModuleLoad('pg', (exports) => {

@@ -20,6 +20,8 @@ interface Checkout {
 }
 
 const kPooled = Symbol('plandex-perf.pg-pool.pooled');
+/** A pool library that keeps its own `pg.Client`s (knex, through tarn): recognised from the connect call's stack. */
+const KNEX_FRAME = /[\\/]knex[\\/]lib[\\/]dialects[\\/]/;
 const kInternal = Symbol('plandex-perf.pg-pool.internal');
 const TIMEOUT_MESSAGE = /timeout exceeded when trying to connect/i;
 
@@ -30,6 +32,8 @@ export class PoolWatch {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unpooledTimes: number[] = [];
   private unpooledWarned = false;
+  /** Connections of knex's own pool: open now, and opened since start. */
+  readonly knex = { open: 0, opened: 0 };
   private readonly waitTime;
   private readonly useTime;
   private readonly createTime;
@@ -198,12 +202,30 @@ export class PoolWatch {
     const connect = proto.connect;
     const self = this;
     proto.connect = function (this: Record<symbol, unknown>, ...args: unknown[]) {
-      if (!this[kPooled]) self.countUnpooled();
+      if (!this[kPooled]) self.outsidePgPool(this);
       return connect.apply(this, args);
     };
   }
 
-  private countUnpooled(): void {
+  /** A connect outside any pg.Pool: knex's own pool, or an app opening clients by hand. */
+  private outsidePgPool(client: object): void {
+    try {
+      // A connect is a network round trip; capturing its stack here costs a fraction of that.
+      const site: { stack?: string } = {};
+      Error.captureStackTrace(site, PoolWatch.prototype.outsidePgPool); // from the connect wrapper down
+      if (!KNEX_FRAME.test(site.stack ?? '')) return this.countUnpooled(site.stack);
+      this.knex.opened++;
+      this.knex.open++;
+      (client as { once(event: string, fn: () => void): void }).once('end', () => void this.knex.open--);
+      if (this.knex.opened === 1) {
+        this.log.info("pg clients from knex's own pool (tarn): their queries are measured; the pool's size and timeouts are knex's (its `pool` option), not tuned by pg-pool, and its connections are not counted as unpooled");
+      }
+    } catch (error) {
+      this.log.once('pg-pool:outside', 'error', 'PPERF_ERR_INSTRUMENTATION', 'classifying a pg connect failed', { error });
+    }
+  }
+
+  private countUnpooled(stack: string | undefined): void {
     this.unpooled.add(1);
     const limit = this.options.unpooledConnectsPerMinute;
     if (limit === 0 || this.unpooledWarned) return;
@@ -212,11 +234,9 @@ export class PoolWatch {
     while (this.unpooledTimes.length > 0 && now - this.unpooledTimes[0]! > 60_000) this.unpooledTimes.shift();
     if (this.unpooledTimes.length < limit) return;
     this.unpooledWarned = true;
-    const site: { stack?: string } = {};
-    Error.captureStackTrace(site, PoolWatch.prototype.countUnpooled);
     this.log.warn('PPERF_WRN_012', `${this.unpooledTimes.length} PostgreSQL connections opened outside any pool in the last minute: a new pg.Client per request? Use a pg.Pool.`, {
       route: requestScope.current()?.route() ?? null,
-      openedAt: site.stack?.split('\n').slice(2, 9).map((l) => l.trim()),
+      openedAt: stack?.split('\n').slice(2, 9).map((l) => l.trim()), // past "Error" and the connect wrapper
     });
   }
 

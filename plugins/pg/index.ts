@@ -35,8 +35,22 @@ export interface PgInstrumentation {
   onQuery(listener: (event: QueryEvent) => void): void;
   /** The name a pool is reported under (`db.client.connection.pool.name`). */
   poolName(pool: PgPool): string;
-  /** Every pool in use, with its current counts. */
-  pools(): { name: string; total: number; idle: number; waiting: number; max: number }[];
+  /** Every pool in use, with its current counts (null where the pool's owner does not expose one). */
+  pools(): PoolInfo[];
+  /** Adds pools that are not pg.Pool instances (knex's) to `pools()`. */
+  addPoolSource(read: () => PoolInfo[]): void;
+}
+
+export interface PoolInfo {
+  name: string;
+  /** Who runs the pool: `pg` (a pg.Pool, tuned by pg-pool) or a library with its own pool of pg.Clients. */
+  owner: 'pg' | 'knex';
+  total: number;
+  idle: number | null;
+  waiting: number | null;
+  max: number | null;
+  /** Connections opened since start, where counted (knex's). */
+  opened?: number;
 }
 
 /**
@@ -156,11 +170,13 @@ export default definePlugin({
       ctx.log.debug('pg instrumented');
     };
 
+    const poolSources: (() => PoolInfo[])[] = [];
     ctx.onModuleLoad('pg', patch);
     ctx.provide({
       onQuery: (listener) => void queryListeners.push(listener),
       poolName: (pool) => pools.nameOf(pool),
-      pools: () => pools.snapshot(),
+      pools: () => [...pools.snapshot(), ...poolSources.flatMap((read) => read())],
+      addPoolSource: (read) => void poolSources.push(read),
     } satisfies PgInstrumentation);
     return () => {
       // Prototype patches stay (undoing them under a running app is riskier); they stop recording.

@@ -1,6 +1,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import * as sc from './semconv.js';
+import type { PoolInfo } from './index.js';
 
 /** The public surface of a pg (pg-pool) Pool that we read. */
 export interface PgPool {
@@ -115,9 +116,10 @@ export class PoolRegistry {
   }
 
   /** A point-in-time view of every reported pool. */
-  snapshot(): { name: string; total: number; idle: number; waiting: number; max: number }[] {
+  snapshot(): PoolInfo[] {
     return [...this.pools].map(([pool, attributes]) => ({
       name: String(attributes[sc.ATTR_POOL_NAME]),
+      owner: 'pg' as const,
       total: pool.totalCount ?? 0,
       idle: pool.idleCount ?? 0,
       waiting: pool.waitingCount ?? 0,
