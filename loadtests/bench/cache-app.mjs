@@ -8,7 +8,6 @@
 //   npm run bench:cache-app            BENCH_ROUNDS (3), BENCH_DURATION (15 s), BENCH_CONNECTIONS (32)
 //   node loadtests/bench/cache-app.mjs --quick
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,6 +16,7 @@ import { benchPinning } from '../lib/cpu.mjs';
 import { getDatabase } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { parseMetrics, sum } from '../lib/prom.mjs';
+import { freePort, reachable } from '../lib/bench-util.mjs';
 import { seed } from '../app/seed.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,10 +28,7 @@ const PIN = benchPinning();
 const say = (line) => process.stderr.write(`${line}\n`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-const redisUp = await new Promise((resolve) => {
-  const socket = net.connect(6379, '127.0.0.1', () => (socket.destroy(), resolve(true)));
-  socket.on('error', () => resolve(false));
-});
+const redisUp = await reachable(6379);
 const configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-cache-bench-')), 'plandex-perf.config.json');
 fs.writeFileSync(
   configFile,
@@ -60,12 +57,7 @@ try {
   const results = { 'no-cache': [], cache: [] };
   for (let round = 1; round <= rounds; round++) {
     for (const variant of ['no-cache', 'cache']) {
-      const metricsPort = await new Promise((resolve) => {
-        const s = net.createServer().listen(0, '127.0.0.1', () => {
-          const { port } = s.address();
-          s.close(() => resolve(port));
-        });
-      });
+      const metricsPort = await freePort();
       const app = await startApp({
         script: path.join(REPO, 'loadtests/app/server.mjs'),
         cwd: REPO,

@@ -20,8 +20,8 @@ import { benchPinning } from '../lib/cpu.mjs';
 import { getDatabase } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { parseMetrics, sum, histogramQuantile } from '../lib/prom.mjs';
-import { machine, defaultHeapLimitMB, freePort, mb, profileLaunch, reachable, rotate, sha256, sleep } from '../lib/bench-util.mjs';
-import { profiles, requestMix, runLoadOptions, USERS_PER_SCALE, userChoice } from '../scenarios/reference-app.mjs';
+import { machine, defaultHeapLimitMB, freePort, mb, profileLaunch, rotate, sha256, sleep } from '../lib/bench-util.mjs';
+import { peakUsers, profiles, requestMix, runLoadOptions, USERS_PER_SCALE, userChoice } from '../scenarios/reference-app.mjs';
 import { seed } from '../app/seed.mjs';
 import { summarize } from './report/kpis.mjs';
 
@@ -90,7 +90,6 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
-  const scenario = runLoadOptions(o.scenario, { baseUrl: 'http://x', scale: o.scale, connections: o.connections });
   const meta = {
     ...machine(),
     loadavgBefore,
@@ -99,7 +98,7 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
     defaultHeapLimitMB: defaultHeapLimitMB(),
     register: { sha256: sha256(REGISTER).slice(0, 16) },
     pinning: pin.note,
-    options: { ...o, connections: scenario.connections },
+    options: { ...o, connections: o.connections ?? peakUsers(profiles[o.scenario]) },
     mix: requestMix.map((r) => `${r.name} ×${r.weight}`),
     ids: `${userChoice.distribution} s=${userChoice.s} over 1..${Math.round(USERS_PER_SCALE * o.scale)}`,
     variants: {
@@ -254,4 +253,3 @@ function pluginFigures(before, after) {
 
 const sameLabels = (a, b) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
-export { reachable };
