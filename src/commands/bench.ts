@@ -90,7 +90,7 @@ interface Report {
   runBench: (o: unknown, hooks: unknown) => Promise<BenchResults>;
   SCENARIOS: string[];
   benchMarkdown: (r: BenchResults, c?: Comparison) => string;
-  benchHtml: (r: BenchResults) => string;
+  benchHtml: (r: BenchResults, c?: Comparison) => string;
   checkResults: (v: unknown, name: string) => BenchResults;
   compareResults: (p: BenchResults, c: BenchResults, t: number) => Comparison;
 }
@@ -203,7 +203,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     fs.mkdirSync(args.out, { recursive: true });
     fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
     fs.writeFileSync(`${base}.md`, markdown);
-    fs.writeFileSync(`${base}.html`, bench.benchHtml(results));
+    fs.writeFileSync(`${base}.html`, bench.benchHtml(results, comparison));
     process.stderr.write(`wrote ${base}.json, .md and .html\n`);
   }
   let status = 0;

@@ -37,7 +37,8 @@ export function chartData(results) {
   };
 }
 
-export function benchHtml(results) {
+/** @param {any} results  from ../suite.mjs   @param {ReturnType<typeof import('./kpis.mjs').compareResults>} [comparison] */
+export function benchHtml(results, comparison) {
   const uplotJs = fs.readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
   const uplotCss = fs.readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
   const { meta } = results;
@@ -54,6 +55,14 @@ export function benchHtml(results) {
   const problems = results.problems.length
     ? `<section class="problems"><h2>Problems (${results.problems.length})</h2><ul>${results.problems.map((p) => `<li>${escape(p.split('\n')[0])}</li>`).join('')}</ul></section>`
     : '';
+  const compared = comparison
+    ? `<h2>Against the previous results (threshold ${(comparison.threshold * 100).toFixed(0)} %)</h2>
+<table id="comparison"><thead><tr><th>KPI</th><th>compared</th><th>previous</th><th>now</th><th>change</th><th></th></tr></thead><tbody>
+${comparison.rows
+  .map((r) => `<tr class="${r.skipped ? '' : r.regressed ? 'regressed' : 'ok'}"><td>${escape(r.label)}</td><td>${r.basis === 'ratio' ? 'plugin / bare' : 'plugin value'}</td><td>${fmt(r.previous, 3)}</td><td>${fmt(r.current, 3)}</td><td>${r.change == null ? '–' : `${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(1)} %`}</td><td>${r.skipped ? 'no data' : r.regressed ? 'regressed' : 'ok'}</td></tr>`)
+  .join('\n')}
+</tbody></table>`
+    : '';
   // JSON inside <script>: "<" escaped so no value can close the element.
   const data = JSON.stringify(chartData(results)).replace(/</g, '\\u003c');
   return `<!doctype html>
@@ -69,6 +78,7 @@ table { border-collapse: collapse; width: 100%; } td, th { padding: .3rem .6rem;
 td:first-child, th:first-child, td:last-child, th:last-child { text-align: left; }
 tr.met:not(.on-value) td:nth-child(4), tr.met.on-value td:nth-child(3) { color: #17803d; font-weight: 600; }
 tr.missed:not(.on-value) td:nth-child(4), tr.missed.on-value td:nth-child(3) { color: #b3261e; font-weight: 600; }
+#comparison tr.regressed td:last-child { color: #b3261e; font-weight: 600; } #comparison tr.ok td:last-child { color: #17803d; }
 .meta { color: #556; } .problems { border: 2px solid #b3261e; padding: 0 1rem; } .chart { margin: 1rem 0 2rem; }
 .error { color: #b3261e; font-weight: 600; }
 </style>
@@ -83,6 +93,7 @@ ${problems}
 <tbody>
 ${rows}
 </tbody></table>
+${compared}
 <h2>Latency distribution (2xx responses)</h2><div class="chart" id="chart-latency" data-chart="latency"></div>
 <h2>Throughput over time (2xx per second)</h2><div class="chart" id="chart-throughput" data-chart="throughput"></div>
 <h2>Mean latency over time</h2><div class="chart" id="chart-mean-latency" data-chart="mean-latency"></div>
