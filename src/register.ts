@@ -11,8 +11,15 @@ import { log } from './log.js';
 const STARTED = Symbol.for('plandex-perf.started');
 const state = globalThis as Record<symbol, unknown>;
 
+// The rollback switch costs nothing: with PLANDEX_PERF_DISABLE=all in the environment, not even the
+// OpenTelemetry SDK is initialised (a `disable: ['all']` in the config file is only known after loading it).
+const allOff = (process.env.PLANDEX_PERF_DISABLE ?? '').split(',').some((name) => name.trim() === 'all');
+
 if (!isMainThread || state[STARTED]) {
   log.debug(`preload skipped (${isMainThread ? 'already loaded' : 'worker thread'}) [PPERF_WRN_004]`);
+} else if (allOff) {
+  state[STARTED] = true;
+  log.debug('preload off: PLANDEX_PERF_DISABLE=all');
 } else {
   state[STARTED] = true;
   try {

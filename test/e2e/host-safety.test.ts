@@ -70,6 +70,15 @@ describe('the host comes first', () => {
     app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_PROMETHEUS_PORT: String(port2) } });
     expect((await get(`${app.url}/users/3`)).status).toBe(200);
     await expect(fetch(`http://127.0.0.1:${port2}/metrics`)).rejects.toThrow();
+    await app.stop();
+
+    // The rollback switch: nothing of the preload starts, not even the SDK.
+    const port3 = await freePort();
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_DISABLE: 'all', OTEL_EXPORTER_PROMETHEUS_PORT: String(port3) } });
+    expect((await get(`${app.url}/users/3`)).status).toBe(200);
+    await expect(fetch(`http://127.0.0.1:${port3}/metrics`)).rejects.toThrow();
+    expect(app.stderr()).toContain('preload off: PLANDEX_PERF_DISABLE=all');
+    expect(app.stderr()).not.toContain('pg instrumented');
   });
 
   it('a host without signal handlers still exits on SIGTERM and SIGINT, killed by the signal', async () => {
