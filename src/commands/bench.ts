@@ -200,11 +200,17 @@ export async function benchCommand(argv: string[]): Promise<number> {
   process.stdout.write(`${markdown}\n`);
   if (!args.results) {
     const base = path.join(args.out, `bench-${results.meta.date.slice(0, 10)}-node${results.meta.node.slice(1).split('.')[0]}-${results.meta.options.profile}`);
-    fs.mkdirSync(args.out, { recursive: true });
-    fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
-    fs.writeFileSync(`${base}.md`, markdown);
-    fs.writeFileSync(`${base}.html`, bench.benchHtml(results, comparison));
-    process.stderr.write(`wrote ${base}.json, .md and .html\n`);
+    try {
+      fs.mkdirSync(args.out, { recursive: true });
+      fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+      fs.writeFileSync(`${base}.md`, markdown);
+      fs.writeFileSync(`${base}.html`, bench.benchHtml(results, comparison));
+      process.stderr.write(`wrote ${base}.json, .md and .html\n`);
+    } catch (error) {
+      // The summary is on stdout already; say where the files could not go.
+      fail('PPERF_ERR_BENCH_FAILED', `could not write the results to ${args.out}: ${error instanceof Error ? error.message : String(error)}`);
+      return 1;
+    }
   }
   let status = 0;
   if (results.problems.length > 0) {
