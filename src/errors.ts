@@ -108,7 +108,7 @@ export const codes = {
     fix: 'Clone the repository, then `npm ci && npm run build`, and run the command from there. Exit status 2.',
   },
   PPERF_ERR_BENCH_FAILED: {
-    cause: 'The bench ran but a run went wrong: an app did not start or crashed, requests failed at the transport level or with unexpected statuses, or the plugin\'s /metrics did not answer. The figures are written but marked untrustworthy.',
+    cause: 'The bench could not run (no database, no build) or a run went wrong: an app did not start or crashed, requests failed at the transport level or with unexpected statuses, the plugin\'s /metrics did not answer; or the results could not be written to `--out`. Figures from a failed run are written but marked untrustworthy.',
     fix: 'Read the problems listed at the end of the summary (with the app\'s stderr); rerun with `--verbose` to see the apps\' output. Exit status 1.',
   },
   PPERF_ERR_BENCH_RESULTS: {
