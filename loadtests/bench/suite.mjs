@@ -248,6 +248,8 @@ function pluginFigures(before, after) {
   return {
     cache: hits + misses > 0 ? { hits, misses, ratio: hits / (hits + misses) } : null,
     client: { queries, queryP95Ms: queryP95 == null ? null : queryP95 * 1000 },
+    // The profile sizes the pool (bare: pg's default, 10); it moves throughput and the tail on a DB-bound mix.
+    poolMax: after.some((x) => x.name === 'db_client_connection_max') ? sum(after, 'db_client_connection_max') : null,
   };
 }
 

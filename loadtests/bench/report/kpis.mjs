@@ -42,6 +42,7 @@ export function summarize(runs) {
           startupMs: med((r) => r.startupMs),
           dbPerRequestMs: med((r) => r.db?.perRequestMs),
           queryP95Ms: med((r) => r.client?.queryP95Ms),
+          poolMax: med((r) => r.poolMax),
           cacheHitRatio: med((r) => r.cache?.ratio),
           requests: total((r) => r.requests),
           errors: total((r) => r.errors + r.timeouts),

@@ -31,6 +31,7 @@ export function benchMarkdown(results, comparison) {
     `Medians of ${o.rounds} round(s). DB time is PostgreSQL's own (\`pg_stat_database.active_time\` over the app's life, divided by its responses), ` +
       'so the bare app is measured without any instrumentation. ' +
       (plugin.queryP95Ms != null ? `Client-side query p95 with the plugin (\`db.client.operation.duration\`): ${fmt(plugin.queryP95Ms, 2)} ms. ` : '') +
+      (plugin.poolMax != null ? `pg pool max with the plugin: ${fmt(plugin.poolMax, 0)} (bare: pg's default, 10). ` : '') +
       `Requests: bare ${summary.bare?.requests ?? 0}, plugin ${plugin.requests ?? 0}; transport errors and timeouts: ${(summary.bare?.errors ?? 0) + (plugin.errors ?? 0)}; ` +
       `503 shed by the heap budget: ${plugin.shed ?? 0}.`,
     '',
