@@ -60,12 +60,14 @@ export function parseBenchArgs(argv: string[]): BenchArgs | string {
     '--threshold': ['threshold', 0, 1000],
   };
   const strings: Record<string, keyof BenchArgs> = { '--profile': 'profile', '--scenario': 'scenario', '--redis': 'redisUrl', '--out': 'out', '--compare': 'compare', '--results': 'results' };
+  let quick = false;
+  const given = new Set<keyof BenchArgs>();
   for (let i = 0; i < argv.length; i++) {
     let flag = argv[i]!;
     let value: string | undefined;
     const eq = flag.indexOf('=');
     if (flag.startsWith('--') && eq !== -1) [flag, value] = [flag.slice(0, eq), flag.slice(eq + 1)];
-    if (flag === '--quick') Object.assign(a, { rounds: 1, warmupSec: 1, durationSec: 3 });
+    if (flag === '--quick') quick = true;
     else if (flag === '--no-cache') a.cache = false;
     else if (flag === '--verbose') a.verbose = true;
     else if (flag in numbers || flag in strings) {
@@ -77,12 +79,15 @@ export function parseBenchArgs(argv: string[]): BenchArgs | string {
         if (!Number.isFinite(n) || n < min || n > max) return `${flag} must be a number from ${min} to ${max}, got "${value}"`;
         if ((key === 'rounds' || key === 'connections') && !Number.isInteger(n)) return `${flag} must be a whole number, got "${value}"`;
         (a as unknown as Record<string, unknown>)[key] = n;
+        given.add(key);
       } else {
         (a as unknown as Record<string, unknown>)[strings[flag]!] = flag === '--out' || flag === '--compare' || flag === '--results' ? path.resolve(value) : value;
       }
     } else return `unknown option "${argv[i]}"`;
   }
   if (a.results && !a.compare) return '--results needs --compare (it compares two results files without running)';
+  // --quick shortens what was not given explicitly, wherever it stands on the line.
+  if (quick) for (const [key, value] of [['rounds', 1], ['warmupSec', 1], ['durationSec', 3]] as const) if (!given.has(key)) a[key] = value;
   return a;
 }
 
