@@ -3,6 +3,7 @@
 
 import autocannon from 'autocannon';
 import { createIdSampler, mulberry32 } from './load.mjs';
+import { createWeightedPick } from '../k6/lib/zipf.js';
 
 // If the parent dies (Ctrl-C, crash), stop loading its app at once instead of
 // running on for the rest of the duration.
@@ -38,20 +39,11 @@ function createPicker(o) {
       }))
     : o.paths.map((path) => ({ method: 'GET', path, weight: 1 }));
 
-  // Cumulative weights for a weighted pick; own seeded PRNG so the mix does
-  // not disturb the id sequence.
-  const total = specs.reduce((a, s) => a + s.weight, 0);
-  const cumulative = [];
-  let acc = 0;
-  for (const s of specs) cumulative.push((acc += s.weight / total));
-  const rnd = mulberry32((o.ids.seed ?? 1) ^ 0x9e3779b9);
+  // Own seeded PRNG for the mix, so it does not disturb the id sequence.
+  const pickSpec = createWeightedPick(specs, mulberry32((o.ids.seed ?? 1) ^ 0x9e3779b9));
 
   return () => {
-    let spec = specs[0];
-    if (specs.length > 1) {
-      const u = rnd();
-      spec = specs[cumulative.findIndex((c) => u < c)] ?? specs[specs.length - 1];
-    }
+    const spec = pickSpec();
     // One id per request, shared by path and body (e.g. POST /plans/{id}/...).
     let id;
     const sub = (s) => s.replaceAll('{id}', () => (id ??= nextId()));

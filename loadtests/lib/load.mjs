@@ -22,6 +22,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pinnedCommand } from './cpu.mjs';
+import { createZipf as zipf, mulberry32 } from '../k6/lib/zipf.js';
 
 const WORKER = fileURLToPath(new URL('./load-worker.mjs', import.meta.url));
 
@@ -88,17 +89,8 @@ export function runLoad(o) {
 // variants in one run) see the same request mix, which matters for cache
 // benchmarks where the hit ratio depends on the key sequence.
 
-/** mulberry32: tiny, fast, good-enough PRNG; returns floats in [0, 1). */
-export function mulberry32(seed = 1) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32 and the Zipf sampler are shared with the k6 scripts (plain JavaScript, no Node APIs).
+export { mulberry32 };
 
 /** Uniform integers in 1..n. */
 export function createUniform({ n, seed = 1 }) {
@@ -106,35 +98,10 @@ export function createUniform({ n, seed = 1 }) {
   return () => 1 + Math.floor(rnd() * n);
 }
 
-/**
- * Zipf-distributed integers in 1..n: P(k) ∝ 1 / k^s. Rank 1 is the hottest
- * key, so id 1 is requested most often (ids are not shuffled; shuffle at the
- * call site if key locality matters). Precomputes the CDF once (8 bytes per
- * key) and samples by binary search, so each draw is O(log n) with no
- * allocation; fine for n up to a few million.
- */
+/** Zipf-distributed integers in 1..n: P(k) ∝ 1 / k^s, rank 1 (id 1) the hottest; see ../k6/lib/zipf.js. */
 export function createZipf({ n, s = 1.0, seed = 1 }) {
   if (!(n >= 1)) throw new RangeError('createZipf: n must be >= 1');
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let k = 1; k <= n; k++) {
-    sum += 1 / Math.pow(k, s);
-    cdf[k - 1] = sum;
-  }
-  for (let i = 0; i < n; i++) cdf[i] /= sum;
-  cdf[n - 1] = 1; // guard against rounding leaving the last bucket < 1
-  const rnd = mulberry32(seed);
-  return () => {
-    const u = rnd();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo + 1;
-  };
+  return zipf(n, s, mulberry32(seed));
 }
 
 /** Build an id sampler from the `ids` option of runLoad. */
