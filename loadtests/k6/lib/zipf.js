@@ -1,8 +1,8 @@
 // @ts-check
 /**
- * Seeded random numbers and a Zipf sampler for k6 virtual users. k6 cannot import
- * loadtests/lib/load.mjs (it spawns processes), so this is the k6-side twin of its createZipf;
- * plain JavaScript with no k6 imports either, so Node's unit tests can check the distribution.
+ * Seeded random numbers, a Zipf sampler and a weighted pick, shared by the k6 virtual users and the
+ * Node load generator (loadtests/lib/load.mjs, load-worker.mjs): plain JavaScript with neither k6 nor
+ * Node imports, so both runtimes load it and Node's unit tests can check the distribution.
  */
 
 /**
