@@ -16,12 +16,13 @@ import { getDatabase } from './lib/database.mjs';
 import { runLoad } from './lib/load.mjs';
 import { histogramQuantile, parseMetrics, sum } from './lib/prom.mjs';
 import { seed } from './app/seed.mjs';
+import { runLoadOptions } from './scenarios/reference-app.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const duration = Number(process.env.DEMO_DURATION ?? 15);
 const scale = Number(process.env.DEMO_SCALE ?? 1);
 const keep = process.argv.includes('--keep');
-const routes = ['/health', '/hello', '/users/:id', '/users/:id/plans', '/users/:id/plans-n1', '/plans/:id/stats', '/plans/:id/conversations'];
+const routes = ['/health', '/hello', '/users/:id', '/users/:id/plans', '/users/:id/plans-n1', '/plans/:id/stats', '/plans/:id/export', '/plans/:id/conversations'];
 
 const say = (line) => process.stderr.write(`${line}\n`);
 let app;
@@ -70,21 +71,11 @@ async function main() {
   const metricsUrl = `http://127.0.0.1:${actualMetricsPort}/metrics`;
   say(`app: ${app.baseUrl} (started in ${app.startupMs?.toFixed?.(0) ?? '?'} ms), metrics: ${metricsUrl}`);
 
-  say(`load: ${duration} s, 16 connections, users drawn from a Zipf distribution …`);
+  say(`load: ${duration} s, 16 connections, the reference scenario's mix, users drawn from a Zipf distribution …`);
   const ticker = setInterval(() => process.stderr.write('.'), 1000);
+  // The reference app's one scenario (the k6 scripts and the bench use it too): its mix and Zipf users.
   const load = await runLoad({
-    baseUrl: app.baseUrl,
-    requests: [
-      { path: '/users/{id}/plans', weight: 5 },
-      { path: '/users/{id}', weight: 2 },
-      { path: '/plans/{id}/stats', weight: 2 },
-      { path: '/users/{id}/plans-n1', weight: 1 },
-      { path: '/hello', weight: 1 },
-      { method: 'POST', path: '/plans/{id}/conversations', body: { message: 'hello from the demo' }, headers: { 'content-type': 'application/json' }, weight: 1 },
-    ],
-    ids: { max: counts.users, distribution: 'zipf', s: 1.0, seed: 7 },
-    connections: 16,
-    durationSec: duration,
+    ...runLoadOptions('load', { baseUrl: app.baseUrl, scale, seed: 7, connections: 16, durationSec: duration }),
     warmupSec: 2,
   });
   clearInterval(ticker);

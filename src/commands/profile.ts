@@ -15,21 +15,11 @@ flags active. Stop it with Ctrl-C; clinic then writes its HTML report.
                       against the server, then stop it and print where the report is
   --url URL           where the server answers (default http://127.0.0.1:$PORT, else :3000)
   --duration S        seconds of load (default 20)     --connections N   (default 16)
-  --paths /a,/b       GET these paths instead of the reference mix (for an app that is not the reference app)
+  --paths /a,/b       GET these paths instead of the reference app's scenario (for an app that is not the reference app)
 `;
 
 const TOOLS = { doctor: 'doctor', flame: 'flame', bubbleprof: 'bubbleprof', heap: 'heapprofiler' } as const;
 type Tool = keyof typeof TOOLS;
-
-/** The reference scenario: the request mix of `npm run demo` and the memory benchmark. */
-const REFERENCE_MIX = [
-  { path: '/users/{id}/plans', weight: 5 },
-  { path: '/users/{id}', weight: 2 },
-  { path: '/plans/{id}/stats', weight: 2 },
-  { path: '/users/{id}/plans-n1', weight: 1 },
-  { path: '/hello', weight: 1 },
-  { method: 'POST', path: '/plans/{id}/conversations', body: { message: 'plandex-perf profile' }, headers: { 'content-type': 'application/json' }, weight: 1 },
-];
 
 type ProfileCode = 'PPERF_ERR_DIAG_USAGE' | 'PPERF_ERR_DIAG_CLINIC_MISSING' | 'PPERF_ERR_DIAG_CLINIC_FAILED' | 'PPERF_ERR_DIAG_LOAD_FAILED';
 
@@ -142,18 +132,22 @@ interface LoadResult {
 }
 type RunLoad = (options: Record<string, unknown>) => Promise<LoadResult>;
 
-/** The repository's load driver (loadtests/ is not in the published package, hence a checkout). */
-async function loadDriver(): Promise<RunLoad | undefined> {
-  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../loadtests/lib/load.mjs');
-  if (!fs.existsSync(file)) return undefined;
-  const mod = (await import(pathToFileURL(file).href)) as { runLoad?: unknown };
-  return typeof mod.runLoad === 'function' ? (mod.runLoad as RunLoad) : undefined;
+type LoadOptions = (scenario: string, options: { baseUrl: string; connections: number; durationSec: number }) => Record<string, unknown>;
+
+/** The repository's load driver and its shared scenario (loadtests/ is not in the published package, hence a checkout). */
+async function loadDriver(): Promise<{ runLoad: RunLoad; runLoadOptions: LoadOptions } | undefined> {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../loadtests');
+  const files = [path.join(root, 'lib/load.mjs'), path.join(root, 'scenarios/reference-app.mjs')];
+  if (!files.every((file) => fs.existsSync(file))) return undefined;
+  const [load, scenario] = (await Promise.all(files.map((file) => import(pathToFileURL(file).href)))) as [{ runLoad?: unknown }, { runLoadOptions?: unknown }];
+  if (typeof load.runLoad !== 'function' || typeof scenario.runLoadOptions !== 'function') return undefined;
+  return { runLoad: load.runLoad as RunLoad, runLoadOptions: scenario.runLoadOptions as LoadOptions };
 }
 
 async function driveLoad(args: ProfileArgs, child: ChildProcess, env: NodeJS.ProcessEnv): Promise<boolean> {
   const baseUrl = args.url ?? `http://127.0.0.1:${env.PORT ?? 3000}`;
-  const runLoad = await loadDriver();
-  if (!runLoad) {
+  const driver = await loadDriver();
+  if (!driver) {
     fail('PPERF_ERR_DIAG_LOAD_FAILED', 'the reference load scenario ships with the repository (loadtests/lib/load.mjs), not the package; run from a checkout, or load the server yourself and press Ctrl-C');
     return false;
   }
@@ -163,8 +157,9 @@ async function driveLoad(args: ProfileArgs, child: ChildProcess, env: NodeJS.Pro
   }
   process.stderr.write(`plandex-perf profile: loading ${baseUrl} for ${args.durationSec} s with ${args.connections} connections …\n`);
   try {
-    const mix = args.paths ? { paths: args.paths } : { requests: REFERENCE_MIX, ids: { max: 1000, distribution: 'zipf', s: 1, seed: 7 } };
-    const r = await runLoad({ baseUrl, ...mix, connections: args.connections, durationSec: args.durationSec });
+    // The reference app's own scenario (the one the k6 scripts and the bench use), unless --paths names others.
+    const run = { baseUrl, connections: args.connections, durationSec: args.durationSec };
+    const r = await driver.runLoad(args.paths ? { ...run, paths: args.paths } : driver.runLoadOptions('load', run));
     process.stderr.write(`plandex-perf profile: ${r.requests} requests, ${r.rps.toFixed(0)}/s, p50 ${r.latency.p50.toFixed(1)} ms, p99 ${r.latency.p99.toFixed(1)} ms, ${r.errors} errors, ${r.non2xx} non-2xx\n`);
     return true;
   } catch (error) {
