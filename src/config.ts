@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { PluginDefinition } from './plugin.js';
 import type { Profile } from './profiles.js';
@@ -27,18 +28,34 @@ export function findConfigFile(cwd = process.cwd(), env = process.env): string |
   return undefined;
 }
 
-export async function loadConfigFile(file: string): Promise<RawConfig> {
-  let value: unknown;
-  if (file.endsWith('.json')) {
-    value = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } else {
-    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-    value = 'default' in mod ? mod.default : mod;
-  }
+const requireConfig = createRequire(import.meta.url);
+
+function asConfig(file: string, value: unknown): RawConfig {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`${file} must export an object (got ${Array.isArray(value) ? 'an array' : typeof value})`);
   }
   return value as RawConfig;
+}
+
+const exported = (mod: Record<string, unknown>): unknown => ('default' in mod ? mod.default : mod);
+
+/**
+ * Loads the config file synchronously when it can — JSON, CommonJS, and ES modules without top-level
+ * `await` (Node 22.12+ `require()`s those) — so the preload can start before the app's first module even
+ * under `-r`. A module with top-level `await` comes back as a promise, which the caller bounds in time.
+ */
+export function loadConfig(file: string): RawConfig | Promise<RawConfig> {
+  if (file.endsWith('.json')) return asConfig(file, JSON.parse(fs.readFileSync(file, 'utf8')));
+  try {
+    return asConfig(file, exported(requireConfig(file) as Record<string, unknown>));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
+    return import(pathToFileURL(file).href).then((mod: Record<string, unknown>) => asConfig(file, exported(mod)));
+  }
+}
+
+export async function loadConfigFile(file: string): Promise<RawConfig> {
+  return loadConfig(file);
 }
 
 /** `metricsPort` → `METRICS_PORT`; plugin `pg-pool` → `PG_POOL`. */
@@ -83,6 +100,8 @@ export interface ResolvedSection {
 export function resolveSection(
   plugin: PluginDefinition,
   layers: { profile: Profile; file?: unknown; env?: Record<string, unknown>; code?: unknown },
+  /** For a reduced run: fields to drop from every layer (back to their defaults) and options to force. */
+  reduce?: { omit: ReadonlySet<string>; set: Record<string, unknown> },
 ): ResolvedSection {
   const problems: ConfigProblem[] = [];
   const section = (value: unknown, source: string): Record<string, unknown> => {
@@ -99,6 +118,10 @@ export function resolveSection(
     ...(layers.env ?? {}),
     ...section(layers.code, 'code'),
   };
+  if (reduce) {
+    for (const field of reduce.omit) delete merged[field];
+    Object.assign(merged, reduce.set);
+  }
   // Validate the rest even when a layer was unusable, so every problem is reported in one go.
   const result = plugin.schema.safeParse(merged);
   if (result.success && problems.length === 0) return { options: result.data as Record<string, unknown>, problems };

@@ -5,7 +5,15 @@
 export const codes = {
   PPERF_ERR_CONFIG_INVALID: {
     cause: 'A plugin section of the configuration (file, environment or code) failed validation.',
-    fix: 'Read the listed field paths and fix them; the affected plugin stays disabled until then, the others run.',
+    fix: 'Read the listed field paths (or variable names) and fix them. The affected plugin stays disabled until then and the others run; telemetry instead runs without the part concerned (a bad metrics setting turns the metrics endpoint off), so the plugins that keep the host safe still run. A bad preload variable (`PLANDEX_PERF_SETUP_TIMEOUT_MS`) falls back to its default.',
+  },
+  PPERF_ERR_CONFIG_TIMEOUT: {
+    cause: 'The config module uses top-level `await` and did not finish loading within `PLANDEX_PERF_CONFIG_TIMEOUT_MS` (2000 ms by default).',
+    fix: 'The preload runs with defaults and the host starts on time. Make the config module synchronous, or raise the limit if it is slow for a known reason.',
+  },
+  PPERF_ERR_NODE_UNSUPPORTED: {
+    cause: 'Node is older than 22.15, which lacks `module.registerHooks` (synchronous module hooks for `require` and `import` alike).',
+    fix: 'Every capability is off and the host runs exactly as bare. Run Node 22.15+ or 24 to instrument it.',
   },
   PPERF_ERR_CONFIG_LOAD: {
     cause: 'The configuration file could not be read or evaluated (syntax error, throwing module, bad JSON).',
@@ -202,6 +210,10 @@ export const codes = {
   PPERF_WRN_024: {
     cause: 'A call of a cached function could not be keyed (an argument is a function, a symbol, a cycle or nested over 16 levels, or the `key`/`tags` option threw); the call ran uncached (warned once per function). Also printed once when more than 10,000 functions are cached (cached() called per request).',
     fix: 'Give the function a `key` option that picks the identifying arguments, and call cached() once at module level.',
+  },
+  PPERF_WRN_025: {
+    cause: 'The config module uses top-level `await` and the preload was loaded with `-r` (or `--require`), which cannot wait for it: the plugins start only once it settles, after the app has begun loading its modules.',
+    fix: 'Make the config module synchronous (or a `.json` file), or start with `--import @plandex-perf/register`, which waits.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

@@ -85,29 +85,42 @@ export class PluginHost {
   /**
    * Starts each plugin in dependency order. `options` holds each plugin's validated options,
    * or a reason it must stay off. A plugin that throws or times out is disabled alone.
+   *
+   * Synchronous for as long as setups are: a setup that returns a promise is awaited (bounded by the
+   * setup time limit) and the rest follow it. Under `-r` this is what puts the module hooks in place
+   * before the app's first module runs. Returns undefined when everything started synchronously.
    */
-  async start(plugins: PluginDefinition[], options: Map<string, { options?: Record<string, unknown>; off?: string }>): Promise<void> {
+  start(plugins: PluginDefinition[], options: Map<string, { options?: Record<string, unknown>; off?: string }>): Promise<void> | undefined {
     const { ordered, broken } = orderPlugins(plugins);
-    for (const plugin of ordered) {
-      const deps = plugin.dependsOn ?? [];
-      const brokenReason = broken.get(plugin.name);
-      const entry = options.get(plugin.name);
-      const downDep = deps.find((dep) => this.status.get(dep)?.state !== 'running');
-      if (entry?.off) {
-        this.mark(plugin.name, 'disabled', entry.off);
-        continue;
+    const from = (index: number): Promise<void> | undefined => {
+      for (let i = index; i < ordered.length; i++) {
+        const plugin = ordered[i]!;
+        const deps = plugin.dependsOn ?? [];
+        const brokenReason = broken.get(plugin.name);
+        const entry = options.get(plugin.name);
+        const downDep = deps.find((dep) => this.status.get(dep)?.state !== 'running');
+        if (entry?.off) {
+          this.mark(plugin.name, 'disabled', entry.off);
+          continue;
+        }
+        if (brokenReason || downDep !== undefined) {
+          const reason = brokenReason ?? `depends on "${downDep}", which is ${this.status.get(downDep ?? '')?.state ?? 'missing'}`;
+          this.mark(plugin.name, 'disabled', reason);
+          log.error('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" is disabled: ${reason}`);
+          continue;
+        }
+        const pending = this.startOne(plugin, entry?.options ?? {});
+        if (pending) return pending.then(() => from(i + 1));
       }
-      if (brokenReason || downDep !== undefined) {
-        const reason = brokenReason ?? `depends on "${downDep}", which is ${this.status.get(downDep ?? '')?.state ?? 'missing'}`;
-        this.mark(plugin.name, 'disabled', reason);
-        log.error('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" is disabled: ${reason}`);
-        continue;
-      }
-      await this.startOne(plugin, entry?.options ?? {});
-    }
+      return undefined;
+    };
+    return from(0);
   }
 
-  private async startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> {
+  /** Flushes plugins asked for at exit (see `PluginContext.flushOnExit`); none means no signal handling is needed. */
+  readonly exitFlushes: { name: string; flush: (timeoutMs: number) => Promise<void>; boundMs: number }[] = [];
+
+  private startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> | undefined {
     this.options_.set(plugin.name, options);
     const ctx: PluginContext = {
       runtimeInfo: () => this.runtimeInfo(),
@@ -117,25 +130,46 @@ export class PluginHost {
       provide: (value) => void this.provided_.set(plugin.name, value),
       onModuleLoad,
       wrapExports,
+      flushOnExit: (flush, boundMs) => void this.exitFlushes.push({ name: plugin.name, flush, boundMs }),
     };
     const started = performance.now();
-    try {
-      const setup = Promise.resolve().then(() => plugin.setup(ctx, options as never));
-      const result = await withTimeout(setup, this.setupTimeoutMs);
-      if (result === TIMEOUT) {
-        this.mark(plugin.name, 'failed', `setup took longer than ${this.setupTimeoutMs} ms`);
-        log.error('PPERF_ERR_PLUGIN_TIMEOUT', `plugin "${plugin.name}" did not set up within ${this.setupTimeoutMs} ms; disabled`);
-        // If it finishes late, undo it at once rather than leave half a plugin running.
-        setup.then((close) => close && Promise.resolve(close()).catch(() => {})).catch(() => {});
-        return;
-      }
+    const done = (result: void | Close): void => {
       if (typeof result === 'function') this.closers.push({ name: plugin.name, close: result });
       this.mark(plugin.name, 'running');
       log.debug(`plugin "${plugin.name}" started in ${(performance.now() - started).toFixed(1)} ms`);
-    } catch (error) {
+    };
+    const failed = (error: unknown): void => {
       this.mark(plugin.name, 'failed', error instanceof Error ? error.message : String(error));
+      this.dropExitFlushes(plugin.name);
       log.error('PPERF_ERR_PLUGIN_SETUP', `plugin "${plugin.name}" failed to set up; disabled, the host runs on`, { error });
+    };
+    let result: ReturnType<PluginDefinition['setup']>;
+    try {
+      result = plugin.setup(ctx, options as never);
+    } catch (error) {
+      failed(error);
+      return undefined;
     }
+    if (!(result instanceof Promise)) {
+      done(result);
+      return undefined;
+    }
+    const setup = result;
+    return withTimeout(setup, this.setupTimeoutMs).then(
+      (value) => {
+        if (value !== TIMEOUT) return done(value);
+        this.mark(plugin.name, 'failed', `setup took longer than ${this.setupTimeoutMs} ms`);
+        this.dropExitFlushes(plugin.name);
+        log.error('PPERF_ERR_PLUGIN_TIMEOUT', `plugin "${plugin.name}" did not set up within ${this.setupTimeoutMs} ms; disabled`);
+        // If it finishes late, undo it at once rather than leave half a plugin running.
+        setup.then((close) => close && Promise.resolve(close()).catch(() => {})).catch(() => {});
+      },
+      failed,
+    );
+  }
+
+  private dropExitFlushes(name: string): void {
+    for (let i = this.exitFlushes.length - 1; i >= 0; i--) if (this.exitFlushes[i]!.name === name) this.exitFlushes.splice(i, 1);
   }
 
   private mark(name: string, state: PluginState, reason?: string): void {

@@ -2,6 +2,7 @@ import type { ObjectSchema, Shape } from './schema.js';
 import type { Context, Meter, Tracer } from '@opentelemetry/api';
 import type { Profile } from './profiles.js';
 import type { log } from './log.js';
+import type { ConfigProblem } from './config.js';
 
 export type Close = () => void | Promise<void>;
 
@@ -23,6 +24,13 @@ export interface PluginContext {
   wrapExports(targets: { file: string; exports: string[] }[], wrap: (exportName: string, fn: (...args: unknown[]) => unknown, file: string) => (...args: unknown[]) => unknown): void;
   /** Runs `fn` when the module `name` loads (CommonJS or ESM), with its exports. */
   onModuleLoad(name: string, fn: (exports: unknown) => void): void;
+  /**
+   * Asks for SIGTERM/SIGINT handling so that `flush` runs, bounded by `boundMs`, before the process exits.
+   * Only for data that would be lost otherwise (a push exporter's buffer). While no running plugin asks,
+   * the preload adds no signal listener at all, so the host's signals behave exactly as bare — even with
+   * a blocked event loop, where a JavaScript listener could never run.
+   */
+  flushOnExit(flush: (timeoutMs: number) => Promise<void>, boundMs: number): void;
 }
 
 export interface RuntimeInfo {
@@ -62,6 +70,12 @@ export interface PluginDefinition<S extends Shape = Shape> {
   profileDefaults?: (profile: Profile) => Partial<ObjectSchema<S>['_input']>;
   /** Standard variables outside our `PLANDEX_PERF_*` naming (e.g. `OTEL_*`), read as part of the environment layer. */
   fromEnv?: (env: NodeJS.ProcessEnv) => Partial<ObjectSchema<S>['_input']>;
+  /**
+   * A reduced form to run in when the configuration is invalid: the invalid fields fall back to their
+   * defaults and these options are applied on top (telemetry turns its endpoint off on a bad port, so
+   * the plugins that keep the host safe still run). Undefined keeps the plugin off.
+   */
+  whenInvalid?: (problems: ConfigProblem[]) => { options: Partial<ObjectSchema<S>['_input']>; effect: string } | undefined;
   setup(ctx: PluginContext, options: ObjectSchema<S>['_output']): void | Close | Promise<void | Close>;
 }
 

@@ -1,10 +1,11 @@
-import { disabledPlugins, findConfigFile, loadConfigFile, envOverrides, resolveSection, unknownSections, type RawConfig } from './config.js';
+import { coreSettings } from './core-settings.js';
+import { disabledPlugins, findConfigFile, loadConfig, envOverrides, resolveSection, unknownSections, type RawConfig } from './config.js';
 import { PluginHost, type PluginStatus } from './host.js';
 import { log } from './log.js';
 import { checkCustomProfiles, profileNames, resolveProfile, type CustomProfiles, type Profile } from './profiles.js';
 import { installSignalHandlers } from './signals.js';
 import { builtinPlugins } from './builtin.js';
-import type { PluginDefinition, Telemetry } from './plugin.js';
+import type { PluginDefinition } from './plugin.js';
 
 export interface Runtime {
   profile: Profile;
@@ -18,23 +19,59 @@ export interface StartOptions {
   /** Configuration from code: wins over environment, file and profile. */
   config?: RawConfig;
   plugins?: PluginDefinition[];
-  /** Install SIGTERM/SIGINT handling (the preload does; an app calling the API may not want it). */
+  /** Allow SIGTERM/SIGINT handling when a plugin needs a flush at exit (the preload does; an app calling the API may not want it). */
   handleSignals?: boolean;
 }
 
-export async function start(options: StartOptions = {}): Promise<Runtime> {
+const CLOSE_BOUND_MS = 2000;
+
+/**
+ * Loads the configuration and starts the plugins. Everything up to the first setup that waits for I/O
+ * runs synchronously (see `PluginHost.start`), so the returned promise is often settled already; it never
+ * waits on the config file or a plugin longer than their time limits.
+ */
+export function start(options: StartOptions = {}): Promise<Runtime> {
+  const { settings, problems } = coreSettings();
+  for (const problem of problems) log.error('PPERF_ERR_CONFIG_INVALID', `${problem.path}: ${problem.message}; using the default`);
+  const configFile = findConfigFile();
+  if (!configFile) return boot(options, undefined, {}, settings.setupTimeoutMs);
+  let loaded: RawConfig | Promise<RawConfig>;
+  try {
+    loaded = loadConfig(configFile);
+  } catch (error) {
+    log.error('PPERF_ERR_CONFIG_LOAD', `could not load ${configFile}; running with defaults`, { error });
+    return boot(options, configFile, {}, settings.setupTimeoutMs);
+  }
+  if (!(loaded instanceof Promise)) {
+    log.debug(`config file: ${configFile}`);
+    return boot(options, configFile, loaded, settings.setupTimeoutMs);
+  }
+  if (!process.execArgv.some((a) => a === '--import' || a.startsWith('--import='))) {
+    log.warn('PPERF_WRN_025', `${configFile} uses top-level await: the preload starts only after it settles, so modules the app loads before then are not instrumented; remove the await or start with --import`);
+  }
+  return boundedConfig(loaded, settings.configTimeoutMs).then(
+    (config) => {
+      if (config === undefined) log.error('PPERF_ERR_CONFIG_TIMEOUT', `${configFile} did not finish loading within ${settings.configTimeoutMs} ms; running with defaults`);
+      else log.debug(`config file: ${configFile}`);
+      return boot(options, configFile, config ?? {}, settings.setupTimeoutMs);
+    },
+    (error: unknown) => {
+      log.error('PPERF_ERR_CONFIG_LOAD', `could not load ${configFile}; running with defaults`, { error });
+      return boot(options, configFile, {}, settings.setupTimeoutMs);
+    },
+  );
+}
+
+/** The config module's value, or undefined past `ms`. The timer is ref'd: a config awaiting forever must not let the host exit unseen. */
+function boundedConfig(loading: Promise<RawConfig>, ms: number): Promise<RawConfig | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  return Promise.race([loading, limit]).finally(() => clearTimeout(timer));
+}
+
+function boot(options: StartOptions, configFile: string | undefined, fileConfig: RawConfig, setupTimeoutMs: number): Promise<Runtime> {
   const env = process.env;
   const plugins = options.plugins ?? builtinPlugins;
-  const configFile = findConfigFile();
-  let fileConfig: RawConfig = {};
-  if (configFile) {
-    try {
-      fileConfig = await loadConfigFile(configFile);
-      log.debug(`config file: ${configFile}`);
-    } catch (error) {
-      log.error('PPERF_ERR_CONFIG_LOAD', `could not load ${configFile}; running with defaults`, { error });
-    }
-  }
   const code = options.config ?? {};
 
   const profileProblems = checkCustomProfiles(fileConfig.profiles);
@@ -66,36 +103,47 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
       resolved.set(plugin.name, { off: 'OTEL_SDK_DISABLED=true' });
       continue;
     }
-    const section = resolveSection(plugin, { profile, file: fileConfig[plugin.name], env: envOverrides(plugin, env), code: code[plugin.name] });
-    if (section.problems.length > 0) {
+    const layers = { profile, file: fileConfig[plugin.name], env: envOverrides(plugin, env), code: code[plugin.name] };
+    const section = resolveSection(plugin, layers);
+    if (section.problems.length === 0) {
+      resolved.set(plugin.name, { options: section.options ?? {} });
+      continue;
+    }
+    const reduced = plugin.whenInvalid?.(section.problems);
+    const omit = new Set(section.problems.map((p) => p.path.split('.')[1]).filter((f): f is string => f !== undefined));
+    const retry = reduced && resolveSection(plugin, layers, { omit, set: reduced.options as Record<string, unknown> });
+    if (retry && retry.problems.length === 0) {
+      log.error('PPERF_ERR_CONFIG_INVALID', `plugin "${plugin.name}" runs reduced: its configuration is invalid, ${reduced.effect}`, { problems: section.problems });
+      resolved.set(plugin.name, { options: retry.options ?? {} });
+    } else {
       log.error('PPERF_ERR_CONFIG_INVALID', `plugin "${plugin.name}" is disabled: its configuration is invalid`, { problems: section.problems });
       resolved.set(plugin.name, { off: 'invalid configuration' });
-    } else {
-      resolved.set(plugin.name, { options: section.options ?? {} });
     }
   }
 
-  const setupTimeoutMs = Number(env.PLANDEX_PERF_SETUP_TIMEOUT_MS) || 2000;
   const host = new PluginHost(profile, setupTimeoutMs);
-  await host.start(plugins, resolved);
+  const finish = (): Runtime => {
+    let closed: Promise<void> | undefined;
+    const shutdown = (timeoutMs = CLOSE_BOUND_MS): Promise<void> => (closed ??= host.close(timeoutMs));
+    // Signal handling only when a plugin would lose data without a flush (traces over OTLP): a pull
+    // endpoint loses nothing at exit, and any JavaScript listener changes how a blocked host dies.
+    const flushes = host.exitFlushes;
+    const boundMs = Math.max(0, ...flushes.map((f) => f.boundMs));
+    const flushAll = () => Promise.all(flushes.map((f) => f.flush(boundMs).catch(() => {}))).then(() => {});
+    const removeSignals = options.handleSignals !== false && flushes.length > 0 ? installSignalHandlers(() => flushAll().then(() => shutdown(boundMs)), flushAll, boundMs) : () => {};
 
-  const telemetryOptions = resolved.get('telemetry')?.options as { shutdownFlushMs?: number } | undefined;
-  const boundMs = telemetryOptions?.shutdownFlushMs ?? 2000;
-  let closed: Promise<void> | undefined;
-  const shutdown = (timeoutMs = boundMs): Promise<void> => (closed ??= host.close(timeoutMs));
-  const telemetry = host.provided('telemetry') as Telemetry | undefined;
-  const removeSignals =
-    options.handleSignals === false ? () => {} : installSignalHandlers(() => shutdown(boundMs), () => telemetry?.flush(boundMs) ?? Promise.resolve(), boundMs);
-
-  const running = [...host.status.values()].filter((s) => s.state === 'running').map((s) => s.name);
-  log.debug(`started: ${running.join(', ') || 'nothing'} (profile ${profile.name})`);
-  return {
-    profile,
-    configFile,
-    status: () => [...host.status.values()],
-    shutdown: async (timeoutMs) => {
-      removeSignals();
-      await shutdown(timeoutMs);
-    },
+    const running = [...host.status.values()].filter((s) => s.state === 'running').map((s) => s.name);
+    log.debug(`started: ${running.join(', ') || 'nothing'} (profile ${profile.name})${flushes.length > 0 ? `; SIGTERM/SIGINT flush ${flushes.map((f) => f.name).join(', ')} within ${boundMs} ms` : '; no signal listener'}`);
+    return {
+      profile,
+      configFile,
+      status: () => [...host.status.values()],
+      shutdown: async (timeoutMs) => {
+        removeSignals();
+        await shutdown(timeoutMs);
+      },
+    };
   };
+  const pending = host.start(plugins, resolved);
+  return pending ? pending.then(finish) : Promise.resolve(finish());
 }

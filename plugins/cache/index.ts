@@ -1,5 +1,5 @@
-import { definePlugin, type Telemetry } from '../../src/plugin.js';
-import { schema } from './schema.js';
+import { definePlugin, type Close, type PluginContext, type Telemetry } from '../../src/plugin.js';
+import { schema, type CacheOptions } from './schema.js';
 import { Engine } from './engine.js';
 import { engineOptions } from './engine-options.js';
 import { registerMetrics } from './metrics.js';
@@ -24,43 +24,48 @@ export default definePlugin({
   dependsOn: ['telemetry'],
   schema,
   profileDefaults: (profile) => ({ l1Bytes: profile.cacheL1Bytes }),
-  async setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
-    let store: Store | undefined;
+  setup(ctx, options) {
     const { store: kind, url } = options.l2;
-    if (kind !== 'none' && url !== undefined) {
-      const storeOptions = {
-        url,
-        connectTimeoutMs: 1000,
-        table: 'pperf_cache',
-        onError: (error: unknown) => ctx.log.debug('cache: L2 connection error', { error: String(error) }),
-      };
-      try {
-        store = kind === 'redis' ? await createRedisStore(storeOptions) : await createPostgresStore(storeOptions);
-      } catch (error) {
+    // Only an L2 store makes setup wait (its first connect); the default, L1 only, is synchronous.
+    if (kind === 'none' || url === undefined) return start(ctx, options, undefined);
+    const storeOptions = {
+      url,
+      connectTimeoutMs: 1000,
+      table: 'pperf_cache',
+      onError: (error: unknown) => ctx.log.debug('cache: L2 connection error', { error: String(error) }),
+    };
+    return (kind === 'redis' ? createRedisStore(storeOptions) : createPostgresStore(storeOptions)).then(
+      (store) => start(ctx, options, store),
+      (error: unknown) => {
         ctx.log.error(ERR_STORE, `cache: the ${kind} store could not be set up; caching in L1 only`, { error });
-      }
-    }
-    const engine = new Engine(engineOptions(options, { store, log: ctx.log }));
-    registerMetrics(telemetry.meter, engine);
-    const unfollow = followHeapBudget(ctx, engine.l1);
-    wrapConfigured(ctx, engine, options.functions);
-
-    const api: CachePlugin = {
-      cached: (fn, cachedOptions) => engine.cached(fn, cachedOptions),
-      invalidate: (fnOrName, ...args) => engine.invalidate(fnOrName, ...args),
-      invalidateTags: (tags) => engine.invalidateTags(tags),
-      snapshot: () => engine.snapshot(),
-    };
-    const global = globalThis as Record<symbol, unknown>;
-    global[API_KEY] = api;
-    ctx.provide(api);
-    ctx.log.debug(`cache: L1 ${Math.round(options.l1Bytes / 2 ** 20)} MiB, L2 ${store?.kind ?? 'none'}`);
-
-    return async () => {
-      if (global[API_KEY] === api) delete global[API_KEY];
-      unfollow();
-      await engine.close();
-    };
+        return start(ctx, options, undefined);
+      },
+    );
   },
 });
+
+/** The cache itself, once its L2 (if any) is known. */
+function start(ctx: PluginContext, options: CacheOptions, store: Store | undefined): Close {
+  const telemetry = ctx.use<Telemetry>('telemetry');
+  const engine = new Engine(engineOptions(options, { store, log: ctx.log }));
+  registerMetrics(telemetry.meter, engine);
+  const unfollow = followHeapBudget(ctx, engine.l1);
+  wrapConfigured(ctx, engine, options.functions);
+
+  const api: CachePlugin = {
+    cached: (fn, cachedOptions) => engine.cached(fn, cachedOptions),
+    invalidate: (fnOrName, ...args) => engine.invalidate(fnOrName, ...args),
+    invalidateTags: (tags) => engine.invalidateTags(tags),
+    snapshot: () => engine.snapshot(),
+  };
+  const global = globalThis as Record<symbol, unknown>;
+  global[API_KEY] = api;
+  ctx.provide(api);
+  ctx.log.debug(`cache: L1 ${Math.round(options.l1Bytes / 2 ** 20)} MiB, L2 ${store?.kind ?? 'none'}`);
+
+  return async () => {
+    if (global[API_KEY] === api) delete global[API_KEY];
+    unfollow();
+    await engine.close();
+  };
+}

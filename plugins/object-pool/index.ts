@@ -21,7 +21,7 @@ export default definePlugin({
   dependsOn: ['telemetry'],
   schema,
   profileDefaults: (profile) => ({ max: profile.objectPoolMax }),
-  async setup(ctx, options) {
+  setup(ctx, options) {
     const telemetry = ctx.use<Telemetry>('telemetry');
     const meter = telemetry.meter;
     const instruments: GuardInstruments = {
@@ -53,6 +53,7 @@ export default definePlugin({
       if (pools.has(name)) throw new Error(`an object pool named "${name}" exists already`);
       const guarded = guardedPool(createPool, name, factory, poolOptions, options, instruments);
       pools.set(name, guarded as GuardedPool<unknown>);
+      if (options.leakDetectionMs > 0) sweep ??= setInterval(sweepLeaks, 1000).unref();
       return guarded.pool;
     };
 
@@ -67,7 +68,9 @@ export default definePlugin({
       });
     }
 
-    const sweep = setInterval(() => {
+    // The leak sweep runs only while there is a pool to sweep: no timer for a feature nobody uses.
+    let sweep: NodeJS.Timeout | undefined;
+    const sweepLeaks = () => {
       const now = performance.now();
       for (const guarded of pools.values()) {
         for (const borrow of guarded.borrowed.values()) {
@@ -79,16 +82,14 @@ export default definePlugin({
           });
         }
       }
-    }, 1000).unref();
+    };
 
     (globalThis as Record<symbol, unknown>)[MANAGER] = {
       create: register,
       get: <T>(name: string) => pools.get(name)?.pool as GenericPool<T> | undefined,
     } satisfies PoolManager;
 
-    await declarePools(options, register);
-
-    return async () => {
+    const close = async () => {
       clearInterval(sweep);
       delete (globalThis as Record<symbol, unknown>)[MANAGER];
       // Drain: let borrowed resources come back, then destroy everything.
@@ -98,6 +99,8 @@ export default definePlugin({
       }));
       pools.clear();
     };
+    // Pools declared in the config import their factory modules: only then does setup wait.
+    return Object.keys(options.pools).length === 0 ? close : declarePools(options, register).then(() => close);
   },
 });
 

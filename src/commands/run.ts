@@ -7,9 +7,9 @@ import { profileFromArgs, takeOption } from './profile-args.js';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 
-/** The preload bundle next to this build (dist/register.js). */
+/** The `--import` entry of this build (dist/src/register.js), which waits for the preload bundle to set up. */
 export function preloadUrl(): string {
-  return pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../register.js')).href;
+  return pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../register.js')).href;
 }
 
 const isNode = (command: string) => command === process.execPath || /^node(\.exe)?$/.test(path.basename(command)) || /(^|\/)node\d*$/.test(command);
@@ -40,9 +40,18 @@ export async function runCommand(argv: string[]): Promise<number> {
   const command = rest[0] === '--' ? rest.slice(1) : rest;
   const profile = await profileFromArgs(value);
   const { file, args, env } = buildCommand(command, profile, process.env);
-  const child = spawn(file, args, { stdio: 'inherit', env });
+  // Its own process group, so a signal reaches every process of the tree: `npm start` runs `sh -c`,
+  // which runs node, and neither npm nor sh passes SIGTERM on reliably (the app was orphaned).
+  const group = process.platform !== 'win32';
+  const child = spawn(file, args, { stdio: 'inherit', env, detached: group });
   const forward = (signal: NodeJS.Signals) => () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    try {
+      if (group) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      child.kill(signal);
+    }
   };
   const handlers = SIGNALS.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);

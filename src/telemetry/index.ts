@@ -6,7 +6,7 @@ import os from 'node:os';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { definePlugin, type Telemetry } from '../plugin.js';
 import { log } from '../log.js';
-import { fromOtelEnv, schema } from './schema.js';
+import { fromOtelEnv, schema, whenInvalid } from './schema.js';
 import { startMetricsServer } from './metrics-server.js';
 import type { Tracing } from './tracing.js';
 
@@ -28,7 +28,8 @@ export default definePlugin({
   description: 'OpenTelemetry SDK set-up: the Prometheus endpoint, the resource, and traces when configured.',
   schema,
   fromEnv: fromOtelEnv,
-  async setup(ctx, options) {
+  whenInvalid,
+  setup(ctx, options) {
     // OTEL_RESOURCE_ATTRIBUTES plus a few process facts: no cloud metadata probes, no network at start-up,
     // and not the command line (process detector), which may carry secrets into every scrape.
     const detected = detectResources({ detectors: [envDetector] });
@@ -52,38 +53,44 @@ export default definePlugin({
     }
     const provider = new MeterProvider({ resource, readers });
 
-    let tracing: Tracing | undefined;
-    if (options.tracesExporter !== 'none') {
-      const { startTracing } = await import('./tracing.js');
-      tracing = await startTracing(options, resource);
-      log.info(`traces on: ${options.tracesExporter}, sample ratio ${options.tracesSampleRatio}`);
-    }
+    // Synchronous unless traces are on, so that under `-r` the plugins after this one set up before the
+    // app's first module runs.
+    const finish = (tracing: Tracing | undefined) => {
+      const telemetry: Telemetry = {
+        meter: provider.getMeter('@plandex-perf/register'),
+        serviceName: String(resource.attributes['service.name'] ?? 'unknown_service:node'),
+        tracer: tracing?.tracer,
+        enterContext: (c) => tracing?.enter(c),
+        isOwnServer: (s) => s === server?.server,
+        addRoute: (path, handler) => {
+          if (!server) return false;
+          server.addRoute(path, handler);
+          return true;
+        },
+        metricsAddress: () => {
+          const address = server?.server.address();
+          return address && typeof address === 'object' ? { host: options.metricsHost, port: address.port } : undefined;
+        },
+        flush: async (timeoutMs) => {
+          await tracing?.flush(timeoutMs);
+        },
+      };
+      ctx.provide(telemetry);
 
-    const telemetry: Telemetry = {
-      meter: provider.getMeter('@plandex-perf/register'),
-      serviceName: String(resource.attributes['service.name'] ?? 'unknown_service:node'),
-      tracer: tracing?.tracer,
-      enterContext: (c) => tracing?.enter(c),
-      isOwnServer: (s) => s === server?.server,
-      addRoute: (path, handler) => {
-        if (!server) return false;
-        server.addRoute(path, handler);
-        return true;
-      },
-      metricsAddress: () => {
-        const address = server?.server.address();
-        return address && typeof address === 'object' ? { host: options.metricsHost, port: address.port } : undefined;
-      },
-      flush: async (timeoutMs) => {
-        await tracing?.flush(timeoutMs);
-      },
+      return async () => {
+        await server?.close();
+        await tracing?.shutdown();
+        await provider.shutdown();
+      };
     };
-    ctx.provide(telemetry);
-
-    return async () => {
-      await server?.close();
-      await tracing?.shutdown();
-      await provider.shutdown();
-    };
+    if (options.tracesExporter === 'none') return finish(undefined);
+    return import('./tracing.js')
+      .then(({ startTracing }) => startTracing(options, resource))
+      .then((tracing) => {
+        log.info(`traces on: ${options.tracesExporter}, sample ratio ${options.tracesSampleRatio}`);
+        // Spans wait in a buffer: they are the one thing lost at exit without a flush.
+        ctx.flushOnExit((ms) => tracing.flush(ms), options.shutdownFlushMs);
+        return finish(tracing);
+      });
   },
 });

@@ -48,12 +48,41 @@ export function fromOtelEnv(env: NodeJS.ProcessEnv): Partial<Input<typeof fields
   if (metrics === 'prometheus' || metrics === 'none') out.metricsExporter = metrics;
   else if (metrics) log.warn('PPERF_WRN_001', `OTEL_METRICS_EXPORTER=${metrics} is not supported; using prometheus`);
   if (env.OTEL_EXPORTER_PROMETHEUS_HOST) out.metricsHost = env.OTEL_EXPORTER_PROMETHEUS_HOST;
-  if (env.OTEL_EXPORTER_PROMETHEUS_PORT) out.metricsPort = Number(env.OTEL_EXPORTER_PROMETHEUS_PORT);
+  if (env.OTEL_EXPORTER_PROMETHEUS_PORT) out.metricsPort = numberOrText(env.OTEL_EXPORTER_PROMETHEUS_PORT) as number;
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const traces = env.OTEL_TRACES_EXPORTER?.split(',')[0]?.trim();
   if (traces === 'otlp' || traces === 'console' || traces === 'none') out.tracesExporter = traces;
   else if (traces) log.warn('PPERF_WRN_001', `OTEL_TRACES_EXPORTER=${traces} is not supported; traces stay off`);
   else if (endpoint) out.tracesExporter = 'otlp';
-  if (env.OTEL_TRACES_SAMPLER_ARG) out.tracesSampleRatio = Number(env.OTEL_TRACES_SAMPLER_ARG);
+  if (env.OTEL_TRACES_SAMPLER_ARG) out.tracesSampleRatio = numberOrText(env.OTEL_TRACES_SAMPLER_ARG) as number;
   return out;
+}
+
+/** A number, or the raw text when it is not one, so that validation reports `abc` as `abc` (not NaN → null). */
+function numberOrText(raw: string): number | string {
+  const n = Number(raw);
+  return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+}
+
+const METRICS_FIELDS = new Set(['metricsExporter', 'metricsHost', 'metricsPort', 'metricsPath']);
+const TRACES_FIELDS = new Set(['tracesExporter', 'tracesEndpoint', 'tracesSampleRatio']);
+
+/**
+ * A bad metrics setting turns the metrics endpoint off, a bad traces setting turns traces off; the SDK
+ * and every plugin that depends on it still run (the pg idle-error guard keeps the host alive).
+ */
+export function whenInvalid(problems: { path: string }[]): { options: Partial<Input<typeof fields>>; effect: string } | undefined {
+  const bad = problems.map((p) => p.path.split('.')[1] ?? '');
+  const options: Partial<Input<typeof fields>> = {};
+  const effects: string[] = [];
+  if (bad.some((f) => METRICS_FIELDS.has(f))) {
+    options.metricsExporter = 'none';
+    effects.push('metrics are collected but not served');
+  }
+  if (bad.some((f) => TRACES_FIELDS.has(f))) {
+    options.tracesExporter = 'none';
+    effects.push('traces are off');
+  }
+  if (bad.some((f) => !METRICS_FIELDS.has(f) && !TRACES_FIELDS.has(f))) effects.push('the other invalid fields use their defaults');
+  return { options, effect: effects.join('; ') };
 }

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The published preload: the bundle that `npm run build` writes (package.json `exports['.']`). */
-export const preload = path.join(root, 'dist/register.js');
+export const preload = path.join(root, 'dist/src/register.js');
+/** The bundle itself, which `-r @plandex-perf/register` loads (package.json `exports['.'].default`). */
+export const preloadRequire = path.join(root, 'dist/register.js');
 export const esmApp = path.join(root, 'loadtests/app/server.mjs');
 export const cjsApp = path.join(root, 'test/fixtures/cjs-server.cjs');
 export const expressApp = path.join(root, 'test/fixtures/express-server.mjs');

@@ -100,10 +100,14 @@ describe('the host comes first', () => {
     expect(await app.exited).toEqual({ code: 0, signal: null });
   });
 
-  it('acts once per process: not again in worker threads, not twice when imported twice', async () => {
+  it('acts once per process: not again in worker threads, not twice when loaded twice (-r and --import, two copies)', async () => {
     const script = path.join(root, 'test/fixtures/worker-host.mjs');
     const metricsPort = await freePort();
-    app = await startApp({ script, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }, nodeArgs: ['--import', `file://${path.join(root, 'dist/src/register.js')}`] });
+    // A second copy of the bundle is a second module (two installs of the package); the same file by
+    // -r and by --import is one module, evaluated once.
+    const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-copy-')), 'register.js');
+    fs.copyFileSync(path.join(root, 'dist/register.js'), copy);
+    app = await startApp({ script, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }, nodeArgs: ['-r', path.join(root, 'dist/register.js'), '--import', copy] });
     await waitFor(() => app!.stderr().includes('worker done'));
     const log = app.stderr();
     expect(log.match(/metrics at http/g)?.length).toBe(1);
