@@ -5,12 +5,26 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import os from 'node:os';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { definePlugin, type Telemetry } from '../plugin.js';
+import { owningPackage } from '../attach.js';
 import { log } from '../log.js';
 import { fromOtelEnv, schema, whenInvalid } from './schema.js';
 import { startMetricsServer } from './metrics-server.js';
 import type { Tracing } from './tracing.js';
 
+/**
+ * The app's name: the nearest package.json (with a name) above the main module, then the working
+ * directory's. An app started as `cd src && node index.js` is still itself, not `unknown_service:node`.
+ */
 function hostPackageName(): string | undefined {
+  const main = process.argv[1];
+  if (main) {
+    try {
+      const owner = owningPackage(fs.realpathSync(path.resolve(main)));
+      if (owner) return owner.name;
+    } catch {
+      // `node -e`, a missing file: fall through to the working directory.
+    }
+  }
   try {
     const pkg = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')) as { name?: unknown };
     return typeof pkg.name === 'string' ? pkg.name : undefined;

@@ -36,10 +36,20 @@ export interface App {
 /** Spawns `node [--import preload] script` and waits for its `{"event":"listening"}` line. */
 export async function startApp(options: { script: string; env?: Record<string, string | undefined>; withPreload?: boolean; nodeArgs?: string[]; cwd?: string }): Promise<App> {
   const args = [...(options.withPreload === false ? [] : ['--import', preload]), ...(options.nodeArgs ?? []), options.script];
-  const child = spawn(process.execPath, args, {
+  return spawnApp(process.execPath, args, options);
+}
+
+/**
+ * Spawns any command that ends up running an app (`npm start`, `plandex-perf run -- …`, PM2) and waits for
+ * the app's `{"event":"listening","port":N}` line on stdout. The child leads its own process group, so
+ * `stop()` ends the whole tree, whatever the launcher in between does with signals.
+ */
+export async function spawnApp(file: string, args: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<App> {
+  const child = spawn(file, args, {
     cwd: options.cwd ?? root,
     env: { ...process.env, PORT: '0', PLANDEX_PERF_LOG_LEVEL: 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   let stdout = '';
@@ -67,8 +77,12 @@ export async function startApp(options: { script: string; env?: Record<string, s
     stderr: () => stderr,
     exited,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // the group is gone already
+        }
       }
       return exited;
     },

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { nodeSupported } from '../../src/attach.js';
 import { esmApp, freePort, get, root, scrape, startApp, sumSamples, waitFor, type App } from './helpers.js';
 
 const databaseUrl = inject('databaseUrl');
@@ -126,12 +128,81 @@ describe('a plugin setup that awaits only unref’d sockets', () => {
     });
     if (!redisUp) console.warn('[host-safety] no Redis on 127.0.0.1:6379: the L2 set-up case runs against a closed port instead');
     const { spawnSync } = await import('node:child_process');
-    const result = spawnSync(process.execPath, ['--import', path.join(root, 'dist/register.js'), path.join(root, 'test/fixtures/script-host.mjs')], {
+    const result = spawnSync(process.execPath, ['--import', path.join(root, 'dist/src/register.js'), path.join(root, 'test/fixtures/script-host.mjs')], {
       env: { ...process.env, PLANDEX_PERF_LOG_LEVEL: 'error', OTEL_EXPORTER_PROMETHEUS_PORT: '0', PLANDEX_PERF_CACHE_L2: redisUp ? 'redis://127.0.0.1:6379' : 'redis://127.0.0.1:1' },
       encoding: 'utf8',
       timeout: 20_000,
     });
     expect(result.stdout).toContain('main ran');
     expect(result.status).toBe(0);
+  });
+});
+
+describe('start-up never holds the host hostage', () => {
+  it('a config module whose top-level await never settles: the host starts after the limit, with defaults and a coded line', async () => {
+    const config = tempConfig('plandex-perf.config.mjs', 'await new Promise(() => {});\nexport default { http: { routes: ["/users/:id"] } };\n');
+    const started = Date.now();
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_CONFIG: config, PLANDEX_PERF_CONFIG_TIMEOUT_MS: '500', OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect((await get(`${app.url}/users/1`)).status).toBe(200);
+    expect(app.stderr()).toContain('PPERF_ERR_CONFIG_TIMEOUT');
+  });
+
+  it('a slow config module (20 s) delays the host by the limit only', async () => {
+    const config = tempConfig('plandex-perf.config.mjs', 'await new Promise((r) => setTimeout(r, 20000));\nexport default {};\n');
+    const started = Date.now();
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_CONFIG: config, PLANDEX_PERF_CONFIG_TIMEOUT_MS: '300', OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(app.stderr()).toContain('PPERF_ERR_CONFIG_TIMEOUT');
+  });
+
+  it('a config module without top-level await is loaded synchronously under -r, and applies', async () => {
+    const metricsPort = await freePort();
+    const config = tempConfig('plandex-perf.config.mjs', 'export default { http: { routes: ["/users/:id"] } };\n');
+    app = await startApp({ script: esmApp, withPreload: false, nodeArgs: ['-r', path.join(root, 'dist/register.js')], env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_CONFIG: config, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) } });
+    await get(`${app.url}/users/7`);
+    expect(sumSamples(await scrape(metricsPort), 'http_server_request_duration_count', { http_route: '/users/:id' })).toBe(1);
+  });
+
+  for (const value of ['99999', 'abc']) {
+    it(`OTEL_EXPORTER_PROMETHEUS_PORT=${value} turns the metrics endpoint off only: the other plugins run, the value is reported as given`, async () => {
+      app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: value } });
+      expect((await get(`${app.url}/users/1`)).status).toBe(200);
+      const log = app.stderr();
+      expect(log).toContain('PPERF_ERR_CONFIG_INVALID');
+      expect(log).toContain('telemetry.metricsPort');
+      expect(log).toContain(value === 'abc' ? '(got \\"abc\\")' : '(got 99999)');
+      expect(log).toContain('metrics are collected but not served');
+      expect(log).toMatch(/started: telemetry, http, pg, pg-pool/);
+      expect(log).not.toContain('metrics at http');
+    });
+  }
+
+  it('PLANDEX_PERF_SETUP_TIMEOUT_MS=-5 is a coded line and the default; no uncoded Node warning', async () => {
+    app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_SETUP_TIMEOUT_MS: '-5', OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    expect((await get(`${app.url}/health`)).status).toBe(200);
+    expect(app.stderr()).toContain('PPERF_ERR_CONFIG_INVALID: PLANDEX_PERF_SETUP_TIMEOUT_MS=-5');
+    expect(app.stderr()).not.toContain('TimeoutNegativeWarning');
+  });
+});
+
+describe('an unsupported Node', () => {
+  const system = ['/usr/bin/node', '/usr/local/bin/node'].find((file) => fs.existsSync(file));
+  const version = system ? execFileSync(system, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim() : undefined;
+  const old = version !== undefined && !nodeSupported(version);
+  if (!old) console.warn(`[host-safety] no Node older than 22.15 on this machine (${system ?? 'none'} ${version ?? ''}): the unsupported-Node case is not run`);
+  it.runIf(old)('one coded line says every capability is off, and the host runs as bare', async () => {
+    const metricsPort = await freePort();
+    const child = spawnSync(system!, ['--import', path.join(root, 'dist/src/register.js'), '-e', 'console.log("host ran")'], {
+      env: { ...process.env, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(child.stdout).toContain('host ran');
+    expect(child.status).toBe(0);
+    const lines = child.stderr.split('\n').filter((l) => l.includes('[plandex-perf]'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('PPERF_ERR_NODE_UNSUPPORTED');
+    expect(lines[0]).toContain(`Node v${version}`);
   });
 });

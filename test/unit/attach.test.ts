@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nodeSupported, owningPackage, toolName } from '../../src/attach.js';
+import { coreSettings } from '../../src/core-settings.js';
+
+function tree(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-attach-'));
+  for (const [file, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+describe('which processes are instrumented', () => {
+  it('Node 22.15 is the oldest supported line', () => {
+    expect(nodeSupported('20.19.0')).toBe(false);
+    expect(nodeSupported('22.14.9')).toBe(false);
+    expect(nodeSupported('22.15.0')).toBe(true);
+    expect(nodeSupported('24.0.0')).toBe(true);
+  });
+
+  it('launchers are recognised by the package that owns the main script, through .bin links', () => {
+    const dir = tree({
+      'lib/node_modules/npm/package.json': '{"name":"npm"}',
+      'lib/node_modules/npm/bin/npm-cli.js': '',
+      'app/node_modules/pm2/package.json': '{"name":"pm2"}',
+      'app/node_modules/pm2/bin/pm2': '',
+      'app/node_modules/pm2/lib/ProcessContainerFork.js': '',
+      'app/node_modules/pm2/lib/ProcessContainer.js': '',
+      'app/.yarn/releases/yarn-4.5.0.cjs': '',
+      'app/package.json': '{"name":"my-app"}',
+      'app/src/index.js': '',
+      'repo/package.json': '{"name":"@plandex-perf/register"}',
+      'repo/dist/src/cli.js': '',
+      'repo/loadtests/app/server.mjs': '',
+    });
+    fs.mkdirSync(path.join(dir, 'app/node_modules/.bin'));
+    fs.symlinkSync('../pm2/bin/pm2', path.join(dir, 'app/node_modules/.bin/pm2'));
+    expect(toolName(path.join(dir, 'lib/node_modules/npm/bin/npm-cli.js'))).toBe('npm');
+    expect(toolName(path.join(dir, 'app/node_modules/.bin/pm2'))).toBe('pm2');
+    expect(toolName(path.join(dir, 'app/.yarn/releases/yarn-4.5.0.cjs'))).toBe('yarn');
+    expect(toolName(path.join(dir, 'repo/dist/src/cli.js'))).toBe('plandex-perf');
+    // PM2's containers run the app in their own process: they are the app.
+    expect(toolName(path.join(dir, 'app/node_modules/pm2/lib/ProcessContainerFork.js'))).toBeUndefined();
+    expect(toolName(path.join(dir, 'app/node_modules/pm2/lib/ProcessContainer.js'))).toBeUndefined();
+    expect(toolName(path.join(dir, 'app/src/index.js'))).toBeUndefined();
+    // An app inside this package's checkout (the reference app) is an app, not our CLI.
+    expect(toolName(path.join(dir, 'repo/loadtests/app/server.mjs'))).toBeUndefined();
+    expect(toolName(undefined)).toBeUndefined();
+    expect(toolName(path.join(dir, 'missing.js'))).toBeUndefined();
+  });
+
+  it('the owning package is the nearest package.json with a name', () => {
+    const dir = tree({ 'package.json': '{"name":"outer"}', 'src/package.json': '{"type":"module"}', 'src/index.js': '' });
+    expect(owningPackage(path.join(dir, 'src/index.js'))).toEqual({ name: 'outer', dir });
+  });
+});
+
+describe('preload variables', () => {
+  it('bad values are reported with the variable and its raw text, and the default is used', () => {
+    const { settings, problems } = coreSettings({ PLANDEX_PERF_SETUP_TIMEOUT_MS: '-5', PLANDEX_PERF_CONFIG_TIMEOUT_MS: 'abc' });
+    expect(settings).toEqual({ setupTimeoutMs: 2000, configTimeoutMs: 2000 });
+    expect(problems.map((p) => p.path)).toEqual(['PLANDEX_PERF_SETUP_TIMEOUT_MS=-5', 'PLANDEX_PERF_CONFIG_TIMEOUT_MS=abc']);
+    expect(problems[0]!.message).toContain('≥ 1');
+    expect(problems[1]!.message).toContain('"abc"');
+  });
+
+  it('good values are used', () => {
+    expect(coreSettings({ PLANDEX_PERF_SETUP_TIMEOUT_MS: '5000' }).settings.setupTimeoutMs).toBe(5000);
+  });
+});
