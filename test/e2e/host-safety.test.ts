@@ -95,6 +95,23 @@ describe('the host comes first', () => {
     }
   });
 
+  it('a host with a blocked event loop dies of SIGTERM at once, as bare (no JavaScript listener stands in the way)', async () => {
+    const script = path.join(root, 'test/fixtures/blocking-host.mjs');
+    const timings: Record<string, number> = {};
+    for (const withPreload of [false, true]) {
+      app = await startApp({ script, withPreload, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+      void fetch(`${app.url}/spin?ms=8000`).catch(() => {});
+      await new Promise((r) => setTimeout(r, 300)); // the loop is blocked now
+      const started = Date.now();
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toEqual({ code: null, signal: 'SIGTERM' });
+      timings[withPreload ? 'preload' : 'bare'] = Date.now() - started;
+      app = undefined;
+    }
+    console.log(`[host-safety] SIGTERM during an 8 s spin: bare died after ${timings.bare} ms, with the preload after ${timings.preload} ms`);
+    expect(timings.preload).toBeLessThan(1000);
+  });
+
   it('a host with its own SIGTERM handler keeps control of its exit', async () => {
     app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, APP_GRACEFUL: '1', OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
     await get(`${app.url}/users/1`);
