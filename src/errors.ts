@@ -215,6 +215,10 @@ export const codes = {
     cause: 'The config module uses top-level `await` and the preload was loaded with `-r` (or `--require`), which cannot wait for it: the plugins start only once it settles, after the app has begun loading its modules.',
     fix: 'Make the config module synchronous (or a `.json` file), or start with `--import @plandex-perf/register`, which waits.',
   },
+  PPERF_WRN_026: {
+    cause: 'A module a plugin instruments is installed at a version outside the range the plugin declares (e.g. `pg` 9 for the `pg` plugin, `>=8.0.0 <9`); that copy is left uninstrumented (once per copy).',
+    fix: 'Nothing breaks: the module runs as bare. Use a supported version, or report the version so the range can be extended once tested.',
+  },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 
 export type Code = keyof typeof codes;

@@ -1,61 +1,118 @@
+import fs from 'node:fs';
 import module from 'node:module';
+import satisfies from 'semver/functions/satisfies.js';
 import { fileURLToPath } from 'node:url';
 import { log } from './log.js';
 import { addWrapTargets, cjsFooter, esmFacade, hasWrapTargets, ORIGINAL_MARK, wrapLoadedCjs, wrapTargetFor, type WrapTarget, type Wrapper } from './wrap-exports.js';
 
 /**
- * Module hooks for the few modules we instrument, in ESM and CommonJS hosts alike.
+ * Module hooks for the modules plugins declare (`modules` in their definition), in ESM and CommonJS
+ * hosts alike. The core names no module itself.
  *
- * `pg` is CommonJS even when imported (its ESM wrapper imports lib/index.js), so one hook on
- * `pg/lib/index.js` sees every copy. We append one line to the module's source that hands its
- * `module.exports` to us after it has evaluated; everything else passes through untouched.
+ * A declared file is CommonJS (`pg` is, even when imported: its ESM wrapper imports lib/index.js), so one
+ * hook on `pg/lib/index.js` sees every copy. We append one line to the module's source that hands its
+ * `module.exports` (and its path, for the version check) to us after it has evaluated; everything else
+ * passes through untouched.
  *
  * Node 22.15+ and 24 have `module.registerHooks` (synchronous, in-thread, applies to require and import).
  * Without it we fall back to wrapping `Module._load`, which sees CommonJS loads from both worlds.
  */
 type Listener = (exports: unknown) => void;
 
-interface Target {
-  /** Matches the module's file path (forward slashes). */
-  file: RegExp;
-  listeners: Listener[];
+/** A module a plugin instruments: declared in its definition (`modules`), matched here by file path. */
+export interface ModuleTarget {
+  /** The package name as installed: `pg`, `generic-pool`, `@scope/name`. */
+  name: string;
+  /** The file inside the package whose `module.exports` the plugin receives: `lib/index.js`. */
+  file: string;
+  /** Supported versions (a semver range). Another version is one coded line; that copy is left alone. */
+  versions: string;
 }
 
-/** Files we hook, by module name. Only these are ever touched. */
-const knownTargets: Record<string, RegExp> = {
-  pg: /\/node_modules\/pg\/lib\/index\.js$/,
-  'generic-pool': /\/node_modules\/generic-pool\/index\.js$/,
-};
+interface Target {
+  name: string;
+  /** Matches the module's file path (forward slashes), wherever the package is installed (pnpm, workspaces). */
+  file: RegExp;
+  versions: string;
+  listeners: Set<Listener>;
+}
 
 const GLOBAL_KEY = Symbol.for('plandex-perf.module-loaded');
+/** By target key (`name/file`); several plugins may hook the same file (pg and pg-pool). */
 const targets = new Map<string, Target>();
 let installed: 'registerHooks' | 'legacy' | undefined;
 
-function notify(name: string, exports: unknown): void {
-  const target = targets.get(name);
-  if (!target) return;
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const keyOf = (target: ModuleTarget) => `${target.name}/${target.file}`;
+
+/** Declares what a plugin may hook; the host calls it before the plugin's setup. */
+export function declareModules(list: readonly ModuleTarget[]): void {
+  for (const target of list) {
+    const key = keyOf(target);
+    if (targets.has(key)) continue;
+    targets.set(key, {
+      name: target.name,
+      file: new RegExp(`/node_modules/${escape(target.name)}/${escape(target.file)}$`),
+      versions: target.versions,
+      listeners: new Set(),
+    });
+  }
+}
+
+/** The version in the package.json at the root of the package that `file` belongs to. */
+function installedVersion(file: string, target: Target): string | undefined {
+  const marker = `/node_modules/${target.name}/`;
+  const root = file.slice(0, file.lastIndexOf(marker) + marker.length);
+  try {
+    const version = (JSON.parse(fs.readFileSync(`${root}package.json`, 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const checked = new Map<string, boolean>();
+
+function notify(key: string, exports: unknown, file: string): void {
+  const target = targets.get(key);
+  if (!target || target.listeners.size === 0) return;
+  let ok = checked.get(file);
+  if (ok === undefined) {
+    const version = installedVersion(file, target);
+    ok = version !== undefined && satisfies(version, target.versions, { includePrerelease: true });
+    checked.set(file, ok);
+    if (!ok) {
+      log.once(`version:${file}`, 'warn', 'PPERF_WRN_026', `${target.name} ${version ?? '(unknown version)'} is outside the supported range ${target.versions}; this copy runs uninstrumented`, { file });
+    }
+  }
+  if (!ok) return;
   for (const fn of target.listeners) {
     try {
       fn(exports);
     } catch (error) {
-      log.once(`hook:${name}`, 'error', 'PPERF_ERR_INSTRUMENTATION', `instrumenting ${name} failed; it runs uninstrumented`, { error });
+      log.once(`hook:${key}`, 'error', 'PPERF_ERR_INSTRUMENTATION', `instrumenting ${target.name} failed; it runs uninstrumented`, { error });
     }
   }
 }
 
-function matchName(file: string): string | undefined {
+function matchKey(file: string): string | undefined {
   const normalized = file.replace(/\\/g, '/');
-  for (const [name, target] of targets) if (target.file.test(normalized)) return name;
+  for (const [key, target] of targets) if (target.listeners.size > 0 && target.file.test(normalized)) return key;
   return undefined;
 }
 
-export function onModuleLoad(name: string, fn: Listener): void {
-  const file = knownTargets[name];
-  if (!file) throw new Error(`no module hook is defined for "${name}"`);
-  const target = targets.get(name) ?? { file, listeners: [] };
-  target.listeners.push(fn);
-  targets.set(name, target);
+/**
+ * Runs `fn` with the exports of module `name` each time a copy of it loads. `name` must be among the
+ * plugin's declared `modules`. Returns the undo, which the host also runs when the plugin closes.
+ */
+export function onModuleLoad(name: string, fn: Listener): () => void {
+  const matching = [...targets.values()].filter((t) => t.name === name);
+  if (matching.length === 0) throw new Error(`module "${name}" is not declared in the plugin's \`modules\``);
+  for (const target of matching) target.listeners.add(fn);
   install();
+  return () => {
+    for (const target of matching) target.listeners.delete(fn);
+  };
 }
 
 /** Wraps the given exports of the given module files when they load (see wrap-exports.ts). */
@@ -87,9 +144,10 @@ function install(): void {
               }
             }
           }
-          const name = matchName(fileURLToPath(url));
-          if (name === undefined || result.source == null) return result;
-          const footer = `\n;globalThis[Symbol.for('plandex-perf.module-loaded')]?.(${JSON.stringify(name)}, module.exports);\n`;
+          const file = fileURLToPath(url);
+          const key = matchKey(file);
+          if (key === undefined || result.source == null) return result;
+          const footer = `\n;globalThis[Symbol.for('plandex-perf.module-loaded')]?.(${JSON.stringify(key)}, module.exports, __filename);\n`;
           return { ...result, source: String(result.source) + footer };
         },
       });
@@ -116,10 +174,10 @@ function installLegacy(): void {
     if (exports !== null && typeof exports === 'object' && !seen.has(exports)) {
       try {
         const file = Module._resolveFilename(request, parent, isMain);
-        const name = matchName(file);
-        if (name !== undefined) {
+        const key = matchKey(file);
+        if (key !== undefined) {
           seen.add(exports);
-          notify(name, exports);
+          notify(key, exports, file);
         } else if (hasWrapTargets() && wrapTargetFor(file)) {
           seen.add(exports);
           wrapLoadedCjs(file, exports);
@@ -130,8 +188,4 @@ function installLegacy(): void {
     }
     return exports;
   };
-}
-
-export function hooksMode(): string | undefined {
-  return installed;
 }

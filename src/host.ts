@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { log } from './log.js';
-import { onModuleLoad, wrapExports } from './hooks.js';
+import { declareModules, onModuleLoad, wrapExports } from './hooks.js';
+import { patchMethod } from './patch.js';
 import type { Close, PluginContext, PluginDefinition, RuntimeInfo } from './plugin.js';
 import type { Profile } from './profiles.js';
 
@@ -26,6 +27,11 @@ export function orderPlugins(plugins: PluginDefinition[]): { ordered: PluginDefi
       return false;
     }
     state.set(plugin.name, 'visiting');
+    // Optional dependencies only order: one that is missing or cannot start leaves this plugin on.
+    for (const dep of plugin.optionalDependsOn ?? []) {
+      const target = byName.get(dep);
+      if (target && state.get(dep) !== 'visiting') visit(target, [...trail, plugin.name]);
+    }
     let ok = true;
     for (const dep of plugin.dependsOn ?? []) {
       const target = byName.get(dep);
@@ -120,27 +126,42 @@ export class PluginHost {
   /** Flushes plugins asked for at exit (see `PluginContext.flushOnExit`); none means no signal handling is needed. */
   readonly exitFlushes: { name: string; flush: (timeoutMs: number) => Promise<void>; boundMs: number }[] = [];
 
+  /** Undo functions per plugin (module listeners, patches), run after its close or when it fails. */
+  private readonly undos = new Map<string, (() => void)[]>();
+
   private startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> | undefined {
     this.options_.set(plugin.name, options);
+    declareModules(plugin.modules ?? []);
+    const undos: (() => void)[] = [];
+    this.undos.set(plugin.name, undos);
     const ctx: PluginContext = {
       runtimeInfo: () => this.runtimeInfo(),
       profile: this.profile,
       log,
       use: <T>(name: string) => this.provided_.get(name) as T,
       provide: (value) => void this.provided_.set(plugin.name, value),
-      onModuleLoad,
+      onModuleLoad: (name, fn) => {
+        if (!plugin.modules?.some((m) => m.name === name)) throw new Error(`plugin "${plugin.name}" hooks "${name}" without declaring it in \`modules\``);
+        undos.push(onModuleLoad(name, fn));
+      },
+      patch: (target, key, make) => {
+        const undo = patchMethod(target, key, make);
+        undos.push(undo);
+        return undo;
+      },
       wrapExports,
       flushOnExit: (flush, boundMs) => void this.exitFlushes.push({ name: plugin.name, flush, boundMs }),
     };
     const started = performance.now();
     const done = (result: void | Close): void => {
-      if (typeof result === 'function') this.closers.push({ name: plugin.name, close: result });
+      this.closers.push({ name: plugin.name, close: typeof result === 'function' ? result : () => {} });
       this.mark(plugin.name, 'running');
       log.debug(`plugin "${plugin.name}" started in ${(performance.now() - started).toFixed(1)} ms`);
     };
     const failed = (error: unknown): void => {
       this.mark(plugin.name, 'failed', error instanceof Error ? error.message : String(error));
       this.dropExitFlushes(plugin.name);
+      this.undo(plugin.name);
       log.error('PPERF_ERR_PLUGIN_SETUP', `plugin "${plugin.name}" failed to set up; disabled, the host runs on`, { error });
     };
     let result: ReturnType<PluginDefinition['setup']>;
@@ -162,10 +183,25 @@ export class PluginHost {
         this.dropExitFlushes(plugin.name);
         log.error('PPERF_ERR_PLUGIN_TIMEOUT', `plugin "${plugin.name}" did not set up within ${this.setupTimeoutMs} ms; disabled`);
         // If it finishes late, undo it at once rather than leave half a plugin running.
-        setup.then((close) => close && Promise.resolve(close()).catch(() => {})).catch(() => {});
+        setup
+          .then((close) => close && Promise.resolve(close()).catch(() => {}))
+          .catch(() => {})
+          .finally(() => this.undo(plugin.name));
       },
       failed,
     );
+  }
+
+  /** Restores what the plugin patched and stops its module listeners, newest first. */
+  private undo(name: string): void {
+    const list = this.undos.get(name) ?? [];
+    while (list.length > 0) {
+      try {
+        list.pop()!();
+      } catch (error) {
+        log.error('PPERF_ERR_PLUGIN_CLOSE', `plugin "${name}" could not restore a patch`, { error });
+      }
+    }
   }
 
   private dropExitFlushes(name: string): void {
@@ -193,6 +229,7 @@ export class PluginHost {
       } catch (error) {
         log.error('PPERF_ERR_PLUGIN_CLOSE', `plugin "${name}" failed to close`, { error });
       }
+      this.undo(name);
     }
   }
 }

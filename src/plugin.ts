@@ -3,6 +3,9 @@ import type { Context, Meter, Tracer } from '@opentelemetry/api';
 import type { Profile } from './profiles.js';
 import type { log } from './log.js';
 import type { ConfigProblem } from './config.js';
+import type { ModuleTarget } from './hooks.js';
+
+export type { ModuleTarget } from './hooks.js';
 
 export type Close = () => void | Promise<void>;
 
@@ -11,7 +14,10 @@ export interface PluginContext {
   /** The active profile, for machine-sized defaults. */
   profile: Profile;
   log: typeof log;
-  /** The value a dependency passed to `provide`, e.g. `ctx.use<Telemetry>('telemetry')`. */
+  /**
+   * The value a plugin passed to `provide`, e.g. `ctx.use<Telemetry>('telemetry')`: always there for a
+   * `dependsOn` plugin; undefined for an `optionalDependsOn` one that does not run.
+   */
   use<T>(plugin: string): T;
   /** Makes a value available to plugins that depend on this one. */
   provide(value: unknown): void;
@@ -22,8 +28,17 @@ export interface PluginContext {
    * in ESM and CommonJS alike (files by absolute path). A wrapper that throws leaves the function as is.
    */
   wrapExports(targets: { file: string; exports: string[] }[], wrap: (exportName: string, fn: (...args: unknown[]) => unknown, file: string) => (...args: unknown[]) => unknown): void;
-  /** Runs `fn` when the module `name` loads (CommonJS or ESM), with its exports. */
+  /**
+   * Runs `fn` with the exports of module `name` each time a copy loads (CommonJS or ESM). `name` must be one
+   * of the plugin's declared `modules`; copies outside their version range are not handed over.
+   * Stops when the plugin closes.
+   */
   onModuleLoad(name: string, fn: (exports: unknown) => void): void;
+  /**
+   * Replaces `target[key]` with `make(original)`; the host restores it when the plugin closes (see
+   * src/patch.ts). Returns the undo, for a plugin that wants to restore it earlier.
+   */
+  patch<T extends object, K extends keyof T>(target: T, key: K, make: (original: T[K]) => T[K]): () => void;
   /**
    * Asks for SIGTERM/SIGINT handling so that `flush` runs, bounded by `boundMs`, before the process exits.
    * Only for data that would be lost otherwise (a push exporter's buffer). While no running plugin asks,
@@ -65,6 +80,13 @@ export interface PluginDefinition<S extends Shape = Shape> {
   /** One line for the docs. */
   description: string;
   dependsOn?: string[];
+  /**
+   * Plugins this one uses when they run, set up before it if present; `use()` returns undefined for one
+   * that is off. Unlike `dependsOn`, their absence does not disable this plugin.
+   */
+  optionalDependsOn?: string[];
+  /** The modules it instruments, matched by the host wherever they are installed; see src/hooks.ts. */
+  modules?: readonly ModuleTarget[];
   schema: ObjectSchema<S>;
   /** Defaults drawn from the active profile; they sit between built-in defaults and the config file. */
   profileDefaults?: (profile: Profile) => Partial<ObjectSchema<S>['_input']>;

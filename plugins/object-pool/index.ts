@@ -19,6 +19,8 @@ export default definePlugin({
   name: 'object-pool',
   description: 'generic-pool object pools with machine-sized defaults and its traps fixed (acquire timeout, bounded queue, eviction, create back-off); metrics and leak detection.',
   dependsOn: ['telemetry'],
+  // generic-pool 3 is the promise API this guards (createPool, acquire/release, drain/clear).
+  modules: [{ name: 'generic-pool', file: 'index.js', versions: '>=3.0.0 <4' }],
   schema,
   profileDefaults: (profile) => ({ max: profile.objectPoolMax }),
   setup(ctx, options) {

@@ -27,6 +27,7 @@ export default definePlugin({
   name: 'pg-pool',
   description: 'Tunes every pg.Pool from the profile; pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
   dependsOn: ['telemetry', 'pg'],
+  modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,
   profileDefaults: (profile) => ({
     max: profile.pgPoolMax,

@@ -62,6 +62,8 @@ export default definePlugin({
   name: 'pg',
   description: 'PostgreSQL query duration and pool connection metrics for `pg`, in ESM and CommonJS hosts.',
   dependsOn: ['telemetry'],
+  // pg 8 is the line this instrumentation reads (Client.prototype.query, Pool events); 9 is unknown ground.
+  modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,
   setup(ctx, options) {
     const telemetry = ctx.use<Telemetry>('telemetry');

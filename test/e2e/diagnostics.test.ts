@@ -219,7 +219,7 @@ describe('plandex-perf profile', () => {
     const call = JSON.parse(stdout.split('\n').find((l) => l.includes('"fake-clinic"'))!) as { tool: string; file: string; args: string[] };
     expect(call.tool).toBe('heapprofiler');
     expect(call.file).toBe(process.execPath);
-    expect(call.args).toContain(`--import=${pathToFileURL(path.join(root, 'dist/register.js')).href}`);
+    expect(call.args).toContain(`--import=${pathToFileURL(path.join(root, 'dist/src/register.js')).href}`);
     expect(call.args.at(-1)).toBe(smallApp);
     expect(stderr).toMatch(/\d+ requests, \d+\/s/);
     const report = /report at (\S+)/.exec(stderr)?.[1];
