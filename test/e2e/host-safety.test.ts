@@ -223,3 +223,22 @@ describe('an unsupported Node', () => {
     expect(lines[0]).toContain(`Node v${version}`);
   });
 });
+
+describe('module versions outside a plugin\'s range', () => {
+  it('a pg 9 is left alone with one coded line, and the host runs', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-pg9-'));
+    fs.mkdirSync(path.join(dir, 'node_modules/pg/lib'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'node_modules/pg/package.json'), JSON.stringify({ name: 'pg', version: '9.0.0', main: 'lib/index.js' }));
+    fs.writeFileSync(path.join(dir, 'node_modules/pg/lib/index.js'), 'class Client { query() { return Promise.resolve({ rows: [] }); } }\nmodule.exports = { Client, Pool: class Pool {} };\n');
+    fs.writeFileSync(
+      path.join(dir, 'server.cjs'),
+      `const pg = require('pg');\nconst http = require('node:http');\nconst s = http.createServer((q, r) => r.end(String(pg.Client.prototype.query).includes("rows: []") ? "bare" : "wrapped"));\ns.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ event: 'listening', port: s.address().port })));\n`,
+    );
+    app = await startApp({ script: path.join(dir, 'server.cjs'), cwd: dir, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    expect((await get(app.url)).body).toBe("bare"); // its query is not wrapped
+    const log = app.stderr();
+    expect(log).toContain('PPERF_WRN_026');
+    expect(log).toContain('pg 9.0.0 is outside the supported range >=8.0.0 <9');
+    expect(log.match(/PPERF_WRN_026/g)).toHaveLength(1);
+  });
+});
