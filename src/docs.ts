@@ -13,7 +13,7 @@ function typeOf(meta: FieldMeta): string {
 }
 
 /** The options table of every plugin, generated from the schemas: the docs cannot drift from the validator. */
-export function optionsMarkdown(plugins: PluginDefinition[]): string {
+export function optionsMarkdown(plugins: readonly PluginDefinition[]): string {
   const out: string[] = [];
   for (const plugin of plugins) {
     out.push(`#### \`${plugin.name}\``, '', plugin.description, '');

@@ -14,7 +14,7 @@ export interface PluginStatus {
 }
 
 /** Orders plugins so each comes after its dependencies; unknown dependencies and cycles are reported, not thrown. */
-export function orderPlugins(plugins: PluginDefinition[]): { ordered: PluginDefinition[]; broken: Map<string, string> } {
+export function orderPlugins(plugins: readonly PluginDefinition[]): { ordered: PluginDefinition[]; broken: Map<string, string> } {
   const byName = new Map(plugins.map((p) => [p.name, p]));
   const ordered: PluginDefinition[] = [];
   const broken = new Map<string, string>();
@@ -96,7 +96,7 @@ export class PluginHost {
    * setup time limit) and the rest follow it. Under `-r` this is what puts the module hooks in place
    * before the app's first module runs. Returns undefined when everything started synchronously.
    */
-  start(plugins: PluginDefinition[], options: Map<string, { options?: Record<string, unknown>; off?: string }>): Promise<void> | undefined {
+  start(plugins: readonly PluginDefinition[], options: Map<string, { options?: Record<string, unknown>; off?: string }>): Promise<void> | undefined {
     const { ordered, broken } = orderPlugins(plugins);
     const from = (index: number): Promise<void> | undefined => {
       for (let i = index; i < ordered.length; i++) {

@@ -6,6 +6,7 @@ import { checkCustomProfiles, profileNames, resolveProfile, type CustomProfiles,
 import { installSignalHandlers } from './signals.js';
 import { builtinPlugins } from './builtin.js';
 import type { PluginDefinition } from './plugin.js';
+import type { Code } from './errors.js';
 
 export interface Runtime {
   profile: Profile;
@@ -18,7 +19,7 @@ export interface Runtime {
 export interface StartOptions {
   /** Configuration from code: wins over environment, file and profile. */
   config?: RawConfig;
-  plugins?: PluginDefinition[];
+  plugins?: readonly PluginDefinition[];
   /** Allow SIGTERM/SIGINT handling when a plugin needs a flush at exit (the preload does; an app calling the API may not want it). */
   handleSignals?: boolean;
 }
@@ -69,28 +70,48 @@ function boundedConfig(loading: Promise<RawConfig>, ms: number): Promise<RawConf
   return Promise.race([loading, limit]).finally(() => clearTimeout(timer));
 }
 
-function boot(options: StartOptions, configFile: string | undefined, fileConfig: RawConfig, setupTimeoutMs: number): Promise<Runtime> {
-  const env = process.env;
+/** One finding of the configuration pipeline; the preload logs it, `plandex-perf config` prints it. */
+export interface Finding {
+  level: 'error' | 'warn';
+  code: Code;
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface Plan {
+  profile: Profile;
+  /** Each plugin's validated options, or why it stays off. */
+  resolved: Map<string, { options?: Record<string, unknown>; off?: string }>;
+  findings: Finding[];
+}
+
+/**
+ * The whole configuration pipeline, from the config file's value to each plugin's options: profiles,
+ * sections, disable lists, precedence, reduced runs. Pure apart from reading `env`; the preload and
+ * `plandex-perf config` both run exactly this, so the CLI can never call valid what the preload rejects.
+ */
+export function plan(fileConfig: RawConfig, options: Pick<StartOptions, 'config' | 'plugins'> = {}, env: NodeJS.ProcessEnv = process.env): Plan {
+  const findings: Finding[] = [];
   const plugins = options.plugins ?? builtinPlugins;
   const code = options.config ?? {};
 
   const profileProblems = checkCustomProfiles(fileConfig.profiles);
-  if (profileProblems.length > 0) log.error('PPERF_ERR_CONFIG_INVALID', 'custom profiles are invalid and ignored', { problems: profileProblems });
+  if (profileProblems.length > 0) findings.push({ level: 'error', code: 'PPERF_ERR_CONFIG_INVALID', message: 'custom profiles are invalid and ignored', fields: { problems: profileProblems } });
   const custom = profileProblems.length === 0 ? ((fileConfig.profiles as CustomProfiles | undefined) ?? {}) : {};
   const profileName = [code.profile, env.PLANDEX_PERF_PROFILE, fileConfig.profile].find((p): p is string => typeof p === 'string' && p !== '');
   let profile = resolveProfile(profileName, undefined, custom);
   if (!profile) {
-    log.warn('PPERF_WRN_005', `unknown profile "${profileName}"; using auto`, { profiles: profileNames(custom) });
+    findings.push({ level: 'warn', code: 'PPERF_WRN_005', message: `unknown profile "${profileName}"; using auto`, fields: { profiles: profileNames(custom) } });
     profile = resolveProfile('auto')!;
   }
 
   const names = plugins.map((p) => p.name);
   for (const section of [...unknownSections(fileConfig, names), ...unknownSections(code, names)]) {
-    log.warn('PPERF_WRN_003', `config section "${section}" matches no plugin; ignored`, { plugins: names });
+    findings.push({ level: 'warn', code: 'PPERF_WRN_003', message: `config section "${section}" matches no plugin; ignored`, fields: { plugins: names } });
   }
   const disabled = disabledPlugins({ ...fileConfig, ...code }, env);
   for (const name of disabled) {
-    if (name !== 'all' && !names.includes(name)) log.warn('PPERF_WRN_003', `cannot disable unknown plugin "${name}"`, { plugins: names });
+    if (name !== 'all' && !names.includes(name)) findings.push({ level: 'warn', code: 'PPERF_WRN_003', message: `cannot disable unknown plugin "${name}"`, fields: { plugins: names } });
   }
 
   const resolved = new Map<string, { options?: Record<string, unknown>; off?: string }>();
@@ -113,13 +134,20 @@ function boot(options: StartOptions, configFile: string | undefined, fileConfig:
     const omit = new Set(section.problems.map((p) => p.path.split('.')[1]).filter((f): f is string => f !== undefined));
     const retry = reduced && resolveSection(plugin, layers, { omit, set: reduced.options as Record<string, unknown> });
     if (retry && retry.problems.length === 0) {
-      log.error('PPERF_ERR_CONFIG_INVALID', `plugin "${plugin.name}" runs reduced: its configuration is invalid, ${reduced.effect}`, { problems: section.problems });
+      findings.push({ level: 'error', code: 'PPERF_ERR_CONFIG_INVALID', message: `plugin "${plugin.name}" runs reduced: its configuration is invalid, ${reduced.effect}`, fields: { problems: section.problems } });
       resolved.set(plugin.name, { options: retry.options ?? {} });
     } else {
-      log.error('PPERF_ERR_CONFIG_INVALID', `plugin "${plugin.name}" is disabled: its configuration is invalid`, { problems: section.problems });
+      findings.push({ level: 'error', code: 'PPERF_ERR_CONFIG_INVALID', message: `plugin "${plugin.name}" is disabled: its configuration is invalid`, fields: { problems: section.problems } });
       resolved.set(plugin.name, { off: 'invalid configuration' });
     }
   }
+  return { profile, resolved, findings };
+}
+
+function boot(options: StartOptions, configFile: string | undefined, fileConfig: RawConfig, setupTimeoutMs: number): Promise<Runtime> {
+  const plugins = options.plugins ?? builtinPlugins;
+  const { profile, resolved, findings } = plan(fileConfig, options);
+  for (const finding of findings) log[finding.level](finding.code, finding.message, finding.fields);
 
   const host = new PluginHost(profile, setupTimeoutMs);
   const finish = (): Runtime => {

@@ -56,7 +56,9 @@ describe('README options table', () => {
 
 describe('plugin layout', () => {
   it('each plugin folder has index.ts, schema.ts, semconv.ts and README.md', () => {
-    for (const dir of fs.readdirSync(path.join(root, 'plugins'))) {
+    const dirs = fs.readdirSync(path.join(root, 'plugins'), { withFileTypes: true }).filter((e) => e.isDirectory());
+    expect(dirs.length).toBeGreaterThan(5);
+    for (const { name: dir } of dirs) {
       for (const file of ['index.ts', 'schema.ts', 'semconv.ts', 'README.md']) {
         expect(fs.existsSync(path.join(root, 'plugins', dir, file)), `plugins/${dir}/${file}`).toBe(true);
       }

@@ -1,0 +1,16 @@
+/**
+ * Every capability the preload ships. Adding a plugin is a folder under `plugins/` and a line here; the
+ * core (`src/`) knows none of them by name. The host sorts them by dependency, so the order is free.
+ */
+import type { PluginDefinition } from '../src/plugin.js';
+import telemetry from '../src/telemetry/index.js';
+import http from './http/index.js';
+import pg from './pg/index.js';
+import runtime from './runtime/index.js';
+import heapBudget from './heap-budget/index.js';
+import pgPool from './pg-pool/index.js';
+import objectPool from './object-pool/index.js';
+import diagnostics from './diagnostics/index.js';
+import cache from './cache/index.js';
+
+export const plugins: PluginDefinition[] = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, cache, diagnostics];
