@@ -6,7 +6,7 @@
 //
 // --cpu   node --cpu-prof: self time by function and by owner (our plugin, OpenTelemetry's SDK, pg, Node)
 // --gc    node --trace-gc-nvp: scavenges, mark-compacts, pause time, bytes allocated per request
-// --heap  node --heap-prof (sampling heap profiler, 32 KiB interval): sampled allocation by owner, per request
+// --heap  V8's sampling heap profiler through probe.mjs (16 KiB interval, collected objects kept): allocation by owner, per request
 // --probe probe.mjs first: intervals, event-loop delay monitors and performance observers the preload starts
 // Bundle positions are mapped back to src/ and plugins/ through dist/register.js.map. Prints one JSON object.
 
@@ -47,8 +47,7 @@ mkdirSync(dir, { recursive: true });
 const flags = [];
 if (o.cpu) flags.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
 if (o.gc) flags.push('--trace-gc-nvp');
-if (o.heap) flags.push('--heap-prof', `--heap-prof-dir=${dir}`, '--heap-prof-interval=32768');
-if (o.probe) flags.push('--import', pathToFileURL(path.join(HERE, 'probe.mjs')).href);
+if (o.heap || o.probe) flags.push('--import', pathToFileURL(path.join(HERE, 'probe.mjs')).href);
 if (o.variant !== 'bare') flags.push('--import', pathToFileURL(REGISTER).href);
 
 const { getDatabase } = await import('../lib/database.mjs');
@@ -61,7 +60,7 @@ const app = await startApp({
   script: path.join(REPO, 'loadtests/app/server.mjs'),
   cwd: REPO,
   nodeArgs: flags,
-  env: { DATABASE_URL: db.url, APP_GRACEFUL: '1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...(disable ? { PLANDEX_PERF_DISABLE: disable } : {}), PROBE_AFTER_MS: '1500' },
+  env: { DATABASE_URL: db.url, APP_GRACEFUL: '1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...(disable ? { PLANDEX_PERF_DISABLE: disable } : {}), PROBE_AFTER_MS: '1500', ...(o.heap ? { PROBE_HEAP_SAMPLES: path.join(dir, 'all.heapprofile') } : {}) },
   cpu: pin.app,
 });
 app.child.stdout.on('data', (c) => (stderr += c)); // --trace-gc-nvp writes to stdout
@@ -164,8 +163,6 @@ for (const file of readdirSync(dir)) {
       for (const c of n.children ?? []) walk(c);
     };
     walk(p.head);
-    // The sampling profile holds what was still live at exit... and samples of all allocations while --heap-prof ran
-    // (V8 keeps the samples of collected objects only with the flag's include-collected default; see the doc).
     out.heap = { sampledMB: +(sum / 2 ** 20).toFixed(1), byOwnerBytesPerRequest: top(byOwner, 15, 1 / total), preloadTopFnBytesPerRequest: top(byFn, 15, 1 / total) };
   }
 }

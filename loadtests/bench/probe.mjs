@@ -46,3 +46,20 @@ process.once('exit', () => {
   const young = v8.getHeapSpaceStatistics().filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space');
   process.stderr.write(`probe-exit ${JSON.stringify(Object.fromEntries(young.map((s) => [s.space_name, { sizeMB: +(s.space_size / 2 ** 20).toFixed(1), physicalMB: +(s.physical_space_size / 2 ** 20).toFixed(1) }])))}\n`);
 });
+
+// PROBE_HEAP_SAMPLES=FILE: V8's sampling heap profiler with the samples of collected objects kept, so the profile
+// is everything allocated while the app ran (per request, once divided), not only what was still live at exit
+// (which is what `--heap-prof` writes). The in-thread inspector session answers synchronously, so it can be
+// stopped in an 'exit' listener.
+if (process.env.PROBE_HEAP_SAMPLES) {
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  process.once('exit', () => {
+    session.post('HeapProfiler.stopSampling', (error, result) => {
+      if (!error) writeFileSync(process.env.PROBE_HEAP_SAMPLES, JSON.stringify(result.profile));
+    });
+  });
+}
