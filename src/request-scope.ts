@@ -14,6 +14,57 @@ export interface RequestScope {
   onFinish(fn: (route: string | undefined) => void): void;
 }
 
+type Finisher = (route: string | undefined) => void;
+
+/**
+ * The scope of one HTTP request, as `requestScope.open()` makes it: one object per request, with its Map and
+ * its list of end-of-request checks made only when a plugin asks for them (most requests run no query).
+ *
+ * It holds the request strongly until `finish()`, then lets go of it. Async resources born during the request
+ * (a pooled connection opened by it, keep-alive timers) capture the scope and outlive the request, so the scope
+ * must not keep the request/response/socket graph alive after the response. A `WeakRef` did that job before,
+ * but V8's scavenger treats a WeakRef's target as strong: every in-flight request's graph then survived each
+ * young-generation collection, was copied and promoted, and V8 grew the young generation to its maximum.
+ */
+export class HttpRequestScope<R extends object> implements RequestScope {
+  #request: R | undefined;
+  readonly #routeOf: (request: R) => string | undefined;
+  #route: string | undefined;
+  #finished = false;
+  #data: Map<symbol, unknown> | undefined;
+  #finishers: Finisher[] | undefined;
+
+  constructor(request: R, routeOf: (request: R) => string | undefined) {
+    this.#request = request;
+    this.#routeOf = routeOf;
+  }
+
+  route(): string | undefined {
+    return this.#request === undefined ? this.#route : this.#routeOf(this.#request);
+  }
+
+  get data(): Map<symbol, unknown> {
+    return (this.#data ??= new Map());
+  }
+
+  onFinish(fn: Finisher): void {
+    // After the response, a late query's check would never run: not kept, so nothing accumulates.
+    if (!this.#finished) (this.#finishers ??= []).push(fn);
+  }
+
+  /** The response finished: runs the end-of-request checks with the final route, then drops the request and the data. */
+  finish(route: string | undefined): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#route = route;
+    this.#request = undefined;
+    const finishers = this.#finishers;
+    this.#finishers = undefined;
+    this.#data = undefined;
+    if (finishers) for (const fn of finishers) fn(route);
+  }
+}
+
 const storage = new AsyncLocalStorage<RequestScope>();
 let enabled = false;
 
@@ -35,5 +86,11 @@ export const requestScope = {
   /** Enters `scope` for the rest of this synchronous run and its async continuations. */
   enter(scope: RequestScope): void {
     storage.enterWith(scope);
+  },
+  /** Makes the scope of `request` and enters it (see HttpRequestScope); call its `finish()` when the response finishes. */
+  open<R extends object>(request: R, routeOf: (request: R) => string | undefined): HttpRequestScope<R> {
+    const scope = new HttpRequestScope(request, routeOf);
+    storage.enterWith(scope);
+    return scope;
   },
 };

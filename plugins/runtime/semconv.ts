@@ -1,4 +1,4 @@
-/** Runtime metric names: the first group comes from @opentelemetry/instrumentation-runtime-node. */
+/** Runtime metric names: the first group is OpenTelemetry's runtime instrumentation's (@opentelemetry/instrumentation-runtime-node), kept name for name. */
 export const METRIC_NODEJS_EVENTLOOP_DELAY_P99 = 'nodejs.eventloop.delay.p99' as const;
 export const METRIC_NODEJS_EVENTLOOP_DELAY_P90 = 'nodejs.eventloop.delay.p90' as const;
 export const METRIC_NODEJS_EVENTLOOP_DELAY_P50 = 'nodejs.eventloop.delay.p50' as const;
@@ -14,6 +14,12 @@ export const METRIC_V8JS_MEMORY_HEAP_SPACE_SIZE = 'v8js.memory.heap.space.size' 
 export const METRIC_V8JS_MEMORY_HEAP_SPACE_AVAILABLE_SIZE = 'v8js.memory.heap.space.available_size' as const;
 export const METRIC_V8JS_MEMORY_HEAP_SPACE_PHYSICAL_SIZE = 'v8js.memory.heap.space.physical_size' as const;
 export const METRIC_NODEJS_EVENTLOOP_TIME = 'nodejs.eventloop.time' as const;
+
+/** Their attributes, as that instrumentation sets them. */
+export const ATTR_NODEJS_EVENTLOOP_STATE = 'nodejs.eventloop.state' as const;
+export const ATTR_V8JS_GC_TYPE = 'v8js.gc.type' as const;
+export const ATTR_V8JS_HEAP_SPACE_NAME = 'v8js.heap.space.name' as const;
+export const ATTR_V8JS_RESOURCE_TYPE = 'v8js.resource.type' as const;
 
 /** Ours: process memory, from `process.memoryUsage()`. */
 export const METRIC_PROCESS_MEMORY_USAGE = 'process.memory.usage' as const;

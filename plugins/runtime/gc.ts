@@ -1,0 +1,41 @@
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
+
+export type GcKind = 'major' | 'minor' | 'incremental' | 'weakcb';
+type Listener = (kind: GcKind, durationMs: number) => void;
+
+const KINDS: Record<number, GcKind> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+const listeners = new Set<Listener>();
+let observer: PerformanceObserver | undefined;
+
+/**
+ * One `gc` performance observer for the whole preload (the runtime and diagnostics plugins each had one):
+ * Node builds an entry object per collection for every observer, so two observers doubled that work on the
+ * GC-heaviest moments. Returns the unsubscribe; the observer stops with the last listener.
+ */
+export function onGc(listener: Listener): () => void {
+  listeners.add(listener);
+  if (observer === undefined) {
+    observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        // `detail.kind` is Node's GC kind (perf_hooks.constants); older typings do not declare `detail`.
+        const kind = KINDS[(entry as PerformanceEntry & { detail?: { kind?: number } | null }).detail?.kind ?? -1];
+        if (kind === undefined) continue;
+        for (const fn of listeners) fn(kind, entry.duration);
+      }
+    });
+    observer.observe({ entryTypes: ['gc'] });
+  }
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0) {
+      observer?.disconnect();
+      observer = undefined;
+    }
+  };
+}
