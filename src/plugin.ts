@@ -90,6 +90,8 @@ export interface PluginDefinition<S extends Shape = Shape> {
   schema: ObjectSchema<S>;
   /** Defaults drawn from the active profile; they sit between built-in defaults and the config file. */
   profileDefaults?: (profile: Profile) => Partial<ObjectSchema<S>['_input']>;
+  /** A standard switch that turns the plugin off (`OTEL_SDK_DISABLED=true` for telemetry): the reason, or undefined. */
+  offBy?: (env: NodeJS.ProcessEnv) => string | undefined;
   /** Standard variables outside our `PLANDEX_PERF_*` naming (e.g. `OTEL_*`), read as part of the environment layer. */
   fromEnv?: (env: NodeJS.ProcessEnv) => Partial<ObjectSchema<S>['_input']>;
   /**

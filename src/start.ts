@@ -120,8 +120,9 @@ export function plan(fileConfig: RawConfig, options: Pick<StartOptions, 'config'
       resolved.set(plugin.name, { off: 'disabled by PLANDEX_PERF_DISABLE or config' });
       continue;
     }
-    if (plugin.name === 'telemetry' && env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
-      resolved.set(plugin.name, { off: 'OTEL_SDK_DISABLED=true' });
+    const offBy = plugin.offBy?.(env);
+    if (offBy !== undefined) {
+      resolved.set(plugin.name, { off: offBy });
       continue;
     }
     const layers = { profile, file: fileConfig[plugin.name], env: envOverrides(plugin, env), code: code[plugin.name] };

@@ -42,6 +42,7 @@ export default definePlugin({
   description: 'OpenTelemetry SDK set-up: the Prometheus endpoint, the resource, and traces when configured.',
   schema,
   fromEnv: fromOtelEnv,
+  offBy: (env) => (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' ? 'OTEL_SDK_DISABLED=true' : undefined),
   whenInvalid,
   setup(ctx, options) {
     // OTEL_RESOURCE_ATTRIBUTES plus a few process facts: no cloud metadata probes, no network at start-up,
