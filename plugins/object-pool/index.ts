@@ -6,7 +6,8 @@ import { schema, type ObjectPoolOptions } from './schema.js';
 import { guardedPool, type CreatePool, type Factory, type GenericPool, type GuardedPool, type GuardInstruments } from './guard.js';
 import * as sc from './semconv.js';
 
-const MANAGER = Symbol.for('plandex-perf.object-pool.manager');
+/** Where the running plugin leaves its pool manager for the API (public.ts), across copies of the package. */
+export const MANAGER = Symbol.for('plandex-perf.object-pool.manager');
 const kHooked = Symbol.for('plandex-perf.object-pool.hooked');
 
 /** What the API's `createPool` and `getPool` talk to while the plugin runs. */
