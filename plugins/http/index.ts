@@ -6,10 +6,12 @@ import { requestScope, type RequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
+import { ExpressRoutes, type ExpressRequest } from './express.js';
+import { watchFastify } from './fastify.js';
 import * as sc from './semconv.js';
 
 interface ChannelMessage {
-  request: IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
+  request: IncomingMessage & ExpressRequest;
   response: ServerResponse;
   server: unknown;
 }
@@ -24,7 +26,8 @@ type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?
 /**
  * HTTP server metrics from Node's own diagnostics channels: no module patching, so ESM and CommonJS
  * hosts are measured alike, whatever framework sits on top. The route comes from the framework when it
- * knows one (Express's `req.route`, Fastify's handler channel), else from configured templates.
+ * knows one (Express's matched route and the routers it is mounted through, Fastify's `routeOptions.url`),
+ * else from configured templates. See README.md for the route on each path.
  */
 export default definePlugin({
   name: 'http',
@@ -41,13 +44,19 @@ export default definePlugin({
     });
     const matcher = new RouteMatcher(options.routes);
     const boundRoute = boundedLabel('routes', options.maxRoutes);
+    const express = new ExpressRoutes();
 
     const routeOf = (request: ChannelMessage['request'] & Tagged): string | undefined => {
       const known = request[kRoute];
       if (known !== undefined) return known;
-      const expressPath = request.route?.path;
-      if (typeof expressPath === 'string') return `${request.baseUrl ?? ''}${expressPath}`;
-      return matcher.empty ? undefined : matcher.match(request.url ?? '/');
+      let expressRoute: string | undefined;
+      try {
+        expressRoute = express.routeOf(request);
+      } catch (error) {
+        ctx.log.once('http:express', 'error', 'PPERF_ERR_INSTRUMENTATION', 'reading the Express route failed; the request is recorded without it', { error });
+      }
+      if (expressRoute !== undefined) return expressRoute;
+      return (matcher.empty ? undefined : matcher.match(request.url ?? '/')) ?? sc.ROUTE_UNMATCHED;
     };
 
     const onStart = (message: unknown): void => {
@@ -118,20 +127,16 @@ export default definePlugin({
       }
     };
 
-    // Fastify (and Nest on Fastify) publishes its matched route on this tracing channel.
-    const onFastify = (message: unknown): void => {
-      const { request, route } = message as { request?: { raw?: Tagged; routeOptions?: { url?: unknown } }; route?: { url?: unknown } };
-      const url = route?.url ?? request?.routeOptions?.url;
-      if (request?.raw && typeof url === 'string') request.raw[kRoute] = url;
-    };
-
+    const unwatchFastify = watchFastify(
+      (raw, route) => void ((raw as Tagged)[kRoute] = route),
+      (error) => ctx.log.once('http:fastify', 'error', 'PPERF_ERR_INSTRUMENTATION', 'could not add the route hook to a Fastify instance', { error }),
+    );
     diagnostics.subscribe('http.server.request.start', onStart);
     diagnostics.subscribe('http.server.response.finish', onFinish);
-    diagnostics.subscribe('tracing:fastify.request.handler:start', onFastify);
     return () => {
       diagnostics.unsubscribe('http.server.request.start', onStart);
       diagnostics.unsubscribe('http.server.response.finish', onFinish);
-      diagnostics.unsubscribe('tracing:fastify.request.handler:start', onFastify);
+      unwatchFastify();
     };
   },
 });
