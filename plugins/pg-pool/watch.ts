@@ -17,6 +17,8 @@ interface Checkout {
   site: { stack?: string } | undefined;
   warned: boolean;
   attributes: Attributes;
+  /** Borrowed by `pool.query`, which releases it itself when the query ends: slow, never leaked. */
+  internal: boolean;
 }
 
 const kPooled = Symbol('plandex-perf.pg-pool.pooled');
@@ -119,7 +121,7 @@ export class PoolWatch {
     }
   }
 
-  /** `pool.query` borrows through `connect` too; those checkouts cannot leak, so they skip the stack capture. */
+  /** `pool.query` borrows through `connect` too; those checkouts cannot leak, so they are never reported. */
   internalQuery<T>(pool: WatchedPool, run: () => T): T {
     const tagged = pool as unknown as Record<symbol, unknown>;
     tagged[kInternal] = true;
@@ -134,7 +136,8 @@ export class PoolWatch {
     const attributes = this.pools.get(pool) ?? { [sc.ATTR_POOL_NAME]: this.nameOf(pool) };
     const started = performance.now();
     let site: { stack?: string } | undefined;
-    if (this.options.leakDetectionMs > 0 && !(pool as unknown as Record<symbol, unknown>)[kInternal]) {
+    const internal = (pool as unknown as Record<symbol, unknown>)[kInternal] === true;
+    if (this.options.leakDetectionMs > 0 && !internal) {
       site = {};
       Error.captureStackTrace(site, PoolWatch.prototype.connect);
     }
@@ -145,7 +148,7 @@ export class PoolWatch {
           return;
         }
         this.waitTime.record((performance.now() - started) / 1000, attributes);
-        if (typeof client === 'object' && client !== null) this.checkouts.set(client, { at: performance.now(), site, warned: false, attributes });
+        if (typeof client === 'object' && client !== null) this.checkouts.set(client, { at: performance.now(), site, warned: false, attributes, internal });
       } catch {
         // Measurement must never change what the app gets.
       }
@@ -185,12 +188,12 @@ export class PoolWatch {
   private sweep(): void {
     const now = performance.now();
     for (const checkout of this.checkouts.values()) {
-      if (checkout.warned || now - checkout.at < this.options.leakDetectionMs) continue;
+      if (checkout.internal || checkout.warned || now - checkout.at < this.options.leakDetectionMs) continue;
       checkout.warned = true;
       this.leaked.add(1, checkout.attributes);
       this.log.warn('PPERF_WRN_009', `a pg client has been checked out for ${Math.round(now - checkout.at)} ms without release (possible leak)`, {
         pool: checkout.attributes[sc.ATTR_POOL_NAME],
-        checkedOutAt: checkout.site?.stack?.split('\n').slice(1, 8).map((l) => l.trim()) ?? 'stack not captured (pool.query)',
+        checkedOutAt: checkout.site?.stack?.split('\n').slice(1, 8).map((l) => l.trim()) ?? 'stack not captured',
       });
     }
   }

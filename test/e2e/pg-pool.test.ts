@@ -32,14 +32,15 @@ async function usersWithPlans(): Promise<{ many: number; few: number }> {
 }
 
 describe('pg-pool: the tuned pool', () => {
-  it('fills unset options from the profile, logs them once without the password, and reports per-pool metrics', async () => {
+  it('an explicit profile fills unset options, logged once with their origin and without the password; per-pool metrics', async () => {
     const { app, metricsPort } = await start(poolApp, { PLANDEX_PERF_PROFILE: 'container-512m' });
     expect(await get(`${app.url}/backends`)).toMatchObject({ status: 200 });
     const body = JSON.parse((await get(`${app.url}/backends`)).body);
     expect(body.max).toBe(3);
     const log = app.stderr();
-    expect(log).toMatch(/pg pool ".*": \{"max":3,"min":0,.*"connectionTimeoutMillis":5000/);
-    expect(log).toContain('"query_timeout":31000');
+    expect(log.match(/pg pool "/g)).toHaveLength(1);
+    expect(log).toMatch(/pg pool ".*": max=3 \(profile container-512m\), min=0 \(profile container-512m\), .*connectionTimeoutMillis=5000 \(profile container-512m\)/);
+    expect(log).toContain('query_timeout=31000 (profile container-512m, statement_timeout + 1 s)');
     expect(log).not.toMatch(/password/i);
     const lines = await scrape(metricsPort);
     expect(sumSamples(lines, 'db_client_connection_idle_max')).toBe(3);
@@ -49,7 +50,7 @@ describe('pg-pool: the tuned pool', () => {
   });
 
   it("keeps the app's explicit value, unless the option is enforced", async () => {
-    let { app } = await start(poolApp, { POOL_MAX: '7' });
+    let { app } = await start(poolApp, { POOL_MAX: '7', PLANDEX_PERF_PROFILE: 'laptop-4g' });
     expect(JSON.parse((await get(`${app.url}/backends`)).body).max).toBe(7);
     await app.stop();
     ({ app } = await start(poolApp, { POOL_MAX: '7', PLANDEX_PERF_PG_POOL_ENFORCE: 'max', PLANDEX_PERF_PG_POOL_MAX: '2' }));
@@ -91,6 +92,19 @@ describe('pg-pool: what it detects', () => {
     await get(`${app.url}/query`); // pool.query checkouts are short and never reported
     expect(app.stderr().match(/PPERF_WRN_009/g)).toHaveLength(1);
     expect(sumSamples(await scrape(metricsPort), 'plandex_perf_pg_leaked_connections_total')).toBe(1);
+  });
+
+  it('a pool.query longer than the leak threshold is slow, not a leak: no warning (issue 12)', async () => {
+    const { app, metricsPort } = await start(poolApp, { PLANDEX_PERF_PG_POOL_LEAK_DETECTION_MS: '100' });
+    const started = Date.now();
+    expect((await get(`${app.url}/slow`)).status).toBe(200); // pool.query('SELECT pg_sleep(0.2)'), twice the threshold
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    await new Promise((r) => setTimeout(r, 300)); // sweeps run every 50 ms here
+    expect(app.stderr()).not.toContain('PPERF_WRN_009');
+    expect(sumSamples(await scrape(metricsPort), 'plandex_perf_pg_leaked_connections_total')).toBe(0);
+    // The control: a pool.connect() held as long is reported.
+    await get(`${app.url}/hold?ms=400`);
+    await waitFor(() => app.stderr().includes('PPERF_WRN_009'));
   });
 
   it('a slow query is logged with its fingerprint and route, never its values', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../plugins/pg-pool/fingerprint.js';
-import { tunePoolConfig } from '../../plugins/pg-pool/tune.js';
+import { describeApplied, tunePoolConfig } from '../../plugins/pg-pool/tune.js';
 import { schema } from '../../plugins/pg-pool/schema.js';
 
 const defaults = (() => {
@@ -25,14 +25,27 @@ describe('fingerprint', () => {
 });
 
 describe('tunePoolConfig', () => {
-  it('fills what the app left unset and says so', () => {
-    const { config, filled } = tunePoolConfig({ connectionString: 'postgres://x' }, { ...defaults, max: 5 }, 'svc');
-    expect(config).toMatchObject({ connectionString: 'postgres://x', max: 5, connectionTimeoutMillis: 5000, application_name: 'svc', statement_timeout: 30000, query_timeout: 31000, keepAlive: true });
-    expect(filled).toContain('max');
+  const profile = (option: string) => (['max', 'connectionTimeoutMillis', 'statementTimeoutMs'].includes(option) ? 'profile laptop-4g' : 'config');
+  it('with no configuration changes nothing but the wait bound, and names pg as the origin of the rest', () => {
+    const { config, applied } = tunePoolConfig({ connectionString: 'postgres://x' }, defaults, 'svc', undefined, {});
+    expect(config).toEqual({ connectionString: 'postgres://x', connectionTimeoutMillis: 30_000, fallback_application_name: 'svc' });
+    expect(applied.max).toEqual({ value: 10, from: 'pg default' });
+    expect(applied.idleTimeoutMillis).toEqual({ value: 10_000, from: 'pg default' });
+    expect(applied.statement_timeout).toEqual({ value: 'unset', from: 'pg default' });
+    expect(applied.query_timeout).toEqual({ value: 'unset', from: 'pg default' });
   });
-  it("keeps the app's explicit values unless enforced", () => {
+  it("fills what an opt-in layer sets and the app left unset, and says where each value comes from", () => {
+    const { config, applied } = tunePoolConfig({ connectionString: 'postgres://x', max: 20 }, { ...defaults, max: 5, connectionTimeoutMillis: 5000, statementTimeoutMs: 30_000 }, 'svc', profile, {});
+    expect(config).toMatchObject({ max: 20, connectionTimeoutMillis: 5000, statement_timeout: 30_000, query_timeout: 31_000 });
+    expect(applied.max).toEqual({ value: 20, from: 'app' });
+    expect(applied.connectionTimeoutMillis).toEqual({ value: 5000, from: 'profile laptop-4g' });
+    expect(applied.query_timeout).toEqual({ value: 31_000, from: 'profile laptop-4g, statement_timeout + 1 s' });
+    expect(describeApplied(applied)).toContain('max=20 (app), min=0 (pg default)');
+  });
+  it("keeps the app's explicit values unless enforced, pg's `poolSize` included", () => {
     expect(tunePoolConfig({ max: 20, connectionTimeoutMillis: 0 }, defaults, 's').config).toMatchObject({ max: 20, connectionTimeoutMillis: 0 });
-    expect(tunePoolConfig({ max: 20, connectionTimeoutMillis: 0 }, { ...defaults, enforce: ['connectionTimeoutMillis'] }, 's').config).toMatchObject({ max: 20, connectionTimeoutMillis: 5000 });
+    expect(tunePoolConfig({ poolSize: 20 }, { ...defaults, max: 3 }, 's').config.max).toBeUndefined();
+    expect(tunePoolConfig({ max: 20, connectionTimeoutMillis: 0 }, { ...defaults, enforce: ['connectionTimeoutMillis'] }, 's').config).toMatchObject({ max: 20, connectionTimeoutMillis: 30_000 });
   });
   it('sets the client timeout a little above the server statement timeout, and neither when off', () => {
     expect(tunePoolConfig({}, { ...defaults, statementTimeoutMs: 2000 }, 's').config.query_timeout).toBe(3000);
@@ -42,5 +55,11 @@ describe('tunePoolConfig', () => {
   });
   it('never leaves min above max', () => {
     expect(tunePoolConfig({ max: 2 }, { ...defaults, min: 4 }, 's').config).toMatchObject({ max: 2, min: 2 });
+  });
+  it('names connections only where the app names none (fallback_application_name)', () => {
+    expect(tunePoolConfig({ application_name: 'mine' }, defaults, 's', undefined, {}).config).toEqual({ application_name: 'mine', connectionTimeoutMillis: 30_000 });
+    expect(tunePoolConfig({}, defaults, 's', undefined, { PGAPPNAME: 'env-name' }).applied.application_name).toEqual({ value: 'env-name', from: 'app' });
+    expect(tunePoolConfig({ connectionString: 'postgres://h/db?application_name=u' }, defaults, 's', undefined, {}).applied.application_name?.from).toBe('app');
+    expect(tunePoolConfig({}, { ...defaults, applicationName: 'n', enforce: ['application_name'] }, 's', undefined, {}).config.application_name).toBe('n');
   });
 });
