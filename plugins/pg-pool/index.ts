@@ -8,6 +8,7 @@ import { schema } from './schema.js';
 import { describeApplied, tunePoolConfig, type Origin, type PoolConfig } from './tune.js';
 import { fingerprint } from './fingerprint.js';
 import { PoolWatch, type WatchedPool } from './watch.js';
+import { KnexPools } from './knex.js';
 import * as sc from './semconv.js';
 
 type PoolClass = new (config?: PoolConfig, ...rest: unknown[]) => WatchedPool;
@@ -50,9 +51,9 @@ const plugin = definePlugin({
     const telemetry = ctx.use<Telemetry>('telemetry');
     const pg = ctx.use<PgInstrumentation>('pg');
     const serviceName = telemetry.serviceName;
-    const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
-    // knex keeps its own pool of pg.Clients: listed beside the pg.Pools, as knex's, once it has opened one.
-    pg.addPoolSource(() => (watch.knex.opened > 0 ? [{ name: 'knex', owner: 'knex', total: watch.knex.open, idle: null, waiting: null, max: null, opened: watch.knex.opened }] : []));
+    // knex keeps its own pool of pg.Clients: reported by the pg plugin beside the pg.Pools, as knex's.
+    const knexPools = new KnexPools((pool, foreign) => void pg.trackPool(pool, foreign));
+    const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool), knexPools);
     let active = true;
     // Where each option's value came from, for the one-time pool log (precedence as in src/config.ts).
     const fromProfile: Record<string, unknown> = profilePool(ctx.profile);

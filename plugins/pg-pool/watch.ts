@@ -2,6 +2,7 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import { requestScope } from '../../src/request-scope.js';
 import type { PgPool } from '../pg/index.js';
+import type { KnexPools } from './knex.js';
 import type { PgPoolOptions } from './schema.js';
 import * as sc from './semconv.js';
 
@@ -34,8 +35,8 @@ export class PoolWatch {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unpooledTimes: number[] = [];
   private unpooledWarned = false;
-  /** Connections of knex's own pool: open now, and opened since start. */
-  readonly knex = { open: 0, opened: 0 };
+  /** Connections opened by knex's own pools since start. */
+  private knexOpened = 0;
   private readonly waitTime;
   private readonly useTime;
   private readonly createTime;
@@ -49,6 +50,7 @@ export class PoolWatch {
     private readonly options: PgPoolOptions,
     private readonly log: typeof Log,
     private readonly nameOf: (pool: PgPool) => string,
+    private readonly knexPools: KnexPools,
   ) {
     const histogram = (name: string, description: string) => meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: sc.TIME_BUCKETS } });
     this.waitTime = histogram(sc.METRIC_DB_CLIENT_CONNECTION_WAIT_TIME, 'Time to obtain a connection from the pool.');
@@ -205,23 +207,23 @@ export class PoolWatch {
     const connect = proto.connect;
     const self = this;
     proto.connect = function (this: Record<symbol, unknown>, ...args: unknown[]) {
-      if (!this[kPooled]) self.outsidePgPool(this);
+      if (!this[kPooled]) self.outsidePgPool();
       return connect.apply(this, args);
     };
   }
 
   /** A connect outside any pg.Pool: knex's own pool, or an app opening clients by hand. */
-  private outsidePgPool(client: object): void {
+  private outsidePgPool(): void {
     try {
       // A connect is a network round trip; capturing its stack here costs a fraction of that.
       const site: { stack?: string } = {};
       Error.captureStackTrace(site, PoolWatch.prototype.outsidePgPool); // from the connect wrapper down
       if (!KNEX_FRAME.test(site.stack ?? '')) return this.countUnpooled(site.stack);
-      this.knex.opened++;
-      this.knex.open++;
-      (client as { once(event: string, fn: () => void): void }).once('end', () => void this.knex.open--);
-      if (this.knex.opened === 1) {
-        this.log.info("pg clients from knex's own pool (tarn): their queries are measured; the pool's size and timeouts are knex's (its `pool` option), not tuned by pg-pool, and its connections are not counted as unpooled");
+      const reported = this.knexPools.seen(site.stack ?? '');
+      if (++this.knexOpened === 1) {
+        this.log.info(
+          `pg clients from knex's own pool (tarn): their queries are measured${reported ? ', the pool is reported as "knex:<database>@<host>:<port>"' : ''}; its size and timeouts are knex's (its \`pool\` option), not tuned by pg-pool, and its connections are not counted as unpooled`,
+        );
       }
     } catch (error) {
       this.log.once('pg-pool:outside', 'error', 'PPERF_ERR_INSTRUMENTATION', 'classifying a pg connect failed', { error });

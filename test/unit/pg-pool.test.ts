@@ -19,6 +19,30 @@ describe('fingerprint', () => {
     expect(fingerprint('SELECT 1 FROM t WHERE a = $1 AND b = ANY($2)')).toBe('SELECT ? FROM t WHERE a = $n AND b = ANY(?)');
     expect(fingerprint('INSERT INTO t (a, b) VALUES (1, 2), (3, 4)')).toBe(fingerprint('INSERT INTO t (a, b) VALUES (5, 6)'));
   });
+  it.each([
+    ['dollar-quoted with a tag', "SELECT $tag$secret 'x' $$ inner$tag$ AS v FROM t", 'SELECT ? AS v FROM t'],
+    ['dollar-quoted without a tag', 'INSERT INTO notes (body) VALUES ($$it\'s "secret"$$)', 'INSERT INTO notes (body) VALUES (?)'],
+    ['different tags in one statement', "SELECT $a$one$a$, $b$two $a$ still$b$ FROM t", 'SELECT ?, ? FROM t'],
+    ['E strings with backslash escapes', "SELECT * FROM t WHERE a = E'it\\'s secret' AND b = 2", 'SELECT * FROM t WHERE a = ? AND b = ?'],
+    ['doubled quotes inside a string', "SELECT * FROM t WHERE a = 'O''Brien secret'", 'SELECT * FROM t WHERE a = ?'],
+    ['bit, hex and Unicode strings', "SELECT B'1010', X'ff', U&'d\\0061t' FROM t", 'SELECT ?, ?, ? FROM t'],
+    ['a quoted name holding a quote', 'SELECT "it\'s" FROM t WHERE a = \'secret\'', 'SELECT "it\'s" FROM t WHERE a = ?'],
+    ['nested block comments', 'SELECT /* a /* secret */ still comment */ 1 FROM t', 'SELECT ? FROM t'],
+    ['names with digits and dollars', 'SELECT t1.col2, a$b FROM t1 WHERE x = 3', 'SELECT t1.col2, a$b FROM t1 WHERE x = ?'],
+  ])('blanks %s', (_name, text, expected) => {
+    const fp = fingerprint(text);
+    expect(fp).toBe(expected);
+    expect(fp).not.toMatch(/secret|one|two|Brien/);
+  });
+  it('reads one statement the same whatever its dollar-quoted or E-string value', () => {
+    expect(fingerprint("SELECT f($q$a$q$)")).toBe(fingerprint('SELECT f($q$something else entirely$q$)'));
+    expect(fingerprint("SELECT E'a\\'b'")).toBe(fingerprint("SELECT E'other'"));
+    expect(fingerprint('SELECT $1, $$x$$')).toBe('SELECT $n, ?');
+  });
+  it('an unterminated literal hides the rest', () => {
+    expect(fingerprint("SELECT $x$ secret")).toBe('SELECT ?');
+    expect(fingerprint("SELECT 'secret")).toBe('SELECT ?');
+  });
   it('is bounded in length', () => {
     expect(fingerprint(`SELECT ${'a, '.repeat(500)} b FROM t`).length).toBeLessThanOrEqual(301);
   });
