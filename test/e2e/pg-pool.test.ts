@@ -72,6 +72,8 @@ describe('pg-pool: the tuned pool', () => {
 
   it('an exhausted pool fails acquirers after the timeout with a coded error instead of hanging', async () => {
     const { app, metricsPort } = await start(poolApp, { POOL_MAX: '1', PLANDEX_PERF_PG_POOL_CONNECTION_TIMEOUT_MILLIS: '300' });
+    // Open the one connection first: on a loaded machine, opening it can itself take longer than 300 ms.
+    await waitFor(async () => ((await get(`${app.url}/query`)).status === 200 ? true : undefined), 10_000);
     expect((await get(`${app.url}/hold?ms=3000`)).status).toBe(200);
     const started = Date.now();
     const response = await get(`${app.url}/query`);
@@ -79,7 +81,7 @@ describe('pg-pool: the tuned pool', () => {
     expect(response.status).toBe(500);
     expect(JSON.parse(response.body).code).toBe('PPERF_ERR_PG_POOL_TIMEOUT');
     expect(app.stderr()).toContain('PPERF_ERR_PG_POOL_TIMEOUT');
-    expect(sumSamples(await scrape(metricsPort), 'db_client_connection_timeouts_total')).toBe(1);
+    expect(sumSamples(await scrape(metricsPort), 'db_client_connection_timeouts_total')).toBeGreaterThanOrEqual(1);
   });
 });
 
