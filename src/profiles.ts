@@ -11,13 +11,20 @@ export interface ProfileValues {
   maxSemiSpaceMb: number;
   /** `UV_THREADPOOL_SIZE`: libuv's pool for fs, dns.lookup, crypto and zlib work. */
   uvThreadpoolSize: number;
-  /** pg pool size and floor (HikariCP: about 2 × cores + 1). */
-  pgPoolMax: number;
-  pgPoolMin: number;
+  /**
+   * pg pool tuning. Optional: `auto` (what everyone gets) sets none of them, so the host's pools keep
+   * pg's defaults and the app's own settings; a named or custom profile opts in to the values it names.
+   * Pool size and floor (HikariCP: about 2 × cores + 1).
+   */
+  pgPoolMax?: number;
+  pgPoolMin?: number;
   /** How long an acquirer waits for a pg connection before a clear error (node-postgres waits forever by default). */
-  pgConnectionTimeoutMs: number;
-  pgIdleTimeoutMs: number;
-  pgStatementTimeoutMs: number;
+  pgConnectionTimeoutMs?: number;
+  pgIdleTimeoutMs?: number;
+  pgStatementTimeoutMs?: number;
+  pgIdleInTransactionTimeoutMs?: number;
+  /** Rotate connections older than this (HikariCP `maxLifetime`). */
+  pgMaxLifetimeSeconds?: number;
   /** In-process (L1) cache budget, bytes. */
   cacheL1Bytes: number;
   /** Upper bound of each generic-pool object pool. */
@@ -60,12 +67,21 @@ const GiB = 1024 ** 3;
 
 /** Shared by every profile unless it says otherwise. */
 const common = {
-  pgConnectionTimeoutMs: 5_000,
-  pgIdleTimeoutMs: 30_000,
-  pgStatementTimeoutMs: 30_000,
   softHeapRatio: 0.75,
   hardHeapRatio: 0.9,
   maxEventLoopDelayMs: 0,
+} satisfies Partial<ProfileValues>;
+
+/**
+ * The pool tuning of the named profiles: they change query semantics (timeouts, rotation, pool size),
+ * which is why only a profile chosen by name carries them, never `auto`.
+ */
+const tunedPool = {
+  pgConnectionTimeoutMs: 5_000,
+  pgIdleTimeoutMs: 30_000,
+  pgStatementTimeoutMs: 30_000,
+  pgIdleInTransactionTimeoutMs: 60_000,
+  pgMaxLifetimeSeconds: 1800,
 } satisfies Partial<ProfileValues>;
 
 /** Named profiles: the machine each is written for, then the values. */
@@ -73,7 +89,7 @@ export const namedProfiles: Record<string, Omit<Profile, 'name'>> = {
   // A 512 MB container, 1 CPU: heap at half the limit leaves room for buffers, code and native memory.
   'container-512m': {
     memoryBytes: 512 * MiB, cpus: 1, constrained: true,
-    ...common,
+    ...common, ...tunedPool,
     maxOldSpaceMb: 256, maxSemiSpaceMb: 4, uvThreadpoolSize: 2,
     pgPoolMax: 3, pgPoolMin: 0, cacheL1Bytes: 16 * MiB, objectPoolMax: 2,
     softHeapRatio: 0.7, hardHeapRatio: 0.85,
@@ -81,14 +97,14 @@ export const namedProfiles: Record<string, Omit<Profile, 'name'>> = {
   // The background document's 2012 MacBook: 2 cores, 4 GB shared with an editor and a browser.
   'laptop-4g': {
     memoryBytes: 4 * GiB, cpus: 2, constrained: false,
-    ...common,
+    ...common, ...tunedPool,
     maxOldSpaceMb: 512, maxSemiSpaceMb: 8, uvThreadpoolSize: 4,
     pgPoolMax: 5, pgPoolMin: 0, cacheL1Bytes: 64 * MiB, objectPoolMax: 4,
   },
   // A 16 GB, 8-core server that runs this one service.
   'server-16g': {
     memoryBytes: 16 * GiB, cpus: 8, constrained: false,
-    ...common,
+    ...common, ...tunedPool,
     maxOldSpaceMb: 4096, maxSemiSpaceMb: 32, uvThreadpoolSize: 8,
     pgPoolMax: 17, pgPoolMin: 2, cacheL1Bytes: 512 * MiB, objectPoolMax: 16,
   },
@@ -96,7 +112,11 @@ export const namedProfiles: Record<string, Omit<Profile, 'name'>> = {
 
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
 
-/** Values derived from the machine: the named profiles' reasoning, applied to what this machine has. */
+/**
+ * Values derived from the machine: the named profiles' reasoning, applied to what this machine has.
+ * No pg pool values: a pool sized from the app's CPUs (3 on one CPU) failed bursts that pg's 10 served
+ * slowly, and added timeouts cancelled queries that work bare (issue 12). `auto` leaves pools as the app has them.
+ */
 export function deriveValues(memoryBytes: number, cpus: number, constrained: boolean): ProfileValues {
   const memoryMb = memoryBytes / MiB;
   // In a container the process owns its limit: half for the heap. On a shared machine: a quarter, at most 4 GiB.
@@ -106,8 +126,6 @@ export function deriveValues(memoryBytes: number, cpus: number, constrained: boo
     maxOldSpaceMb,
     maxSemiSpaceMb: maxOldSpaceMb <= 256 ? 4 : maxOldSpaceMb <= 1024 ? 8 : maxOldSpaceMb <= 2048 ? 16 : 32,
     uvThreadpoolSize: clamp(cpus, 2, 16),
-    pgPoolMax: clamp(2 * cpus + 1, 3, 33),
-    pgPoolMin: cpus >= 4 ? 2 : 0,
     cacheL1Bytes: Math.round(clamp(maxOldSpaceMb * 0.125, 8, 1024)) * MiB,
     objectPoolMax: clamp(cpus, 1, 16),
     ...(constrained ? { softHeapRatio: 0.7, hardHeapRatio: 0.85 } : {}),

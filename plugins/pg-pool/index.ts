@@ -1,11 +1,14 @@
 import { LRUCache } from 'lru-cache';
+import { envOverrides } from '../../src/config.js';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import type { Profile } from '../../src/profiles.js';
 import { requestScope } from '../../src/request-scope.js';
 import type { PgInstrumentation } from '../pg/index.js';
 import { schema } from './schema.js';
-import { describeConfig, tunePoolConfig, type PoolConfig } from './tune.js';
+import { describeApplied, tunePoolConfig, type Origin, type PoolConfig } from './tune.js';
 import { fingerprint } from './fingerprint.js';
 import { PoolWatch, type WatchedPool } from './watch.js';
+import { KnexPools } from './knex.js';
 import * as sc from './semconv.js';
 
 type PoolClass = new (config?: PoolConfig, ...rest: unknown[]) => WatchedPool;
@@ -17,33 +20,51 @@ interface PgExports {
 const kTuned = Symbol.for('plandex-perf.pg-pool.tuned');
 const kCounts = Symbol('plandex-perf.pg-pool.counts');
 
-/**
- * A tuned pg pool without code changes: `pg.Pool` is replaced by a subclass that fills every option the
- * app left unset from the profile (explicit values win unless enforced), never waits forever, cannot crash
- * the host on an idle client's error, and reports what the semantic conventions ask for, per pool.
- * Also: leak detection, the slow-query log, N+1 detection and per-request `pg.Client` detection.
- */
-export default definePlugin({
-  name: 'pg-pool',
-  description: 'Tunes every pg.Pool from the profile; pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
-  dependsOn: ['telemetry', 'pg'],
-  modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
-  schema,
-  profileDefaults: (profile) => ({
+/** The pool values a profile carries; `auto` carries none, so they are all opt-in. */
+function profilePool(profile: Profile): Record<string, number> {
+  const values: Record<string, number | undefined> = {
     max: profile.pgPoolMax,
     min: profile.pgPoolMin,
     connectionTimeoutMillis: profile.pgConnectionTimeoutMs,
     idleTimeoutMillis: profile.pgIdleTimeoutMs,
     statementTimeoutMs: profile.pgStatementTimeoutMs,
-  }),
+    idleInTransactionTimeoutMs: profile.pgIdleInTransactionTimeoutMs,
+    maxLifetimeSeconds: profile.pgMaxLifetimeSeconds,
+  };
+  return Object.fromEntries(Object.entries(values).filter((e): e is [string, number] => e[1] !== undefined));
+}
+
+/**
+ * `pg.Pool` is replaced by a subclass that cannot crash the host on an idle client's error and reports
+ * what the semantic conventions ask for, per pool. With no configuration it changes no pool semantics
+ * (the app's values, else pg's; waiting for a connection is bounded at 30 s instead of forever); a named
+ * profile or the config opts in to tuning (explicit app values still win unless enforced).
+ * Also: leak detection, the slow-query log, N+1 detection and per-request `pg.Client` detection.
+ */
+const plugin = definePlugin({
+  name: 'pg-pool',
+  description: 'Keeps every pg.Pool alive through idle-client errors and tunes it only when a profile or the config asks; pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
+  dependsOn: ['telemetry', 'pg'],
+  modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
+  schema,
+  profileDefaults: profilePool,
   setup(ctx, options) {
     const telemetry = ctx.use<Telemetry>('telemetry');
     const pg = ctx.use<PgInstrumentation>('pg');
     const serviceName = telemetry.serviceName;
-    const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
-    // knex keeps its own pool of pg.Clients: listed beside the pg.Pools, as knex's, once it has opened one.
-    pg.addPoolSource(() => (watch.knex.opened > 0 ? [{ name: 'knex', owner: 'knex', total: watch.knex.open, idle: null, waiting: null, max: null, opened: watch.knex.opened }] : []));
+    // knex keeps its own pool of pg.Clients: reported by the pg plugin beside the pg.Pools, as knex's.
+    const knexPools = new KnexPools((pool, foreign) => void pg.trackPool(pool, foreign));
+    const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool), knexPools);
     let active = true;
+    // Where each option's value came from, for the one-time pool log (precedence as in src/config.ts).
+    const fromProfile: Record<string, unknown> = profilePool(ctx.profile);
+    const fromEnv = envOverrides(plugin as never);
+    const originOf = (option: keyof typeof options): Origin => {
+      if (fromEnv[option] !== undefined) return 'env';
+      if (fromProfile[option] !== undefined && fromProfile[option] === options[option]) return `profile ${ctx.profile.name}`;
+      if (option === 'connectionTimeoutMillis' && options[option] === 30_000) return 'plandex-perf default';
+      return 'config';
+    };
 
     ctx.onModuleLoad('pg', (exports) => {
       const mod = exports as PgExports;
@@ -51,12 +72,12 @@ export default definePlugin({
       if (!Base || (Base as unknown as Record<symbol, unknown>)[kTuned]) return;
       class Pool extends Base {
         constructor(config?: PoolConfig, ...rest: unknown[]) {
-          const tuned = active ? tunePoolConfig(config ?? {}, options, serviceName) : { config: config ?? {}, filled: [] };
-          super(tuned.config, ...rest);
-          if (!active) return;
+          const tuned = active ? tunePoolConfig(config ?? {}, options, serviceName, originOf) : undefined;
+          super(tuned?.config ?? config, ...rest);
+          if (!tuned) return;
           try {
             watch.adopt(this);
-            ctx.log.info(`pg pool "${pg.poolName(this)}": ${JSON.stringify(describeConfig(tuned.config))}`, { filledByProfile: tuned.filled, profile: ctx.profile.name });
+            ctx.log.info(`pg pool "${pg.poolName(this)}": ${describeApplied(tuned.applied)}`, { profile: ctx.profile.name });
           } catch (error) {
             ctx.log.once('pg-pool:adopt', 'error', 'PPERF_ERR_INSTRUMENTATION', 'watching a pg pool failed; it runs untouched', { error });
           }
@@ -129,3 +150,5 @@ export default definePlugin({
     };
   },
 });
+
+export default plugin;

@@ -13,25 +13,37 @@ export const tunableOptions = [
   'query_timeout',
 ] as const;
 
+/**
+ * Pool options are unset by default: an unset option is the app's own value, else pg's default, so a host
+ * with no configuration gets exactly the pool it would have had bare. A named profile or the config opts in.
+ * The one bound always added is `connectionTimeoutMillis` (30 s, HikariCP's `connectionTimeout`): it only
+ * turns pg's wait-forever into an error, long after a burst would have been served.
+ */
 const fields = {
-  max: s.integer({ min: 1, max: 1000 }).default(10).describe('Pool size when the app sets none (HikariCP: about 2 × cores + 1; keep the sum over instances below `max_connections`). Default from the profile.'),
-  min: s.integer({ min: 0, max: 1000 }).default(0).describe('Connections kept open when idle. Default from the profile.'),
-  idleTimeoutMillis: s.integer({ min: 0 }).default(30_000).describe('Close a connection idle this long; `0` never. Default from the profile.'),
+  max: s.integer({ min: 1, max: 1000 }).optional().describe("Pool size when the app sets none. Unset: pg's 10. Named profiles set it (HikariCP: about 2 × cores + 1; keep the sum over instances below `max_connections`)."),
+  min: s.integer({ min: 0, max: 1000 }).optional().describe("Connections kept open when idle. Unset: pg's 0. Named profiles set it."),
+  idleTimeoutMillis: s.integer({ min: 0 }).optional().describe("Close a connection idle this long; `0` never. Unset: pg's 10 s (which is also how long a script that never calls `pool.end()` lives). Named profiles set it."),
   connectionTimeoutMillis: s
-    .integer({ min: 1 })
-    .default(5_000)
-    .describe('Fail an acquirer that waited this long, with a coded error. Always set: node-postgres waits forever by default. Default from the profile.'),
-  maxLifetimeSeconds: s.integer({ min: 0 }).default(1800).describe('Rotate connections older than this (HikariCP `maxLifetime`); `0` never.'),
-  keepAlive: s.boolean().default(true).describe('TCP keep-alive on connections, so dead peers are noticed.'),
-  applicationName: s.string({ min: 1 }).optional().describe('`application_name` shown in `pg_stat_activity`. Default: the service name.'),
-  statementTimeoutMs: s.integer({ min: 0 }).default(30_000).describe('`statement_timeout`: the server cancels longer statements; `0` off. Default from the profile.'),
-  idleInTransactionTimeoutMs: s.integer({ min: 0 }).default(60_000).describe('`idle_in_transaction_session_timeout`: the server ends sessions idle inside a transaction; `0` off.'),
+    .integer({ min: 0 })
+    .default(30_000)
+    .describe("Fail an acquirer that waited this long, with a coded error; `0` waits forever, as pg does by default. 30 s (HikariCP's default) turns an endless hang into an error without failing a burst. Named profiles set 5 s."),
+  maxLifetimeSeconds: s.integer({ min: 0 }).optional().describe("Rotate connections older than this (HikariCP `maxLifetime`); `0` never. Unset: pg's 0. Named profiles set 1800."),
+  keepAlive: s.boolean().optional().describe("TCP keep-alive on connections, so dead peers are noticed. Unset: pg's `false`."),
+  applicationName: s
+    .string({ min: 1 })
+    .optional()
+    .describe("Name shown in `pg_stat_activity`. Default: the service name, sent as `fallback_application_name`, so any name the app gives (config, URL, `PGAPPNAME`) wins."),
+  statementTimeoutMs: s.integer({ min: 0 }).optional().describe("`statement_timeout`: the server cancels longer statements; `0` off. Unset: none (the server's setting). Named profiles set 30 s."),
+  idleInTransactionTimeoutMs: s
+    .integer({ min: 0 })
+    .optional()
+    .describe("`idle_in_transaction_session_timeout`: the server ends sessions idle inside a transaction; `0` off. Unset: none. Named profiles set 60 s."),
   queryTimeoutMs: s
     .integer({ min: 0 })
     .optional()
-    .describe('Client-side `query_timeout`. Default: `statementTimeoutMs` + 1000, so the server cancels first and the client only catches a dead server.'),
+    .describe('Client-side `query_timeout`. Unset: `statementTimeoutMs` + 1000 when that is set (the server cancels first and the client only catches a dead server), else none.'),
   enforce: s.array(s.enum(tunableOptions), { max: 20 }).default([]).describe('Options where these values win over the app’s own (node-postgres names, e.g. `["max", "connectionTimeoutMillis"]`).'),
-  leakDetectionMs: s.integer({ min: 0 }).default(10_000).describe('A client checked out longer than this gets one warning with the stack of its checkout (HikariCP `leakDetectionThreshold`); `0` off.'),
+  leakDetectionMs: s.integer({ min: 0 }).default(10_000).describe('A client checked out with `pool.connect()` longer than this gets one warning with the stack of its checkout (HikariCP `leakDetectionThreshold`; report only, the client is left alone); `pool.query` checkouts are never reported; `0` off.'),
   slowQueryMs: s.integer({ min: 0 }).default(100).describe('Log queries slower than this (fingerprint, duration, route; never values); `0` off.'),
   nPlusOneThreshold: s
     .integer({ min: 0 })

@@ -2,6 +2,7 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import { requestScope } from '../../src/request-scope.js';
 import type { PgPool } from '../pg/index.js';
+import type { KnexPools } from './knex.js';
 import type { PgPoolOptions } from './schema.js';
 import * as sc from './semconv.js';
 
@@ -17,6 +18,8 @@ interface Checkout {
   site: { stack?: string } | undefined;
   warned: boolean;
   attributes: Attributes;
+  /** Borrowed by `pool.query`, which releases it itself when the query ends: slow, never leaked. */
+  internal: boolean;
 }
 
 const kPooled = Symbol('plandex-perf.pg-pool.pooled');
@@ -32,8 +35,8 @@ export class PoolWatch {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unpooledTimes: number[] = [];
   private unpooledWarned = false;
-  /** Connections of knex's own pool: open now, and opened since start. */
-  readonly knex = { open: 0, opened: 0 };
+  /** Connections opened by knex's own pools since start. */
+  private knexOpened = 0;
   private readonly waitTime;
   private readonly useTime;
   private readonly createTime;
@@ -47,6 +50,7 @@ export class PoolWatch {
     private readonly options: PgPoolOptions,
     private readonly log: typeof Log,
     private readonly nameOf: (pool: PgPool) => string,
+    private readonly knexPools: KnexPools,
   ) {
     const histogram = (name: string, description: string) => meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: sc.TIME_BUCKETS } });
     this.waitTime = histogram(sc.METRIC_DB_CLIENT_CONNECTION_WAIT_TIME, 'Time to obtain a connection from the pool.');
@@ -119,7 +123,7 @@ export class PoolWatch {
     }
   }
 
-  /** `pool.query` borrows through `connect` too; those checkouts cannot leak, so they skip the stack capture. */
+  /** `pool.query` borrows through `connect` too; those checkouts cannot leak, so they are never reported. */
   internalQuery<T>(pool: WatchedPool, run: () => T): T {
     const tagged = pool as unknown as Record<symbol, unknown>;
     tagged[kInternal] = true;
@@ -134,7 +138,8 @@ export class PoolWatch {
     const attributes = this.pools.get(pool) ?? { [sc.ATTR_POOL_NAME]: this.nameOf(pool) };
     const started = performance.now();
     let site: { stack?: string } | undefined;
-    if (this.options.leakDetectionMs > 0 && !(pool as unknown as Record<symbol, unknown>)[kInternal]) {
+    const internal = (pool as unknown as Record<symbol, unknown>)[kInternal] === true;
+    if (this.options.leakDetectionMs > 0 && !internal) {
       site = {};
       Error.captureStackTrace(site, PoolWatch.prototype.connect);
     }
@@ -145,7 +150,7 @@ export class PoolWatch {
           return;
         }
         this.waitTime.record((performance.now() - started) / 1000, attributes);
-        if (typeof client === 'object' && client !== null) this.checkouts.set(client, { at: performance.now(), site, warned: false, attributes });
+        if (typeof client === 'object' && client !== null) this.checkouts.set(client, { at: performance.now(), site, warned: false, attributes, internal });
       } catch {
         // Measurement must never change what the app gets.
       }
@@ -185,12 +190,12 @@ export class PoolWatch {
   private sweep(): void {
     const now = performance.now();
     for (const checkout of this.checkouts.values()) {
-      if (checkout.warned || now - checkout.at < this.options.leakDetectionMs) continue;
+      if (checkout.internal || checkout.warned || now - checkout.at < this.options.leakDetectionMs) continue;
       checkout.warned = true;
       this.leaked.add(1, checkout.attributes);
       this.log.warn('PPERF_WRN_009', `a pg client has been checked out for ${Math.round(now - checkout.at)} ms without release (possible leak)`, {
         pool: checkout.attributes[sc.ATTR_POOL_NAME],
-        checkedOutAt: checkout.site?.stack?.split('\n').slice(1, 8).map((l) => l.trim()) ?? 'stack not captured (pool.query)',
+        checkedOutAt: checkout.site?.stack?.split('\n').slice(1, 8).map((l) => l.trim()) ?? 'stack not captured',
       });
     }
   }
@@ -202,23 +207,23 @@ export class PoolWatch {
     const connect = proto.connect;
     const self = this;
     proto.connect = function (this: Record<symbol, unknown>, ...args: unknown[]) {
-      if (!this[kPooled]) self.outsidePgPool(this);
+      if (!this[kPooled]) self.outsidePgPool();
       return connect.apply(this, args);
     };
   }
 
   /** A connect outside any pg.Pool: knex's own pool, or an app opening clients by hand. */
-  private outsidePgPool(client: object): void {
+  private outsidePgPool(): void {
     try {
       // A connect is a network round trip; capturing its stack here costs a fraction of that.
       const site: { stack?: string } = {};
       Error.captureStackTrace(site, PoolWatch.prototype.outsidePgPool); // from the connect wrapper down
       if (!KNEX_FRAME.test(site.stack ?? '')) return this.countUnpooled(site.stack);
-      this.knex.opened++;
-      this.knex.open++;
-      (client as { once(event: string, fn: () => void): void }).once('end', () => void this.knex.open--);
-      if (this.knex.opened === 1) {
-        this.log.info("pg clients from knex's own pool (tarn): their queries are measured; the pool's size and timeouts are knex's (its `pool` option), not tuned by pg-pool, and its connections are not counted as unpooled");
+      const reported = this.knexPools.seen(site.stack ?? '');
+      if (++this.knexOpened === 1) {
+        this.log.info(
+          `pg clients from knex's own pool (tarn): their queries are measured${reported ? ', the pool is reported as "knex:<database>@<host>:<port>"' : ''}; its size and timeouts are knex's (its \`pool\` option), not tuned by pg-pool, and its connections are not counted as unpooled`,
+        );
       }
     } catch (error) {
       this.log.once('pg-pool:outside', 'error', 'PPERF_ERR_INSTRUMENTATION', 'classifying a pg connect failed', { error });

@@ -4,8 +4,8 @@ import { requestScope, type RequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
 import { schema } from './schema.js';
 import { SummaryCache } from './sql.js';
-import { PoolRegistry, type PgPool } from './pools.js';
-export type { PgPool } from './pools.js';
+import { PoolRegistry, type ForeignPool, type PgPool } from './pools.js';
+export type { ForeignPool, PgPool, PoolCounts } from './pools.js';
 import * as sc from './semconv.js';
 
 type QueryFn = (this: PgClient, ...args: unknown[]) => unknown;
@@ -19,6 +19,44 @@ interface PgModule {
 }
 
 const kPatched = Symbol.for('plandex-perf.pg.patched');
+
+type Handler = (this: unknown, ...args: unknown[]) => unknown;
+/** A submittable (pg.Query, pg-cursor, pg-query-stream): the client drives it through these methods. */
+interface Submittable {
+  submit: unknown;
+  text?: unknown;
+  cursor?: { text?: unknown };
+  handleError?: Handler;
+  handleReadyForQuery?: Handler;
+}
+
+/** The statement text of a query config: its own `text`, or its cursor's (pg-query-stream keeps it there). */
+function queryText(config: unknown): string | undefined {
+  if (typeof config === 'string') return config;
+  const c = config as Partial<Submittable> | null | undefined;
+  const text = c?.text ?? c?.cursor?.text;
+  return typeof text === 'string' ? text : undefined;
+}
+
+/**
+ * A submittable ends, for the protocol, at its ReadyForQuery (all rows read, or the cursor closed) or at
+ * its first error; the client calls these two methods on it whatever the callback or event style. We
+ * wrap them on the instance rather than listening to events: an `error` listener would swallow a stream
+ * error that crashes the host bare, and a callback is never called by pg-cursor.
+ */
+function onSubmittableEnd(query: Submittable, finish: (error?: unknown) => void): boolean {
+  const { handleError, handleReadyForQuery } = query;
+  if (typeof handleError !== 'function' || typeof handleReadyForQuery !== 'function') return false;
+  query.handleError = function (this: unknown, ...args: unknown[]) {
+    finish(args[0] ?? new Error('query failed'));
+    return handleError.apply(this, args);
+  };
+  query.handleReadyForQuery = function (this: unknown, ...args: unknown[]) {
+    finish();
+    return handleReadyForQuery.apply(this, args);
+  };
+  return true;
+}
 
 /** One finished query, for plugins that listen (slow-query log, N+1 detection). Never the values. */
 export interface QueryEvent {
@@ -35,10 +73,10 @@ export interface PgInstrumentation {
   onQuery(listener: (event: QueryEvent) => void): void;
   /** The name a pool is reported under (`db.client.connection.pool.name`). */
   poolName(pool: PgPool): string;
-  /** Every pool in use, with its current counts (null where the pool's owner does not expose one). */
+  /** Every pool in use, with its current counts. */
   pools(): PoolInfo[];
-  /** Adds pools that are not pg.Pool instances (knex's) to `pools()`. */
-  addPoolSource(read: () => PoolInfo[]): void;
+  /** Reports a pool of pg.Clients that is not a pg.Pool (knex's) like one; returns its name (undefined past `maxPools`). */
+  trackPool(pool: object, foreign: ForeignPool): string | undefined;
 }
 
 export interface PoolInfo {
@@ -46,11 +84,9 @@ export interface PoolInfo {
   /** Who runs the pool: `pg` (a pg.Pool, tuned by pg-pool) or a library with its own pool of pg.Clients. */
   owner: 'pg' | 'knex';
   total: number;
-  idle: number | null;
-  waiting: number | null;
-  max: number | null;
-  /** Connections opened since start, where counted (knex's). */
-  opened?: number;
+  idle: number;
+  waiting: number;
+  max: number;
 }
 
 /**
@@ -93,8 +129,8 @@ export default definePlugin({
     /** Returns the callback that records the operation; it is called once, with the error if any. */
     const begin = (client: PgClient, config: unknown): ((error?: unknown) => void) => {
       const started = performance.now();
-      const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text;
-      const attributes = attributesFor(client, typeof text === 'string' ? text : undefined);
+      const text = queryText(config);
+      const attributes = attributesFor(client, text);
       let span: Span | undefined;
       if (tracer) {
         const name = [attributes[sc.ATTR_DB_OPERATION_NAME], attributes[sc.ATTR_DB_COLLECTION_NAME]].filter(Boolean).join(' ') || 'postgresql';
@@ -108,7 +144,7 @@ export default definePlugin({
         try {
           if (queryListeners.length > 0) {
             const event: QueryEvent = {
-              text: typeof text === 'string' ? text : undefined,
+              text,
               operation: attributes[sc.ATTR_DB_OPERATION_NAME] as string | undefined,
               durationMs: performance.now() - started,
               error,
@@ -144,9 +180,12 @@ export default definePlugin({
         } catch {
           return original.apply(this, args);
         }
-        const config = args[0] as { submit?: unknown; callback?: unknown; once?: (event: string, fn: (e?: unknown) => void) => void } | undefined;
+        const config = args[0] as Partial<Submittable> & { callback?: unknown } | undefined;
         const last = args.length - 1;
-        if (typeof args[last] === 'function') {
+        if (config && typeof config === 'object' && typeof config.submit === 'function') {
+          // A submittable, with or without a callback (knex passes one for streams): timed until it ends.
+          if (!onSubmittableEnd(config as Submittable, finish)) finish = () => {};
+        } else if (typeof args[last] === 'function') {
           const callback = args[last] as (error: unknown, result: unknown) => void;
           args[last] = function wrapped(this: unknown, error: unknown, result: unknown) {
             finish(error);
@@ -158,10 +197,6 @@ export default definePlugin({
             finish(error);
             return callback.call(this, error, result);
           };
-        } else if (config && typeof config === 'object' && typeof config.submit === 'function') {
-          // A submittable (pg-cursor, pg-query-stream, pg.Query): its own events tell when it ends.
-          config.once?.('end', () => finish());
-          config.once?.('error', (error) => finish(error));
         }
         const result = original.apply(this, args);
         if (result instanceof Promise) result.then(() => finish(), (error: unknown) => finish(error));
@@ -172,13 +207,12 @@ export default definePlugin({
       ctx.log.debug('pg instrumented');
     };
 
-    const poolSources: (() => PoolInfo[])[] = [];
     ctx.onModuleLoad('pg', patch);
     ctx.provide({
       onQuery: (listener) => void queryListeners.push(listener),
       poolName: (pool) => pools.nameOf(pool),
-      pools: () => [...pools.snapshot(), ...poolSources.flatMap((read) => read())],
-      addPoolSource: (read) => void poolSources.push(read),
+      pools: () => pools.snapshot(),
+      trackPool: (pool, foreign) => pools.trackForeign(pool, foreign),
     } satisfies PgInstrumentation);
     return () => {
       // Prototype patches stay (undoing them under a running app is riskier); they stop recording.

@@ -13,6 +13,28 @@ export interface PgPool {
   options?: { max?: number; host?: string; port?: number; database?: string; connectionString?: string; application_name?: string };
 }
 
+/** A pool's counts at one moment; `undefined` once the pool is gone (it is then dropped). */
+export interface PoolCounts {
+  idle: number;
+  used: number;
+  waiting: number;
+  max: number;
+}
+
+/** A pool of pg.Clients run by another library (knex's tarn pool), reported like a pg.Pool. */
+export interface ForeignPool {
+  owner: 'knex';
+  /** Where it connects, for its name (no password is read). */
+  target: PgPool['options'];
+  read(): PoolCounts | undefined;
+}
+
+interface Entry {
+  attributes: Attributes;
+  owner: 'pg' | 'knex';
+  read(): PoolCounts | undefined;
+}
+
 const kTracked = Symbol('plandex-perf.pg.pool');
 const kPatchedPool = Symbol.for('plandex-perf.pg.pool.patched');
 
@@ -32,12 +54,19 @@ export function poolName(options: PgPool['options'] = {}): string {
   return `${database ?? process.env.PGDATABASE ?? 'postgres'}@${host ?? process.env.PGHOST ?? 'localhost'}:${port ?? process.env.PGPORT ?? 5432}`;
 }
 
+const pgCounts = (pool: PgPool): PoolCounts => {
+  const total = pool.totalCount ?? 0;
+  const idle = pool.idleCount ?? 0;
+  return { idle, used: Math.max(0, total - idle), waiting: pool.waitingCount ?? 0, max: pool.options?.max ?? 10 };
+};
+
 /**
  * Tracks pools as they are first used (a pool is registered on its first `connect`, which `pool.query`
  * also goes through) and reports each one under its own name: several pools never share a counter.
+ * Pools of pg.Clients run by other libraries (knex's) are registered here too, within the same bound.
  */
 export class PoolRegistry {
-  private readonly pools = new Map<PgPool, Attributes>();
+  private readonly pools = new Map<object, Entry>();
   private readonly names = new Map<string, number>();
   private readonly count;
   private readonly max;
@@ -62,13 +91,13 @@ export class PoolRegistry {
     });
     meter.addBatchObservableCallback(
       (batch) => {
-        for (const [pool, attributes] of this.pools) {
-          const total = pool.totalCount ?? 0;
-          const idle = pool.idleCount ?? 0;
-          batch.observe(this.count, idle, { ...attributes, [sc.ATTR_CONNECTION_STATE]: 'idle' });
-          batch.observe(this.count, Math.max(0, total - idle), { ...attributes, [sc.ATTR_CONNECTION_STATE]: 'used' });
-          batch.observe(this.pending, pool.waitingCount ?? 0, attributes);
-          batch.observe(this.max, pool.options?.max ?? 10, attributes);
+        for (const [pool, { attributes, read }] of this.pools) {
+          const counts = this.read(pool, read);
+          if (!counts) continue;
+          batch.observe(this.count, counts.idle, { ...attributes, [sc.ATTR_CONNECTION_STATE]: 'idle' });
+          batch.observe(this.count, counts.used, { ...attributes, [sc.ATTR_CONNECTION_STATE]: 'used' });
+          batch.observe(this.pending, counts.waiting, attributes);
+          batch.observe(this.max, counts.max, attributes);
         }
       },
       [this.count, this.max, this.pending],
@@ -91,13 +120,25 @@ export class PoolRegistry {
     };
   }
 
-  private readonly assigned = new WeakMap<PgPool, string>();
+  /** A pool's counts, or undefined (and dropped) once it is gone or cannot be read. */
+  private read(pool: object, read: () => PoolCounts | undefined): PoolCounts | undefined {
+    let counts: PoolCounts | undefined;
+    try {
+      counts = read();
+    } catch {
+      counts = undefined;
+    }
+    if (!counts) this.pools.delete(pool);
+    return counts;
+  }
 
-  /** The pool's reported name, given on first ask: `database@host:port`, `#2` for a second one. */
-  nameOf(pool: PgPool): string {
+  private readonly assigned = new WeakMap<object, string>();
+
+  /** The pool's reported name, given on first ask: `database@host:port` (`knex:` before knex's), `#2` for a second one. */
+  nameOf(pool: PgPool, prefix = ''): string {
     let name = this.assigned.get(pool);
     if (name === undefined) {
-      const base = poolName(pool.options);
+      const base = prefix + poolName(pool.options);
       const n = (this.names.get(base) ?? 0) + 1;
       this.names.set(base, n);
       name = n === 1 ? base : `${base}#${n}`;
@@ -112,19 +153,31 @@ export class PoolRegistry {
       this.log.once('pg:maxPools', 'warn', 'PPERF_WRN_002', `more than ${this.maxPools} pools; the rest are not reported`);
       return;
     }
-    this.pools.set(pool, { [sc.ATTR_POOL_NAME]: this.nameOf(pool) });
+    this.pools.set(pool, { attributes: { [sc.ATTR_POOL_NAME]: this.nameOf(pool) }, owner: 'pg', read: () => pgCounts(pool) });
+  }
+
+  /** Registers another library's pool of pg.Clients (once per pool); returns its name, or undefined past the bound. */
+  trackForeign(pool: object, foreign: ForeignPool): string | undefined {
+    const known = this.pools.get(pool);
+    if (known) return String(known.attributes[sc.ATTR_POOL_NAME]);
+    if (this.pools.size >= this.maxPools) {
+      this.log.once('pg:maxPools', 'warn', 'PPERF_WRN_002', `more than ${this.maxPools} pools; the rest are not reported`);
+      return undefined;
+    }
+    const name = this.nameOf({ options: foreign.target } as PgPool, `${foreign.owner}:`);
+    this.assigned.set(pool, name);
+    this.pools.set(pool, { attributes: { [sc.ATTR_POOL_NAME]: name }, owner: foreign.owner, read: foreign.read });
+    return name;
   }
 
   /** A point-in-time view of every reported pool. */
   snapshot(): PoolInfo[] {
-    return [...this.pools].map(([pool, attributes]) => ({
-      name: String(attributes[sc.ATTR_POOL_NAME]),
-      owner: 'pg' as const,
-      total: pool.totalCount ?? 0,
-      idle: pool.idleCount ?? 0,
-      waiting: pool.waitingCount ?? 0,
-      max: pool.options?.max ?? 10,
-    }));
+    const out: PoolInfo[] = [];
+    for (const [pool, { attributes, owner, read }] of this.pools) {
+      const counts = this.read(pool, read);
+      if (counts) out.push({ name: String(attributes[sc.ATTR_POOL_NAME]), owner, total: counts.idle + counts.used, idle: counts.idle, waiting: counts.waiting, max: counts.max });
+    }
+    return out;
   }
 
   close(): void {

@@ -11,6 +11,46 @@ const operations = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CO
 
 const MAIN_VERBS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
+const isWordChar = (c: string | undefined): boolean => c !== undefined && /[\w$\u0080-\uffff]/.test(c);
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/y;
+
+/** The end of a quoted string from `from` (at its opening quote); `backslash`: E'' strings, where `\'` escapes. */
+function stringEnd(text: string, from: number, backslash: boolean): number {
+  for (let j = from + 1; j < text.length; j++) {
+    const c = text[j];
+    if (backslash && c === '\\') j++;
+    else if (c === "'") {
+      if (text[j + 1] !== "'") return j + 1;
+      j++;
+    }
+  }
+  return text.length;
+}
+
+/**
+ * If a literal value starts at `i`, the index just past it; else -1. Literals, as PostgreSQL's lexer reads
+ * them: `'…'` (`''` inside), `E'…'` (backslash escapes), `B'…'`, `X'…'`, `N'…'`, `U&'…'`, and
+ * dollar-quoted `$$…$$` / `$tag$…$tag$` (anything inside, quotes included, until the same tag). `$1` is a
+ * placeholder, not a literal. An unterminated literal runs to the end.
+ */
+export function literalEnd(text: string, i: number): number {
+  const c = text[i];
+  if (c === "'") return stringEnd(text, i, false);
+  if (c === '$') {
+    if (isWordChar(text[i - 1])) return -1; // inside a name such as a$b
+    DOLLAR_TAG.lastIndex = i;
+    const tag = DOLLAR_TAG.exec(text)?.[0];
+    if (tag === undefined) return -1;
+    const close = text.indexOf(tag, i + tag.length);
+    return close === -1 ? text.length : close + tag.length;
+  }
+  if (c === undefined || isWordChar(text[i - 1])) return -1;
+  if ((c === 'E' || c === 'e') && text[i + 1] === "'") return stringEnd(text, i + 1, true);
+  if ('BbXxNn'.includes(c) && text[i + 1] === "'") return stringEnd(text, i + 1, false);
+  if ((c === 'U' || c === 'u') && text[i + 1] === '&' && text[i + 2] === "'") return stringEnd(text, i + 2, false);
+  return -1;
+}
+
 /**
  * The statement's words outside any parentheses, strings and comments, lower-cased, with `(` kept as a
  * marker. Reading only the top level is what makes `extract(year FROM x)`, subqueries and CTE bodies
@@ -28,15 +68,15 @@ function topLevelTokens(text: string, limit = 64): string[] {
   };
   for (let i = 0; i < text.length && tokens.length < limit; ) {
     const c = text[i]!;
-    if (c === '-' && text[i + 1] === '-') {
+    const literal = c === "'" || c === '$' || text[i + 1] === "'" || text[i + 1] === '&' ? literalEnd(text, i) : -1;
+    if (literal !== -1) {
+      i = literal;
+    } else if (c === '-' && text[i + 1] === '-') {
       const end = text.indexOf('\n', i);
       i = end === -1 ? text.length : end + 1;
     } else if (c === '/' && text[i + 1] === '*') {
       const end = text.indexOf('*/', i + 2);
       i = end === -1 ? text.length : end + 2;
-    } else if (c === "'") {
-      const end = text.indexOf("'", i + 1);
-      i = end === -1 ? text.length : end + 1;
     } else if (c === '(') {
       if (depth === 0) push('(');
       depth++;
@@ -44,13 +84,14 @@ function topLevelTokens(text: string, limit = 64): string[] {
     } else if (c === ')') {
       depth = Math.max(0, depth - 1);
       i++;
-    } else if (depth > 0) {
-      i++;
     } else if (c === '"') {
+      // A quoted name, at any depth: a quote inside it ("it's") starts no string.
       let end = i + 1;
       while (end < text.length && !(text[end] === '"' && text[end + 1] !== '"')) end += text[end] === '"' ? 2 : 1;
-      push(text.slice(i, end + 1));
+      if (depth === 0) push(text.slice(i, end + 1));
       i = end + 1;
+    } else if (depth > 0) {
+      i++;
     } else if (c === '.') {
       dot = true;
       i++;

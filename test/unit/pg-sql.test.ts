@@ -23,6 +23,13 @@ describe('summarize', () => {
     expect(summarize('INSERT INTO "we""ird" VALUES (1)')).toEqual({ operation: 'INSERT', collection: 'we"ird' });
   });
 
+  it('reads past literals that hide keywords or parentheses: dollar-quoted, E strings, quoted names', () => {
+    expect(summarize('SELECT $$ FROM users ( $$ AS v FROM plans')).toEqual({ operation: 'SELECT', collection: 'plans' });
+    expect(summarize("SELECT $fn$ ) FROM users $fn$, E'\\' FROM x' FROM plans")).toEqual({ operation: 'SELECT', collection: 'plans' });
+    expect(summarize('SELECT count("it\'s (") FROM plans')).toEqual({ operation: 'SELECT', collection: 'plans' });
+    expect(summarize('SELECT a$b FROM plans WHERE id = $1')).toEqual({ operation: 'SELECT', collection: 'plans' });
+  });
+
   it('skips leading comments', () => {
     expect(summarize('/* app:api, route:/users */ -- traced\n  SELECT * FROM users')).toEqual({ operation: 'SELECT', collection: 'users' });
     expect(summarize('/* multi\nline */\nDELETE FROM carts')).toEqual({ operation: 'DELETE', collection: 'carts' });

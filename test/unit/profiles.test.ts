@@ -67,12 +67,21 @@ describe('resolveProfile', () => {
 describe('profile values', () => {
   it('sizes auto for a 512 MB container like container-512m', () => {
     const auto = autoProfile({ constrainedMemory: 512 * 2 ** 20, totalMemory: 24 * 2 ** 30, cpus: 1 });
-    expect(auto).toMatchObject({ constrained: true, maxOldSpaceMb: 256, maxSemiSpaceMb: 4, pgPoolMax: 3, hardHeapRatio: 0.85 });
+    expect(auto).toMatchObject({ constrained: true, maxOldSpaceMb: 256, maxSemiSpaceMb: 4, hardHeapRatio: 0.85 });
   });
 
-  it('sizes auto for an unlimited 4 GB, 2-core laptop: a quarter of memory for the heap, 2 × cores + 1 connections', () => {
+  it('auto carries no pg pool values (issue 12): the host keeps its own pool; named profiles keep theirs', () => {
+    const auto = autoProfile({ constrainedMemory: 512 * 2 ** 20, totalMemory: 24 * 2 ** 30, cpus: 1 });
+    expect(Object.keys(auto).filter((k) => k.startsWith('pg'))).toEqual([]);
+    expect(resolveProfile('container-512m')).toMatchObject({ pgPoolMax: 3, pgConnectionTimeoutMs: 5000, pgStatementTimeoutMs: 30_000 });
+    const custom = resolveProfile('my-box', undefined, { 'my-box': { extends: 'auto', pgPoolMax: 4 } });
+    expect(custom?.pgPoolMax).toBe(4);
+    expect(custom?.pgStatementTimeoutMs).toBeUndefined();
+  });
+
+  it('sizes auto for an unlimited 4 GB, 2-core laptop: a quarter of memory for the heap', () => {
     const auto = autoProfile({ constrainedMemory: undefined, totalMemory: 4 * 2 ** 30, cpus: 2 });
-    expect(auto).toMatchObject({ constrained: false, maxOldSpaceMb: 1024, pgPoolMax: 5, uvThreadpoolSize: 2 });
+    expect(auto).toMatchObject({ constrained: false, maxOldSpaceMb: 1024, uvThreadpoolSize: 2 });
   });
 
   it('resolves a custom profile on top of the one it extends', () => {
