@@ -13,7 +13,9 @@ const fields = {
   maxRssBytes: s
     .integer({ min: 0 })
     .default(0)
-    .describe('RSS at which requests are shed too; `0` = not on RSS. Default: 90 % of a container\'s memory limit, else `0`.'),
+    .describe(
+      'RSS at which requests are shed too, while the V8 heap plus Buffers is also past `softHeapRatio` (RSS left high by a freed spike sheds nothing); `0` = not on RSS. Default: 90 % of a container\'s memory limit, else `0`.',
+    ),
   maxEventLoopDelayMs: s
     .number({ min: 0 })
     .default(0)
@@ -32,8 +34,14 @@ const fields = {
   retryAfterSeconds: s.integer({ min: 1, max: 3600 }).default(5).describe('`Retry-After` sent with a 503.'),
   exemptPaths: s
     .array(s.string({ startsWith: '/' }), { max: 100 })
-    .default(['/health', '/healthz', '/ready', '/readyz', '/live', '/livez', '/metrics'])
-    .describe('Paths never shed (health checks); a path matches itself and anything below it.'),
+    .default(['/health', '/healthz', '/live', '/livez', '/metrics'])
+    .describe('Paths never shed (liveness checks: the process is up, even while it sheds); a path matches itself and anything below it.'),
+  readinessPaths: s
+    .array(s.string({ startsWith: '/' }), { max: 100 })
+    .default(['/ready', '/readyz'])
+    .describe(
+      'Readiness checks: while shedding they answer 503 "not ready" with `Retry-After` (so a load balancer takes the host out of rotation) without calling the app; otherwise the app answers them. A path matches itself and anything below it; listed here it is never exempt. `[]` = leave readiness to the app.',
+    ),
   heapSnapshotDir: s
     .string({ min: 1 })
     .optional()
