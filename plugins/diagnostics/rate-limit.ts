@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 
 export type Admission = { ok: true; release: () => void } | { ok: false; status: 409 | 429; retryAfterSeconds: number; reason: string };
 
-const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+// The epsilon keeps float noise (1000.0000001 ms) from adding a whole second.
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000 - 1e-9));
 
 /**
  * One heavy operation (CPU profile, heap snapshot) at a time, and a pause after each: both compete with
@@ -73,7 +74,7 @@ export class TokenBucket {
     const now = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.perSecond);
     this.last = now;
-    if (this.tokens >= 1) return { ok: true };
+    if (this.tokens >= 1 - 1e-9) return { ok: true }; // float noise: 6 s × 1/6 per s is 0.999…
     return { ok: false, retryAfterSeconds: seconds(((1 - this.tokens) / this.perSecond) * 1000) };
   }
 }
