@@ -161,7 +161,7 @@ export const codes = {
   },
   PPERF_WRN_007: {
     cause: 'Heap, RSS or event-loop delay crossed the hard threshold of the heap budget: new requests are answered 503 with `Retry-After` until it eases.',
-    fix: 'Look for a leak or a burst (heap snapshot: `heap-budget.heapSnapshotDir`); give the process more memory or lower the load. Health paths are never shed.',
+    fix: 'Look for a leak or a burst (heap snapshot: `heap-budget.heapSnapshotDir`); give the process more memory or lower the load. Liveness paths (`exemptPaths`) are never shed; readiness paths (`readinessPaths`) answer 503 "not ready" meanwhile, so a load balancer stops sending traffic.',
   },
   PPERF_WRN_008: {
     cause: "An idle pooled pg client failed (server restart, network cut). Without a listener that error would crash the host; the plugin's listener counts and logs it.",

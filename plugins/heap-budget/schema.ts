@@ -19,7 +19,7 @@ const fields = {
   maxEventLoopDelayMs: s
     .number({ min: 0 })
     .default(0)
-    .describe('Event-loop delay p99 (over the last sample interval) at which requests are shed; `0` = not on delay. Default from the profile.'),
+    .describe('Event-loop delay p99 (over the last sample interval, beyond the shared sampler\'s 20 ms period) at which requests are shed; `0` = not on delay, and no delay sampling for this plugin. Default from the profile.'),
   hysteresis: s
     .number({ min: 0, max: 0.5 })
     .default(0.05)
@@ -45,7 +45,7 @@ const fields = {
   heapSnapshotDir: s
     .string({ min: 1 })
     .optional()
-    .describe('Off unless set. Writes one heap snapshot here when shedding starts; it needs about as much free memory as the heap itself, so keep it off in small containers.'),
+    .describe('Off unless set. Writes one heap snapshot here when shedding starts, if it fits: it blocks the process for seconds and needs about 8 × the used heap in extra memory, so it is skipped (PPERF_WRN_031) when that would pass the cgroup limit, the profile\'s memory or the memory available.'),
 };
 
 export const schema = s.object(fields);
