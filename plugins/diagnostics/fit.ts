@@ -6,12 +6,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 
 /**
- * Extra RSS a snapshot costs, per byte of used V8 heap. Measured (README, "What each costs the host"):
- * 7.06–7.09 × with `v8.writeHeapSnapshot` for 40–300 MB heaps of small objects, the densest graph and so
- * the worst case; V8 builds the whole snapshot graph in C++ memory next to the heap. Rounded up to 8.
+ * Extra RSS a snapshot costs, per byte of used V8 heap. Measured (README, "What each costs the host",
+ * `test/fixtures/snapshot-cost.mjs`): 6.90–7.09 × on Node 24 and 7.39–7.77 × on Node 22 with
+ * `v8.writeHeapSnapshot`, for 40–300 MB heaps of small objects, the densest graph and so the worst case
+ * per MB; V8 builds the whole snapshot graph in C++ memory next to the heap. Rounded up to 8.
  */
 export const SNAPSHOT_RSS_FACTOR = 8;
-/** Size of the written `.heapsnapshot` file per byte of used heap: measured 1.68–1.75 ×, rounded up. */
+/** Size of the written `.heapsnapshot` file per byte of used heap: measured 1.68–1.91 ×, rounded up. */
 export const SNAPSHOT_FILE_FACTOR = 2;
 
 export interface FitInput {
