@@ -78,9 +78,14 @@ describe('diagnostics: CPU profile and rate limits', () => {
 
   it('rate-limits the JSON snapshot (5 per second by default)', async () => {
     await new Promise((r) => setTimeout(r, 1100)); // a full bucket
+    const started = performance.now();
     const statuses = await Promise.all(Array.from({ length: 8 }, () => get(`${app.debug}/snapshot`).then((r) => r.status)));
-    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+    // A burst of 5, and one more token per 200 ms the burst took to arrive (a loaded machine is slow).
+    const refilled = Math.floor((performance.now() - started) / 200);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(5);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(5 + refilled);
+    expect(statuses.filter((s) => s === 429).length).toBe(8 - statuses.filter((s) => s === 200).length);
+    if (refilled === 0) expect(statuses.filter((s) => s === 429)).toHaveLength(3);
   });
 });
 

@@ -31,7 +31,7 @@ async function serveFile(size: number, stallMs: number) {
 
 describe('heap snapshot download', () => {
   it('streams the whole file with its length to a client that reads, and closes the descriptor', async () => {
-    const served = await serveFile(3 * 2 ** 20, 1000);
+    const served = await serveFile(3 * 2 ** 20, 10_000); // a generous bound: a loaded CI machine reads slowly
     try {
       const response = await fetch(`http://127.0.0.1:${served.port}/`);
       expect(response.headers.get('content-length')).toBe(String(3 * 2 ** 20));
