@@ -91,6 +91,14 @@ export const codes = {
     cause: 'A CPU profile or heap snapshot asked for at `/debug/cpu-profile` or `/debug/heap-snapshot` failed (the inspector is missing from this Node build, or V8 reported an error). The caller gets 500 with this code.',
     fix: 'The host is not affected. Check that Node has the inspector (`node -p process.features.inspector`); otherwise report the stack printed with it.',
   },
+  PPERF_ERR_DIAG_SNAPSHOT_OFF: {
+    cause: '`/debug/heap-snapshot` was asked for but heap snapshots are off: `diagnostics.heapSnapshot` is false, the default in a container or on a machine of 4 GiB or less (profiles `container-512m`, `laptop-4g`), because a snapshot stops the process for seconds and needs about 8 × the used heap in extra memory. The caller gets 403 with this code.',
+    fix: 'If the memory is there, set `PLANDEX_PERF_DIAGNOSTICS_HEAP_SNAPSHOT=true` (or `diagnostics.heapSnapshot: true`) and restart; a snapshot that cannot fit is still refused (PPERF_ERR_DIAG_SNAPSHOT_NO_FIT). Otherwise use `plandex-perf profile heap` on a copy of the service, or `/debug/snapshot` for heap statistics.',
+  },
+  PPERF_ERR_DIAG_SNAPSHOT_NO_FIT: {
+    cause: 'A heap snapshot was refused with 503 because it would not fit: the heap budget is `soft` or `shedding`, or about 8 × the used heap (plus the file, when the temporary directory is tmpfs) would pass the cgroup memory limit, the profile\'s memory or the memory the system has available, or the disk lacks room for the file. The `reason` gives the figures.',
+    fix: 'Take it when the heap is smaller (after a restart, before the leak grows), give the process more memory, or set `diagnostics.heapSnapshotDir` to a disk with room. Nothing was captured and the host is not affected.',
+  },
   PPERF_ERR_DIAG_USAGE: {
     cause: '`plandex-perf profile` was called without a tool (doctor, flame, bubbleprof, heap), without a node command after `--`, or with a bad option.',
     fix: 'Run for example `npx plandex-perf profile doctor -- node server.js`; `npx plandex-perf profile --help` lists the options.',
@@ -161,7 +169,7 @@ export const codes = {
   },
   PPERF_WRN_007: {
     cause: 'Heap, RSS or event-loop delay crossed the hard threshold of the heap budget: new requests are answered 503 with `Retry-After` until it eases.',
-    fix: 'Look for a leak or a burst (heap snapshot: `heap-budget.heapSnapshotDir`); give the process more memory or lower the load. Health paths are never shed.',
+    fix: 'Look for a leak or a burst (heap snapshot: `heap-budget.heapSnapshotDir`); give the process more memory or lower the load. Liveness paths (`exemptPaths`) are never shed; readiness paths (`readinessPaths`) answer 503 "not ready" meanwhile, so a load balancer stops sending traffic.',
   },
   PPERF_WRN_008: {
     cause: "An idle pooled pg client failed (server restart, network cut). Without a listener that error would crash the host; the plugin's listener counts and logs it.",
@@ -218,6 +226,14 @@ export const codes = {
   PPERF_WRN_026: {
     cause: 'A module a plugin instruments is installed at a version outside the range the plugin declares (e.g. `pg` 9 for the `pg` plugin, `>=8.0.0 <9`); that copy is left uninstrumented (once per copy).',
     fix: 'Nothing breaks: the module runs as bare. Use a supported version, or report the version so the range can be extended once tested.',
+  },
+  PPERF_WRN_030: {
+    cause: 'Requests to `/debug/*` failed the token check (missing or wrong `Authorization: Bearer` token), or came from an address backing off after `diagnostics.authFailures` failures (answered 429). The first failure of a minute is logged with its address, the rest in one summary line per minute; all are counted in `plandex_perf_diagnostics_auth_failures_total`.',
+    fix: 'If it is your own tooling, give it the right token (`PLANDEX_PERF_DIAGNOSTICS_TOKEN`). Otherwise someone is guessing: keep the metrics port off the public network (bind it to 127.0.0.1 or firewall it) and rotate the token if it may have leaked.',
+  },
+  PPERF_WRN_031: {
+    cause: '`heap-budget.heapSnapshotDir` is set, shedding started, and the heap snapshot was skipped because it would not fit: about 8 × the used heap would pass the cgroup limit, the profile\'s memory or the memory available, or the disk lacks room. Taking it would likely have turned shedding into an OOM kill.',
+    fix: 'Give the process more memory, or take a snapshot earlier by hand (`/debug/heap-snapshot`) while the heap is still small.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

@@ -3,9 +3,12 @@ import { definePlugin, type RuntimeInfo, type Telemetry } from '../../src/plugin
 import type { HeapBudget } from '../heap-budget/index.js';
 import type { CachePlugin } from '../cache/index.js';
 import type { PgInstrumentation } from '../pg/index.js';
-import { decideAccess, shouldServe } from './access.js';
-import { WRN_NOT_SERVED } from './codes.js';
-import { sendJson } from './respond.js';
+import { LoopDelay } from '../heap-budget/loop-delay.js';
+import { decideAccess, failureKey, isTrustedCaller, shouldServe } from './access.js';
+import { AuthFailureLog } from './auth-log.js';
+import { WRN_AUTH_FAILED, WRN_NOT_SERVED } from './codes.js';
+import { FailureLimiter } from './rate-limit.js';
+import { sendJson, sendRetry } from './respond.js';
 import { createHandlers, type Handler } from './routes.js';
 import { GcStats, LoopStats } from './runtime-stats.js';
 import { schema } from './schema.js';
@@ -27,6 +30,8 @@ export default definePlugin({
   description: 'On-demand CPU profile, heap snapshot and a JSON runtime snapshot on the metrics server (`/debug/*`), loopback or token only, rate-limited.',
   dependsOn: ['telemetry'],
   schema,
+  // A snapshot needs ~8 × the used heap in extra memory (README): off where memory is that short.
+  profileDefaults: (profile) => ({ heapSnapshot: !profile.constrained && profile.memoryBytes > 4 * 2 ** 30 }),
   setup(ctx, options) {
     if (options.cpuProfileSeconds > options.maxCpuProfileSeconds) {
       throw new Error(`cpuProfileSeconds (${options.cpuProfileSeconds}) must not exceed maxCpuProfileSeconds (${options.maxCpuProfileSeconds})`);
@@ -42,10 +47,18 @@ export default definePlugin({
 
     const gc = new GcStats();
     gc.start();
-    const loop = new LoopStats();
+    // One event-loop delay sampler for the process: heap-budget's when it runs (it starts before this
+    // plugin: see the test on builtin order), else one of our own.
+    const loop = new LoopStats((ctx.use<HeapBudget | undefined>('heap-budget')?.loopDelay ?? new LoopDelay()).open());
     const inFlight = new Set<AbortController>();
     let closed = false;
     const requests = telemetry.meter.createCounter(sc.METRIC_DIAGNOSTICS_REQUESTS, { description: 'Requests to the diagnostics routes, by route and status.', unit: '{request}' });
+    const authFailures = telemetry.meter.createCounter(sc.METRIC_DIAGNOSTICS_AUTH_FAILURES, {
+      description: 'Requests refused for a missing or wrong token, or unchecked with 429 while their address backs off, by reason.',
+      unit: '{request}',
+    });
+    const limiter = new FailureLimiter(options.authFailures, options.authBackoffSeconds * 1000);
+    const failureLog = new AuthFailureLog((message, fields) => ctx.log.warn(WRN_AUTH_FAILED, message, fields));
 
     const handlers = createHandlers(ctx, options, {
       gc,
@@ -60,8 +73,24 @@ export default definePlugin({
       response.once('finish', () => requests.add(1, { [sc.ATTR_HTTP_ROUTE]: route, [sc.ATTR_HTTP_RESPONSE_STATUS_CODE]: response.statusCode }));
       if (closed) return sendJson(response, 503, { error: 'Service Unavailable', reason: 'shutting down' });
       if (request.method !== 'GET') return sendJson(response, 405, { error: 'Method Not Allowed', reason: 'use GET' }, { allow: 'GET' });
-      const access = decideAccess({ boundHost, remoteAddress: request.socket.remoteAddress, token: options.token, authorization: request.headers.authorization });
-      if (!access.allowed) return sendJson(response, 401, { error: 'Unauthorized', reason: access.reason }, { 'www-authenticate': 'Bearer realm="plandex-perf diagnostics"' });
+      const remoteAddress = request.socket.remoteAddress;
+      // Callers let in without a token never fail, so never back off either.
+      const key = isTrustedCaller(boundHost, remoteAddress) ? undefined : failureKey(remoteAddress);
+      if (key !== undefined) {
+        const backoff = limiter.check(key);
+        if (!backoff.ok) {
+          authFailures.add(1, { [sc.ATTR_AUTH_FAILURE_REASON]: 'backoff' });
+          failureLog.record(key, 'backing off', true);
+          return sendRetry(response, 429, `too many failed token checks from ${key}; wait before trying again`, backoff.retryAfterSeconds);
+        }
+      }
+      const access = decideAccess({ boundHost, remoteAddress, token: options.token, authorization: request.headers.authorization });
+      if (!access.allowed) {
+        if (key !== undefined) limiter.fail(key);
+        authFailures.add(1, { [sc.ATTR_AUTH_FAILURE_REASON]: access.denial });
+        failureLog.record(key ?? 'unknown', access.reason, false);
+        return sendJson(response, 401, { error: 'Unauthorized', reason: access.reason }, { 'www-authenticate': 'Bearer realm="plandex-perf diagnostics"' });
+      }
       try {
         handler(request, response);
       } catch (error) {
@@ -75,6 +104,7 @@ export default definePlugin({
       for (const controller of inFlight) controller.abort();
       gc.stop();
       loop.stop();
+      failureLog.flush();
     };
     for (const [route, handler] of handlers) {
       if (!telemetry.addRoute(route, guarded(route, handler))) {

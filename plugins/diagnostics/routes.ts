@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import os from 'node:os';
 import v8 from 'node:v8';
 import type { PluginContext } from '../../src/plugin.js';
 import type { HeapBudget } from '../heap-budget/index.js';
-import { captureCpuProfile, streamHeapSnapshot } from './capture.js';
-import { ERR_CAPTURE_FAILED } from './codes.js';
-import { heapSnapshotFit } from './fit.js';
+import { captureCpuProfile, streamFile, writeHeapSnapshotFile } from './capture.js';
+import { ERR_CAPTURE_FAILED, ERR_SNAPSHOT_NO_FIT, ERR_SNAPSHOT_OFF } from './codes.js';
+import { SNAPSHOT_RSS_FACTOR, heapSnapshotFit, readAvailableMemory, readCgroupLimit, readDisk } from './fit.js';
 import { HeavyGate, TokenBucket } from './rate-limit.js';
 import { downloadName, parseSeconds, sendJson, sendRetry } from './respond.js';
 import type { DiagnosticsOptions } from './schema.js';
@@ -52,29 +53,45 @@ export function createHandlers(ctx: PluginContext, options: DiagnosticsOptions, 
       });
   };
 
+  const snapshotDir = options.heapSnapshotDir ?? os.tmpdir();
+  const heapSnapshotOff: Handler = (_request, response) =>
+    sendJson(response, 403, {
+      error: 'Forbidden',
+      code: ERR_SNAPSHOT_OFF,
+      reason: `heap snapshots are off here (profile "${ctx.profile.name}"${ctx.profile.constrained ? ', a container' : ''}, ${Math.round(ctx.profile.memoryBytes / 2 ** 20)} MiB): one stops the process for seconds and needs about ${SNAPSHOT_RSS_FACTOR} × the used heap in extra memory`,
+      fix: 'set PLANDEX_PERF_DIAGNOSTICS_HEAP_SNAPSHOT=true (or diagnostics.heapSnapshot: true in the config) and restart; a snapshot that cannot fit in memory is still refused',
+    });
+
   const heapSnapshot: Handler = (_request, response) => {
     const heap = v8.getHeapStatistics();
     const fit = heapSnapshotFit({
       budgetState: ctx.use<HeapBudget | undefined>('heap-budget')?.state(),
       heapUsed: heap.used_heap_size,
-      heapLimit: heap.heap_size_limit,
       rss: process.memoryUsage.rss(),
-      memoryBytes: ctx.profile.memoryBytes,
-      constrained: ctx.profile.constrained,
+      cgroupLimit: readCgroupLimit(),
+      profileMemory: ctx.profile.memoryBytes,
+      profileName: ctx.profile.name,
+      availableMemory: readAvailableMemory(),
+      ...readDisk(snapshotDir),
     });
-    if (!fit.fits) return sendJson(response, 503, { error: 'Service Unavailable', reason: fit.reason });
-    // The expected duration only feeds a competing request's Retry-After: a rough 50 MB of heap per second.
-    const admission = gate.tryAcquire('heap snapshot', Math.max(1000, heap.used_heap_size / 50_000));
+    if (!fit.fits) return sendJson(response, 503, { error: 'Service Unavailable', code: ERR_SNAPSHOT_NO_FIT, reason: fit.reason });
+    // The expected duration only feeds a competing request's Retry-After: measured ~5 MB of heap per second.
+    const admission = gate.tryAcquire('heap snapshot', Math.max(1000, heap.used_heap_size / 5_000));
     if (!admission.ok) return sendRetry(response, admission.status, admission.reason, admission.retryAfterSeconds);
+    let file: { fd: number; size: number };
     try {
-      streamHeapSnapshot(response, downloadName('heap', 'heapsnapshot'), (error) => {
-        admission.release();
-        if (error && !response.writableFinished) ctx.log.debug('heap snapshot stream ended early', { error: error.message });
-      });
+      file = writeHeapSnapshotFile(snapshotDir);
     } catch (error) {
+      return failed(response, 'the heap snapshot', error);
+    } finally {
+      // Released once the file is written: the snapshot's memory is freed by now, and a slow reader of
+      // the download must not hold every other heavy operation off.
       admission.release();
-      failed(response, 'the heap snapshot', error);
     }
+    const headers = { 'content-type': 'application/json', 'content-disposition': `attachment; filename="${downloadName('heap', 'heapsnapshot')}"` };
+    streamFile(response, file, headers, { stallMs: options.downloadStallMs, minBytes: 64 * 1024 }, (error) => {
+      if (error && !response.writableFinished) ctx.log.debug('heap snapshot download ended early', { error: error.message });
+    });
   };
 
   const snapshot: Handler = (_request, response) => {
@@ -87,6 +104,6 @@ export function createHandlers(ctx: PluginContext, options: DiagnosticsOptions, 
     [sc.ROUTE_CPU_PROFILE, cpuProfile],
     [sc.ROUTE_SNAPSHOT, snapshot],
   ]);
-  if (options.heapSnapshot) handlers.set(sc.ROUTE_HEAP_SNAPSHOT, heapSnapshot);
+  handlers.set(sc.ROUTE_HEAP_SNAPSHOT, options.heapSnapshot ? heapSnapshot : heapSnapshotOff);
   return handlers;
 }

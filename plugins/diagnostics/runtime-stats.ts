@@ -1,4 +1,5 @@
-import { PerformanceObserver, constants, type PerformanceEntry, monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { PerformanceObserver, constants, type PerformanceEntry, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { delayMs, type DelayReader } from '../heap-budget/loop-delay.js';
 import { GC_TYPES, type GcType } from './semconv.js';
 
 export interface GcKindStats {
@@ -57,21 +58,18 @@ export class GcStats {
 
 /**
  * Event-loop delay and utilization over the interval since the previous read (the first read covers the
- * time since start): a figure since process start would hide a recent stall behind hours of calm.
+ * time since start): a figure since process start would hide a recent stall behind hours of calm. The
+ * delay comes from the shared sampler (heap-budget's `LoopDelay`), through this plugin's own reader.
  */
 export class LoopStats {
-  private readonly delay: IntervalHistogram;
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private cpu = process.cpuUsage();
   private at = performance.now();
 
-  constructor(private readonly resolutionMs = 20) {
-    this.delay = monitorEventLoopDelay({ resolution: resolutionMs });
-    this.delay.enable();
-  }
+  constructor(private readonly delay: DelayReader) {}
 
   stop(): void {
-    this.delay.disable();
+    this.delay.close();
   }
 
   read(): {
@@ -81,10 +79,7 @@ export class LoopStats {
   } {
     const now = performance.now();
     const intervalMs = now - this.at;
-    // The histogram records the time between its timer's ticks, so the tick period itself is not delay.
-    const ms = (ns: number) => Math.max(0, Math.round((ns - this.resolutionMs * 1e6) / 1e4) / 100);
-    const d = this.delay;
-    const delayMs = d.count > 0 ? { p50: ms(d.percentile(50)), p99: ms(d.percentile(99)), max: ms(d.max), mean: ms(d.mean) } : null;
+    const delay = delayMs(this.delay.histogram);
     const elu = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(elu, this.elu).utilization;
     const cpu = process.cpuUsage(this.cpu);
@@ -94,7 +89,7 @@ export class LoopStats {
     this.at = now;
     return {
       intervalMs: Math.round(intervalMs),
-      eventLoop: { delayMs, utilization },
+      eventLoop: { delayMs: delay, utilization },
       // Seconds of CPU in the interval, and their share of the wall time (above 1 with busy worker threads).
       cpu: { user: cpu.user / 1e6, system: cpu.system / 1e6, utilization: intervalMs > 0 ? (cpu.user + cpu.system) / 1e3 / intervalMs : 0 },
     };

@@ -5,6 +5,13 @@
  */
 export const METRIC_DIAGNOSTICS_REQUESTS = 'plandex_perf.diagnostics.requests' as const;
 
+/** Refused token checks (and requests refused while their address backs off), by reason. */
+export const METRIC_DIAGNOSTICS_AUTH_FAILURES = 'plandex_perf.diagnostics.auth_failures' as const;
+export const ATTR_AUTH_FAILURE_REASON = 'plandex_perf.diagnostics.auth_failure.reason' as const;
+/** The values of ATTR_AUTH_FAILURE_REASON: a fixed set. `backoff` = refused unchecked with 429. */
+export const AUTH_FAILURE_REASONS = ['no_token_configured', 'missing_token', 'wrong_token', 'backoff'] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
 export const ATTR_HTTP_ROUTE = 'http.route' as const;
 export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code' as const;
 
@@ -19,4 +26,4 @@ export type Route = (typeof ROUTES)[number];
 export const GC_TYPES = ['major', 'minor', 'incremental', 'weakcb'] as const;
 export type GcType = (typeof GC_TYPES)[number];
 
-export const metricNames = [METRIC_DIAGNOSTICS_REQUESTS] as const;
+export const metricNames = [METRIC_DIAGNOSTICS_REQUESTS, METRIC_DIAGNOSTICS_AUTH_FAILURES] as const;

@@ -2,19 +2,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { schema } from './schema.js';
 import { nextState, type BudgetState, type Sample } from './budget.js';
 import { exemptMatcher, installShedder } from './shed.js';
 import { heapLimitAdvice } from './advice.js';
+import { LoopDelay } from './loop-delay.js';
+import { heapSnapshotFit, readAvailableMemory, readCgroupLimit, readDisk } from '../diagnostics/fit.js';
 import * as sc from './semconv.js';
+
+class SnapshotSkipped extends Error {}
 
 /** What the plugin offers to others (the cache and the pools shrink on `soft`). */
 export interface HeapBudget {
   state(): BudgetState;
   onChange(listener: (state: BudgetState, previous: BudgetState) => void): () => void;
   lastSample(): (Sample & { eventLoopUtilization: number }) | undefined;
+  /** The process's one event-loop delay sampler, for other plugins to read (diagnostics). */
+  loopDelay: LoopDelay;
 }
 
 export default definePlugin({
@@ -46,8 +52,9 @@ export default definePlugin({
     let shed = 0;
     let transitions = 0;
 
-    const delay = monitorEventLoopDelay({ resolution: 10 });
-    delay.enable();
+    // The shared sampler runs only while someone reads it: here only with the delay rule on.
+    const loopDelay = new LoopDelay();
+    const delay = options.maxEventLoopDelayMs > 0 ? loopDelay.open() : undefined;
     let elu = performance.eventLoopUtilization();
     let lastAt = performance.now();
 
@@ -66,15 +73,16 @@ export default definePlugin({
     const sample = (): void => {
       let heap = v8.getHeapStatistics();
       // Interval-based: the p99 and utilization of the last interval, not since start.
-      const eventLoopDelayMs = delay.count > 0 ? delay.percentile(99) / 1e6 : 0;
-      delay.reset();
+      const eventLoopDelayMs = delay && delay.histogram.count > 0 ? delay.histogram.percentile(99) / 1e6 : 0;
+      delay?.reset();
       const nowElu = performance.eventLoopUtilization();
       const eventLoopUtilization = performance.eventLoopUtilization(nowElu, elu).utilization;
       elu = nowElu;
       const now = performance.now();
       timeIn[state] += (now - lastAt) / 1000;
       lastAt = now;
-      last = { heapUsed: heap.used_heap_size, heapLimit: heap.heap_size_limit, rss: process.memoryUsage.rss(), eventLoopDelayMs, eventLoopUtilization };
+      const memory = process.memoryUsage();
+      last = { heapUsed: heap.used_heap_size, heapLimit: heap.heap_size_limit, rss: memory.rss, external: memory.external, eventLoopDelayMs, eventLoopUtilization };
       let next = nextState(state, last, options);
       // Shedding on heap is confirmed (and, while shedding, re-checked) against live memory after a GC.
       if (next === 'shedding' && last.heapUsed / last.heapLimit >= options.hardHeapRatio && collect(now)) {
@@ -98,10 +106,24 @@ export default definePlugin({
         snapshotTaken = true;
         try {
           fs.mkdirSync(options.heapSnapshotDir, { recursive: true });
+          // The same check as /debug/heap-snapshot, less the budget rule (shedding is why we are here):
+          // a snapshot that cannot fit would turn shedding into an OOM kill.
+          const fit = heapSnapshotFit({
+            budgetState: undefined,
+            heapUsed: last.heapUsed,
+            rss: last.rss,
+            cgroupLimit: readCgroupLimit(),
+            profileMemory: ctx.profile.memoryBytes,
+            profileName: ctx.profile.name,
+            availableMemory: readAvailableMemory(),
+            ...readDisk(options.heapSnapshotDir),
+          });
+          if (!fit.fits) throw new SnapshotSkipped(fit.reason);
           const file = v8.writeHeapSnapshot(path.join(options.heapSnapshotDir, `heap-${process.pid}-${Date.now()}.heapsnapshot`));
           ctx.log.info(`heap snapshot written: ${file}`);
         } catch (error) {
-          ctx.log.error('PPERF_ERR_INSTRUMENTATION', 'writing the heap snapshot failed', { error });
+          if (error instanceof SnapshotSkipped) ctx.log.warn('PPERF_WRN_031', `heap snapshot on shedding skipped: ${error.message}`);
+          else ctx.log.error('PPERF_ERR_INSTRUMENTATION', 'writing the heap snapshot failed', { error });
         }
       }
       for (const listener of listeners) {
@@ -120,6 +142,7 @@ export default definePlugin({
       ? installShedder({
           isShedding: () => state === 'shedding',
           isExempt,
+          isReadiness: exemptMatcher(options.readinessPaths),
           isOwnServer: telemetry.isOwnServer,
           retryAfterSeconds: options.retryAfterSeconds,
           onShed: () => void shed++,
@@ -156,11 +179,12 @@ export default definePlugin({
         return () => void listeners.delete(listener);
       },
       lastSample: () => last,
+      loopDelay,
     } satisfies HeapBudget);
 
     return () => {
       clearInterval(timer);
-      delay.disable();
+      delay?.close();
       removeShedder();
       listeners.clear();
     };

@@ -71,4 +71,39 @@ describe('heap budget: the same leaky app, side by side', () => {
       await app.stop();
     }
   }, 60_000);
+
+  it('with the plugin, readiness answers 503 "not ready" while shedding and liveness stays up; both reach the app again on recovery', async () => {
+    const app = await startApp({
+      script: leaky,
+      nodeArgs: heapFlags,
+      env: {
+        PLANDEX_PERF_HEAP_BUDGET_SAMPLE_MS: '50',
+        PLANDEX_PERF_HEAP_BUDGET_SOFT_HEAP_RATIO: '0.5',
+        PLANDEX_PERF_HEAP_BUDGET_HARD_HEAP_RATIO: '0.7',
+        PLANDEX_PERF_HEAP_BUDGET_EXEMPT_PATHS: '/health,/healthz,/live,/livez,/release',
+        PLANDEX_PERF_HEAP_BUDGET_RETRY_AFTER_SECONDS: '7',
+      },
+    });
+    try {
+      // Before: the app's own answers (the leaky app says {"ok":true} on every other path).
+      for (const p of ['/ready', '/readyz', '/health', '/livez']) expect(await get(`${app.url}${p}`)).toEqual({ status: 200, body: '{"ok":true}' });
+      const result = await leakUntilRefused(app.url, 200);
+      expect(result.statuses.at(-1)).toBe(503);
+
+      for (const p of ['/ready', '/readyz', '/readyz?verbose=1']) {
+        const response = await fetch(`${app.url}${p}`);
+        expect(response.status, p).toBe(503);
+        expect(response.headers.get('retry-after')).toBe('7');
+        expect(((await response.json()) as { status: string }).status).toBe('not ready');
+      }
+      for (const p of ['/health', '/healthz', '/live', '/livez']) expect((await get(`${app.url}${p}`)).status, p).toBe(200);
+
+      expect((await get(`${app.url}/release`)).status).toBe(200);
+      await waitFor(async () => ((await get(`${app.url}/ready`)).status === 200 ? true : undefined), 20_000);
+      expect(await get(`${app.url}/ready`)).toEqual({ status: 200, body: '{"ok":true}' });
+      expect(app.child.exitCode).toBeNull();
+    } finally {
+      await app.stop();
+    }
+  }, 60_000);
 });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { constants } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { decideAccess, isLoopback, shouldServe, tokensMatch } from '../../plugins/diagnostics/access.js';
-import { heapSnapshotFit, type FitInput } from '../../plugins/diagnostics/fit.js';
+import { heapSnapshotFit, readAvailableMemory, readCgroupLimit, type FitInput } from '../../plugins/diagnostics/fit.js';
 import { HeavyGate, TokenBucket } from '../../plugins/diagnostics/rate-limit.js';
 import { parseSeconds } from '../../plugins/diagnostics/respond.js';
 import { GcStats } from '../../plugins/diagnostics/runtime-stats.js';
@@ -59,11 +59,14 @@ describe('access decision', () => {
 
 describe('heap snapshot fit', () => {
   const MiB = 2 ** 20;
-  const roomy: FitInput = { budgetState: 'ok', heapUsed: 100 * MiB, heapLimit: 1000 * MiB, rss: 200 * MiB, memoryBytes: 4096 * MiB, constrained: false };
+  const roomy: FitInput = {
+    budgetState: 'ok', heapUsed: 100 * MiB, rss: 200 * MiB, cgroupLimit: undefined,
+    profileMemory: 16384 * MiB, profileName: 'server-16g', availableMemory: 8192 * MiB, diskFree: 50_000 * MiB, tmpfs: false,
+  };
 
-  it('fits with room, and without the heap-budget plugin', () => {
-    expect(heapSnapshotFit(roomy)).toEqual({ fits: true });
-    expect(heapSnapshotFit({ ...roomy, budgetState: undefined })).toEqual({ fits: true });
+  it('fits with room, and without the heap-budget plugin; estimates 8 × the used heap', () => {
+    expect(heapSnapshotFit(roomy)).toEqual({ fits: true, needBytes: 800 * MiB, fileBytes: 200 * MiB });
+    expect(heapSnapshotFit({ ...roomy, budgetState: undefined }).fits).toBe(true);
   });
 
   it('is refused while the heap budget is soft or shedding', () => {
@@ -71,15 +74,38 @@ describe('heap snapshot fit', () => {
     expect(heapSnapshotFit({ ...roomy, budgetState: 'soft' })).toMatchObject({ fits: false, reason: expect.stringContaining('"soft"') });
   });
 
-  it('is refused when twice the used heap passes the V8 limit', () => {
-    expect(heapSnapshotFit({ ...roomy, heapUsed: 500 * MiB }).fits).toBe(true);
-    expect(heapSnapshotFit({ ...roomy, heapUsed: 501 * MiB })).toMatchObject({ fits: false, reason: expect.stringContaining('V8 heap limit') });
+  it('refuses the case measured in the issue: a 299 MB heap in a 512 MB container (+2.2 GB RSS)', () => {
+    const container = { ...roomy, heapUsed: 299 * MiB, rss: 400 * MiB, cgroupLimit: 512 * MiB, profileMemory: 512 * MiB, profileName: 'container-512m' };
+    expect(heapSnapshotFit(container)).toMatchObject({ fits: false, reason: expect.stringContaining("container's memory limit of 512 MiB") });
+    // Even a small heap does not fit 512 MB once RSS is counted: 40 MB × 8 = 320 MB on top of 250 MB.
+    expect(heapSnapshotFit({ ...container, heapUsed: 40 * MiB, rss: 250 * MiB }).fits).toBe(false);
+    expect(heapSnapshotFit({ ...container, heapUsed: 20 * MiB, rss: 150 * MiB }).fits).toBe(true);
   });
 
-  it('in a container, is refused when RSS + used heap passes its memory; not on an unconstrained machine', () => {
-    const small = { ...roomy, memoryBytes: 512 * MiB, rss: 450 * MiB };
-    expect(heapSnapshotFit({ ...small, constrained: true })).toMatchObject({ fits: false, reason: expect.stringContaining('container') });
-    expect(heapSnapshotFit({ ...small, constrained: false }).fits).toBe(true);
+  it('checks each limit: cgroup, the profile, the memory the system has left, and the disk', () => {
+    expect(heapSnapshotFit({ ...roomy, profileMemory: 4096 * MiB, profileName: 'laptop-4g', heapUsed: 500 * MiB })).toMatchObject({ fits: false, reason: expect.stringContaining('profile "laptop-4g"') });
+    expect(heapSnapshotFit({ ...roomy, availableMemory: 700 * MiB })).toMatchObject({ fits: false, reason: expect.stringContaining('the system has available') });
+    expect(heapSnapshotFit({ ...roomy, diskFree: 240 * MiB })).toMatchObject({ fits: false, reason: expect.stringContaining('temporary directory') });
+    expect(heapSnapshotFit({ ...roomy, diskFree: 260 * MiB }).fits).toBe(true);
+  });
+
+  it('counts the file as memory when the temporary directory is tmpfs', () => {
+    expect(heapSnapshotFit({ ...roomy, tmpfs: true })).toMatchObject({ fits: true, needBytes: 1000 * MiB });
+    expect(heapSnapshotFit({ ...roomy, availableMemory: 900 * MiB }).fits).toBe(true);
+    expect(heapSnapshotFit({ ...roomy, availableMemory: 900 * MiB, tmpfs: true }).fits).toBe(false);
+  });
+
+  it('reads cgroup v2 and v1 limits, "max" and v1\'s huge number as none', () => {
+    const files = (map: Record<string, string>) => (file: string) => {
+      if (file in map) return map[file]!;
+      throw new Error('ENOENT');
+    };
+    expect(readCgroupLimit(files({ '/sys/fs/cgroup/memory.max': '536870912\n' }))).toBe(512 * MiB);
+    expect(readCgroupLimit(files({ '/sys/fs/cgroup/memory.max': 'max\n' }))).toBeUndefined();
+    expect(readCgroupLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '268435456' }))).toBe(256 * MiB);
+    expect(readCgroupLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' }))).toBeUndefined();
+    expect(readCgroupLimit(files({}))).toBeUndefined();
+    expect(readAvailableMemory(files({ '/proc/meminfo': 'MemTotal:       24684000 kB\nMemAvailable:    1024 kB\n' }))).toBe(1024 * 1024);
   });
 });
 
@@ -156,7 +182,7 @@ describe('GC statistics', () => {
 
 describe('options', () => {
   it('has documented defaults and refuses a short token', () => {
-    expect(schema.defaults()).toEqual({ minIntervalMs: 10_000, cpuProfileSeconds: 10, maxCpuProfileSeconds: 60, heapSnapshot: true, snapshotsPerSecond: 5 });
+    expect(schema.defaults()).toEqual({ minIntervalMs: 10_000, cpuProfileSeconds: 10, maxCpuProfileSeconds: 60, heapSnapshot: true, downloadStallMs: 30_000, authFailures: 10, authBackoffSeconds: 60, snapshotsPerSecond: 5 });
     for (const field of Object.values(schema.fields)) expect(field.meta.description.length).toBeGreaterThan(20);
     const parsed = schema.safeParse({ token: 'short' });
     expect(parsed.success).toBe(false);
