@@ -104,6 +104,7 @@ export class Follower {
         this.baseline = undefined;
       }
     });
+    socket.once('end', () => socket.destroy());
     socket.once('close', () => {
       if (this.socket === socket) this.socket = undefined;
       if (!this.closing) this.options.onLost();

@@ -100,6 +100,8 @@ export class Leader {
     this.options.debug(`cluster: follower pid ${hello.pid} (${hello.role}) joined as slot ${slot}`);
     readLines(socket, head, (message) => this.onMessage(follower, message));
     socket.on('error', () => {});
+    // The metrics server allows half-open sockets; a follower that ends is gone (its 'bye' was read first).
+    socket.once('end', () => socket.destroy());
     socket.once('close', () => this.onClose(follower));
   }
 
