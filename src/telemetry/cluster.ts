@@ -168,6 +168,11 @@ export class MetricsEndpoint {
     return { service: this.options.serviceName, pid: process.pid, ppid: process.ppid, identity: `${process.pid}:${START_MS}`, role: processRole(), ...(instance === undefined ? {} : { instance }) };
   }
 
+  /** A follower pushes its counts to the leader now (bounded); nothing to do for a leader. */
+  async flush(timeoutMs: number): Promise<void> {
+    await this.follower?.push(Math.min(timeoutMs, 500));
+  }
+
   /** Bounded: a follower sends its last snapshot (at most `timeoutMs`), a leader hands over to its heir. */
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;

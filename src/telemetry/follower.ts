@@ -111,6 +111,19 @@ export class Follower {
     });
   }
 
+  /** Sends a fresh snapshot unasked: a host that handles SIGTERM itself may exit right after our flush. */
+  async push(timeoutMs: number): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([this.options.collect().then((data) => void send(socket, { t: 'push', data }), () => {}), bound]);
+    clearTimeout(timer);
+  }
+
   /** Leaves: sends a last snapshot when it can within `timeoutMs` (a graceful exit loses no count). */
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;

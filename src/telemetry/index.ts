@@ -87,7 +87,7 @@ export default definePlugin({
         return address && typeof address === 'object' ? { host: options.metricsHost, port: address.port } : undefined;
       },
       flush: async (timeoutMs) => {
-        await tracing?.flush(timeoutMs);
+        await Promise.all([tracing?.flush(timeoutMs), endpoint?.flush(timeoutMs)]);
       },
     };
     ctx.provide(telemetry);

@@ -114,6 +114,8 @@ export class Leader {
         follower.lastId = message.id;
       }
       follower.pending.get(message.id)?.();
+    } else if (message.t === 'push') {
+      follower.last = data;
     } else if (message.t === 'bye') {
       follower.last = data;
       follower.lastId = Number.MAX_SAFE_INTEGER;

@@ -31,7 +31,7 @@ export interface Welcome {
 export type ProcessRole = 'pm2-instance' | 'cluster-worker' | 'cluster-primary' | 'process';
 
 export type ToFollower = { t: 'collect'; id: number } | { t: 'baseline'; term: string; data: Snapshot } | { t: 'drop' };
-export type ToLeader = { t: 'metrics'; id: number; data: Snapshot } | { t: 'bye'; data: Snapshot } | { t: 'inherit'; term: string; data: Snapshot };
+export type ToLeader = { t: 'metrics'; id: number; data: Snapshot } | { t: 'push'; data: Snapshot } | { t: 'bye'; data: Snapshot } | { t: 'inherit'; term: string; data: Snapshot };
 
 export function encodeHeader(value: Hello | Welcome): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -132,6 +132,19 @@ describe('Leader', () => {
     expect(total(await leader.collect())).toBe(19);
   });
 
+  it('takes a pushed snapshot (a flush on a signal the host handles) as the latest', async () => {
+    const { leader, follow } = await setup({ timeoutMs: 100 });
+    let n = 5;
+    let hang = false;
+    const a = await follow(101, () => (hang ? new Promise<Snapshot>(() => {}) : Promise.resolve(counter(n))));
+    expect(total(await leader.collect())).toBe(15);
+    n = 8;
+    await a.follower.push(500);
+    await settle();
+    hang = true;
+    expect(total(await leader.collect())).toBe(18);
+  });
+
   it('does not count twice a process that reconnects (same identity)', async () => {
     const { leader, follow } = await setup();
     let n = 5;
