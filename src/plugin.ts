@@ -69,7 +69,12 @@ export interface Telemetry {
    * server runs (`OTEL_METRICS_EXPORTER=none`). The handler decides who may call it.
    */
   addRoute(path: string, handler: (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse) => void): boolean;
-  /** Where the metrics server listens, once it does. */
+  /**
+   * This process and its place among the processes of the app that share the metrics port: `leader`
+   * serves `/metrics` (the sum over all) and `/debug/*` (about itself only), `follower` reports to it.
+   */
+  processInfo(): { pid: number; role: 'pm2-instance' | 'cluster-worker' | 'cluster-primary' | 'process'; metrics: 'starting' | 'leader' | 'follower' | 'none'; processes: number };
+  /** Where the metrics server listens, once it does (never in a follower). */
   metricsAddress(): { host: string; port: number } | undefined;
   /** Bounded flush of pending telemetry (traces), used on shutdown. */
   flush(timeoutMs: number): Promise<void>;

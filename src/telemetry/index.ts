@@ -8,7 +8,7 @@ import { definePlugin, type Telemetry } from '../plugin.js';
 import { owningPackage } from '../attach.js';
 import { log } from '../log.js';
 import { fromOtelEnv, schema, whenInvalid } from './schema.js';
-import { startMetricsServer } from './metrics-server.js';
+import { MetricsEndpoint, processRole } from './cluster.js';
 import type { Tracing } from './tracing.js';
 
 /**
@@ -60,40 +60,52 @@ export default definePlugin({
       .merge(resourceFromAttributes(options.serviceName ? { 'service.name': options.serviceName } : {}));
 
     const readers = [];
-    let server: ReturnType<typeof startMetricsServer> | undefined;
+    let endpoint: MetricsEndpoint | undefined;
+    const serviceName = String(resource.attributes['service.name'] ?? 'unknown_service:node');
     if (options.metricsExporter === 'prometheus') {
       const exporter = new PrometheusExporter({ preventServerStart: true });
       readers.push(exporter);
-      server = startMetricsServer(exporter, { host: options.metricsHost, port: options.metricsPort, path: options.metricsPath });
+      endpoint = new MetricsEndpoint({
+        host: options.metricsHost,
+        port: options.metricsPort,
+        path: options.metricsPath,
+        serviceName,
+        cluster: options.cluster,
+        clusterScrapeTimeoutMs: options.clusterScrapeTimeoutMs,
+        reader: exporter,
+        log,
+      });
     }
     const provider = new MeterProvider({ resource, readers });
+    endpoint?.start();
 
     // Synchronous unless traces are on, so that under `-r` the plugins after this one set up before the
     // app's first module runs.
     const finish = (tracing: Tracing | undefined) => {
       const telemetry: Telemetry = {
         meter: provider.getMeter('@plandex-perf/register'),
-        serviceName: String(resource.attributes['service.name'] ?? 'unknown_service:node'),
+        serviceName,
         tracer: tracing?.tracer,
         enterContext: (c) => tracing?.enter(c),
-        isOwnServer: (s) => s === server?.server,
+        isOwnServer: (s) => s === endpoint?.server.server,
         addRoute: (path, handler) => {
-          if (!server) return false;
-          server.addRoute(path, handler);
+          if (!endpoint) return false;
+          endpoint.server.addRoute(path, handler);
           return true;
         },
+        processInfo: () => endpoint?.info() ?? { pid: process.pid, role: processRole(), metrics: 'none', processes: 1 },
         metricsAddress: () => {
-          const address = server?.server.address();
+          const address = endpoint?.server.server.address();
           return address && typeof address === 'object' ? { host: options.metricsHost, port: address.port } : undefined;
         },
         flush: async (timeoutMs) => {
-          await tracing?.flush(timeoutMs);
+          await Promise.all([tracing?.flush(timeoutMs), endpoint?.flush(timeoutMs)]);
         },
       };
       ctx.provide(telemetry);
 
       return async () => {
-        await server?.close();
+        await endpoint?.close(options.shutdownFlushMs);
         await tracing?.shutdown();
         await provider.shutdown();
       };

@@ -1,24 +1,52 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { log } from '../log.js';
+import type { Duplex } from 'node:stream';
+import { HEADER_PROCESS } from './semconv.js';
 
 /**
  * Our own small server for the Prometheus endpoint, instead of the exporter's: it is unref'd (a host
- * that would exit is never kept alive by it), its sockets are unref'd too, and a taken port is a coded
- * log line rather than an error event nobody listens to.
+ * that would exit is never kept alive by it), its sockets are unref'd too, and listening is a result to
+ * act on (lead, follow, or log a coded line) rather than an error event nobody listens to.
  */
 export type RouteHandler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
 
-export function startMetricsServer(
-  exporter: PrometheusExporter,
-  options: { host: string; port: number; path: string },
-): { server: http.Server; close: () => Promise<void>; addRoute: (path: string, handler: RouteHandler) => void } {
+export interface MetricsServer {
+  server: http.Server;
+  addRoute(path: string, handler: RouteHandler): void;
+  /**
+   * Listens with `exclusive: true`: a `node:cluster` worker binds by itself instead of sharing its
+   * primary's handle, so exactly one process of a cluster (the leader) holds the port.
+   */
+  listen(): Promise<{ ok: true; port: number } | { ok: false; error: NodeJS.ErrnoException }>;
+  /** Set by the leader: the cluster handshake arrives as an HTTP Upgrade on this same port. */
+  onUpgrade: ((request: http.IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  close(): Promise<void>;
+}
+
+export function createMetricsServer(options: {
+  host: string;
+  port: number;
+  path: string;
+  /** Serialised Prometheus text of this scrape. */
+  render: () => Promise<string>;
+  /** Value of the `x-plandex-perf-process` header: which process answered (and, for /debug, was profiled). */
+  describeProcess: () => string;
+}): MetricsServer {
   const routes = new Map<string, RouteHandler>();
   const server = http.createServer((request, response) => {
     const pathname = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    response.setHeader(HEADER_PROCESS, options.describeProcess());
     if (request.method === 'GET' && pathname === options.path) {
-      exporter.getMetricsRequestHandler(request, response);
+      options.render().then(
+        (body) => {
+          response.writeHead(200, { 'content-type': 'text/plain' });
+          response.end(body);
+        },
+        (error: unknown) => {
+          response.writeHead(200, { 'content-type': 'text/plain' });
+          response.end(`# failed to export metrics: ${error instanceof Error ? error.message : String(error)}\n`);
+        },
+      );
       return;
     }
     const handler = routes.get(pathname);
@@ -35,22 +63,25 @@ export function startMetricsServer(
     response.end(`Not found. Metrics are at ${options.path}\n`);
   });
   server.on('connection', (socket) => socket.unref());
-  server.on('error', (error: NodeJS.ErrnoException) => {
-    const where = `${options.host}:${options.port}`;
-    if (error.code === 'EADDRINUSE') {
-      log.error('PPERF_ERR_METRICS_PORT_IN_USE', `metrics endpoint ${where} is in use; metrics are not served, the host runs on`);
-    } else {
-      log.error('PPERF_ERR_METRICS_LISTEN', `metrics endpoint ${where} failed to listen`, { error });
-    }
-  });
-  server.listen(options.port, options.host, () => {
-    const { port } = server.address() as AddressInfo;
-    log.info(`metrics at http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}${options.path}`);
-  });
-  server.unref();
-  return {
+  const metrics: MetricsServer = {
     server,
+    onUpgrade: undefined,
     addRoute: (path, handler) => void routes.set(path, handler),
+    listen: () =>
+      new Promise((resolve) => {
+        const onError = (error: NodeJS.ErrnoException): void => {
+          server.removeListener('listening', onListening);
+          resolve({ ok: false, error });
+        };
+        const onListening = (): void => {
+          server.removeListener('error', onError);
+          resolve({ ok: true, port: (server.address() as AddressInfo).port });
+        };
+        server.once('error', onError);
+        server.once('listening', onListening);
+        server.listen({ port: options.port, host: options.host, exclusive: true });
+        server.unref();
+      }),
     close: () =>
       new Promise((resolve) => {
         if (!server.listening) return resolve();
@@ -58,4 +89,12 @@ export function startMetricsServer(
         server.closeAllConnections();
       }),
   };
+  server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    if (metrics.onUpgrade) metrics.onUpgrade(request, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+  // A late error (after listening) must not become an uncaught 'error' event in the host.
+  server.on('error', () => {});
+  return metrics;
 }

@@ -19,6 +19,14 @@ const fields = {
     .default(9464)
     .describe('Port of the Prometheus endpoint; `0` picks a free port (logged). Default: `OTEL_EXPORTER_PROMETHEUS_PORT`, else `9464`.'),
   metricsPath: s.string({ startsWith: '/' }).default('/metrics').describe('Path of the Prometheus endpoint.'),
+  cluster: s
+    .enum(['auto', 'off'])
+    .default('auto')
+    .describe('`auto`: the processes of one app on one host (`node:cluster` workers, PM2 instances, child processes started with the same `NODE_OPTIONS`) share the metrics port: the first to bind it serves the sum over all of them. `off`: each process serves alone and a second one logs `PPERF_ERR_METRICS_PORT_IN_USE`.'),
+  clusterScrapeTimeoutMs: s
+    .integer({ min: 50, max: 10000 })
+    .default(1000)
+    .describe('How long a scrape waits for each other process of the app; one that does not answer is counted in `plandex_perf_cluster_scrape_timeouts_total` and its last snapshot is used.'),
   tracesExporter: s
     .enum(['none', 'otlp', 'console'])
     .default('none')
