@@ -12,7 +12,7 @@ import { errorsMarkdown, optionsMarkdown, replaceBlock } from './docs.js';
 import { profileFromArgs } from './commands/profile-args.js';
 import { runCommand } from './commands/run.js';
 import { envCommand } from './commands/env.js';
-import { runDbReport } from './commands/db-report.js';
+import { runDbReport } from './commands/db-report/index.js';
 import { profileCommand } from './commands/profile.js';
 import { benchCommand } from './commands/bench.js';
 

@@ -14,11 +14,11 @@ import {
   type DbReport,
   type ForeignKey,
   type IndexInfo,
-} from '../../plugins/pg-pool/report.js';
-import { slowStatementsSql } from '../../plugins/pg-pool/report-sql.js';
-import { displayQuery, preloads, statementsAdvice } from '../../plugins/pg-pool/report-statements.js';
-import { exitCodeFor, formatBytes, renderJson, renderText } from '../../plugins/pg-pool/report-format.js';
-import { loadPg, redactUrl, runDbReport } from '../../src/commands/db-report.js';
+} from '../../src/commands/db-report/report.js';
+import { slowStatementsSql } from '../../src/commands/db-report/sql.js';
+import { displayQuery, preloads, statementsAdvice } from '../../src/commands/db-report/statements.js';
+import { exitCodeFor, formatBytes, renderJson, renderText } from '../../src/commands/db-report/format.js';
+import { loadPg, redactUrl, runDbReport } from '../../src/commands/db-report/index.js';
 
 const btree = (keyColumns: number[], extra: Partial<IndexInfo> = {}): IndexInfo => ({
   tableOid: 1, schema: 'public', table: 't', name: `i_${keyColumns.join('_')}`, keyColumns, method: 'btree', valid: true, partial: false,

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { collectReport, defaultReportOptions, type Queryable } from '../../plugins/pg-pool/report.js';
-import { exitCodeFor, renderJson, renderText } from '../../plugins/pg-pool/report-format.js';
+import { collectReport, defaultReportOptions, type Queryable } from './report.js';
+import { exitCodeFor, renderJson, renderText } from './format.js';
 
 export const dbReportUsage = `Usage: plandex-perf db-report [--json] [--url URL]
 
