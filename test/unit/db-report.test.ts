@@ -263,10 +263,14 @@ describe('db-report command', () => {
     expect(err.text()).toMatch(/^PPERF_ERR_DB_REPORT_USAGE: .*DATABASE_URL/);
     const err2 = capture();
     expect(await runDbReport(['--jsn'], { env: {}, stderr: err2.stream })).toBe(2);
-    expect(err2.text()).toContain('PPERF_ERR_DB_REPORT_USAGE: unknown argument "--jsn"');
+    expect(err2.text()).toContain('PPERF_ERR_DB_REPORT_USAGE: unknown option "--jsn" (did you mean --json?)');
     const err3 = capture();
     expect(await runDbReport(['--url'], { env: {}, stderr: err3.stream })).toBe(2);
     expect(err3.text()).toContain('--url needs a value');
+    const err4 = capture();
+    expect(await runDbReport(['postgres://app:hunter2@db/app'], { env: {}, stderr: err4.stream })).toBe(2);
+    expect(err4.text()).toContain('PPERF_ERR_DB_REPORT_USAGE: unexpected argument "postgres://app:***@db/app"');
+    expect(err4.text()).not.toContain('hunter2');
   });
 
   it('prints its usage on --help', async () => {
