@@ -86,7 +86,10 @@ describe('plandex-perf run', () => {
   });
 
   it('forwards SIGTERM to the child and exits with its status', async () => {
-    const proc = spawn(process.execPath, [cli, 'run', '--profile', 'laptop-4g', '--', 'node', child], { env: quiet, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The child says it is ready only once its handler is in place (report-child.mjs prints first, and a
+    // SIGTERM that lands before its handler kills it: a race the test lost about one run in five under load).
+    const waiter = "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(0); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const proc = spawn(process.execPath, [cli, 'run', '--profile', 'laptop-4g', '--', 'node', '-e', waiter], { env: quiet, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     await new Promise<void>((resolve) => proc.stdout.once('data', () => resolve()));
