@@ -71,6 +71,10 @@ export const codes = {
     cause: "An object pool's wait queue is full (`maxWaitingClients`): the acquirer fails at once instead of queueing without bound.",
     fix: 'Shed or slow the load upstream, or raise `maxWaitingClients` if the memory allows.',
   },
+  PPERF_ERR_CLI_USAGE: {
+    cause: 'A `plandex-perf` command got an option it does not take (often a misspelling: `--profle`), an option without its value, an argument it does not expect, or no command to run. The message names the argument; nothing was done.',
+    fix: 'Run `plandex-perf <command> --help` for its options. Flags meant for the started program go after `--`: `plandex-perf run -- node --inspect server.js`. Exit status 2.',
+  },
   PPERF_ERR_DB_REPORT_USAGE: {
     cause: '`plandex-perf db-report` was given no database (neither `--url` nor `DATABASE_URL`) or an argument it does not know.',
     fix: 'Set `DATABASE_URL` or pass `--url postgres://user@host:5432/db`; `plandex-perf db-report --help` lists the arguments. Exit status 2.',

@@ -28,7 +28,7 @@ import { seed } from '../app/seed.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const RESULTS = path.join(REPO, 'loadtests/results');
-const { collectReport, fixStatements } = await import(path.join(REPO, 'dist/plugins/pg-pool/report.js'));
+const { collectReport, fixStatements } = await import(path.join(REPO, 'dist/src/commands/db-report/report.js'));
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '10' }, users: { type: 'string', default: '40' }, rounds: { type: 'string', default: '3' } } });
 const SCALE = Number(values.scale);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { helpOption, parseFlags, reportUsage, UsageError } from './args.js';
 import { profileFromArgs } from './profile-args.js';
 
 export const benchUsage = `Usage: plandex-perf bench [options]
@@ -48,47 +49,56 @@ interface BenchArgs {
 type Fail = (code: 'PPERF_ERR_BENCH_USAGE' | 'PPERF_ERR_BENCH_UNAVAILABLE' | 'PPERF_ERR_BENCH_FAILED' | 'PPERF_ERR_BENCH_RESULTS' | 'PPERF_ERR_BENCH_REGRESSION', message: string) => void;
 const fail: Fail = (code, message) => void process.stderr.write(`${code}: ${message}\n`);
 
-/** Parses the arguments; a string is the usage error. */
-export function parseBenchArgs(argv: string[]): BenchArgs | string {
-  const a: BenchArgs = { profile: undefined, scenario: 'load', durationSec: 20, warmupSec: 5, rounds: 2, connections: undefined, scale: 1, redisUrl: undefined, cache: true, out: path.join(REPO, 'loadtests/results'), compare: undefined, threshold: 10, results: undefined, verbose: false };
-  const numbers: Record<string, [keyof BenchArgs, number, number]> = {
-    '--duration': ['durationSec', 1, 3600],
-    '--warmup': ['warmupSec', 0, 600],
-    '--rounds': ['rounds', 1, 50],
-    '--connections': ['connections', 1, 1000],
-    '--scale': ['scale', 0.1, 100],
-    '--threshold': ['threshold', 0, 1000],
-  };
-  const strings: Record<string, keyof BenchArgs> = { '--profile': 'profile', '--scenario': 'scenario', '--redis': 'redisUrl', '--out': 'out', '--compare': 'compare', '--results': 'results' };
-  let quick = false;
-  const given = new Set<keyof BenchArgs>();
-  for (let i = 0; i < argv.length; i++) {
-    let flag = argv[i]!;
-    let value: string | undefined;
-    const eq = flag.indexOf('=');
-    if (flag.startsWith('--') && eq !== -1) [flag, value] = [flag.slice(0, eq), flag.slice(eq + 1)];
-    if (flag === '--quick') quick = true;
-    else if (flag === '--no-cache') a.cache = false;
-    else if (flag === '--verbose') a.verbose = true;
-    else if (flag in numbers || flag in strings) {
-      value ??= argv[++i];
-      if (value === undefined || value === '') return `${flag} needs a value`;
-      if (flag in numbers) {
-        const [key, min, max] = numbers[flag]!;
-        const n = Number(value);
-        if (!Number.isFinite(n) || n < min || n > max) return `${flag} must be a number from ${min} to ${max}, got "${value}"`;
-        if ((key === 'rounds' || key === 'connections') && !Number.isInteger(n)) return `${flag} must be a whole number, got "${value}"`;
-        (a as unknown as Record<string, unknown>)[key] = n;
-        given.add(key);
-      } else {
-        (a as unknown as Record<string, unknown>)[strings[flag]!] = flag === '--out' || flag === '--compare' || flag === '--results' ? path.resolve(value) : value;
-      }
-    } else return `unknown option "${argv[i]}"`;
+/** The numeric flags: the field each sets, and its bounds. */
+const numbers = {
+  duration: ['durationSec', 1, 3600],
+  warmup: ['warmupSec', 0, 600],
+  rounds: ['rounds', 1, 50],
+  connections: ['connections', 1, 1000],
+  scale: ['scale', 0.1, 100],
+  threshold: ['threshold', 0, 1000],
+} as const;
+const options = {
+  ...helpOption,
+  profile: { type: 'string' },
+  scenario: { type: 'string' },
+  redis: { type: 'string' },
+  out: { type: 'string' },
+  compare: { type: 'string' },
+  results: { type: 'string' },
+  quick: { type: 'boolean' },
+  'no-cache': { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  rounds: { type: 'string' },
+  connections: { type: 'string' },
+  scale: { type: 'string' },
+  threshold: { type: 'string' },
+} as const;
+
+/** Parses the arguments; a string is the usage error. `help` when `--help`/`-h` was given. */
+export function parseBenchArgs(argv: string[]): (BenchArgs & { help: boolean }) | string {
+  let values;
+  try {
+    ({ values } = parseFlags(argv, options, 'PPERF_ERR_BENCH_USAGE'));
+  } catch (error) {
+    if (error instanceof UsageError) return error.message;
+    throw error;
+  }
+  const a: BenchArgs = { profile: values.profile, scenario: values.scenario ?? 'load', durationSec: 20, warmupSec: 5, rounds: 2, connections: undefined, scale: 1, redisUrl: values.redis, cache: !values['no-cache'], out: path.resolve(values.out ?? path.join(REPO, 'loadtests/results')), compare: values.compare && path.resolve(values.compare), threshold: 10, results: values.results && path.resolve(values.results), verbose: values.verbose === true };
+  for (const [flag, [key, min, max]] of Object.entries(numbers)) {
+    const value = values[flag as keyof typeof numbers];
+    if (value === undefined) continue;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max) return `--${flag} must be a number from ${min} to ${max}, got "${value}"`;
+    if ((key === 'rounds' || key === 'connections') && !Number.isInteger(n)) return `--${flag} must be a whole number, got "${value}"`;
+    a[key] = n;
   }
   if (a.results && !a.compare) return '--results needs --compare (it compares two results files without running)';
   // --quick shortens what was not given explicitly, wherever it stands on the line.
-  if (quick) for (const [key, value] of [['rounds', 1], ['warmupSec', 1], ['durationSec', 3]] as const) if (!given.has(key)) a[key] = value;
-  return a;
+  if (values.quick) for (const [flag, key, value] of [['rounds', 'rounds', 1], ['warmup', 'warmupSec', 1], ['duration', 'durationSec', 3]] as const) if (values[flag] === undefined) a[key] = value;
+  return { ...a, help: values.help === true };
 }
 
 interface Report {
@@ -152,14 +162,11 @@ function progressBar(stream: NodeJS.WriteStream): { update: (p: { label: string;
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parseBenchArgs(argv);
+  if (typeof args === 'string') return reportUsage(new UsageError(args, 'PPERF_ERR_BENCH_USAGE'), benchUsage);
+  if (args.help) {
     process.stdout.write(benchUsage);
     return 0;
-  }
-  const args = parseBenchArgs(argv);
-  if (typeof args === 'string') {
-    fail('PPERF_ERR_BENCH_USAGE', `${args}\n\n${benchUsage}`);
-    return 2;
   }
   const bench = await loadBench();
   if (typeof bench === 'string') {

@@ -1,23 +1,6 @@
 import { findConfigFile, loadConfigFile } from '../config.js';
 import { checkCustomProfiles, profileNames, resolveProfile, type CustomProfiles, type Profile } from '../profiles.js';
 
-/** Pulls `--profile NAME` / `--profile=NAME` out of argv (before any `--`). */
-export function takeOption(argv: string[], name: string): { value: string | undefined; rest: string[] } {
-  const rest: string[] = [];
-  let value: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    if (arg === `--${name}`) value = argv[++i];
-    else if (arg.startsWith(`--${name}=`)) value = arg.slice(name.length + 3);
-    else rest.push(arg);
-  }
-  return { value, rest };
-}
-
 /** The profile named on the command line, else by PLANDEX_PERF_PROFILE, else the config file, else auto. */
 export async function profileFromArgs(name: string | undefined): Promise<Profile> {
   const file = findConfigFile();

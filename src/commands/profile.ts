@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { profileFromArgs, takeOption } from './profile-args.js';
+import { helpOption, parseFlags, reportUsage, splitCommand, UsageError } from './args.js';
+import { profileFromArgs } from './profile-args.js';
 import { buildCommand } from './run.js';
 
 export const profileUsage = `Usage: plandex-perf profile doctor|flame|bubbleprof|heap [--load] [--profile P] -- node server.js
@@ -68,38 +69,46 @@ export interface ProfileArgs {
   command: string[];
 }
 
-/** Parses argv, or returns the usage problem. */
-export function parseProfileArgs(argv: string[]): ProfileArgs | { error: string } {
+const options = {
+  ...helpOption,
+  load: { type: 'boolean' },
+  profile: { type: 'string' },
+  url: { type: 'string' },
+  duration: { type: 'string' },
+  connections: { type: 'string' },
+  paths: { type: 'string' },
+} as const;
+
+/** Parses argv (`<tool> [flags] -- node …`), or returns the usage problem; `{ help }` for `--help`. */
+export function parseProfileArgs(argv: string[]): ProfileArgs | { help: true } | { error: string } {
+  try {
+    return parse(argv);
+  } catch (error) {
+    if (error instanceof UsageError) return { error: error.message };
+    throw error;
+  }
+}
+
+function parse(argv: string[]): ProfileArgs | { help: true } {
   const [tool, ...rest] = argv;
-  if (tool === undefined || !Object.hasOwn(TOOLS, tool)) return { error: `name a tool: ${Object.keys(TOOLS).join(', ')} (got ${JSON.stringify(tool ?? '')})` };
-  let remaining = rest;
-  const take = (name: string): string | undefined => {
-    const { value, rest: left } = takeOption(remaining, name);
-    remaining = left;
-    return value;
-  };
-  const profile = take('profile');
-  const url = take('url');
-  const duration = take('duration');
-  const connections = take('connections');
-  const paths = take('paths');
-  const separator = remaining.indexOf('--');
-  const flags = separator === -1 ? remaining : remaining.slice(0, separator);
-  const command = separator === -1 ? [] : remaining.slice(separator + 1);
-  const unknown = flags.filter((f) => f !== '--load');
-  if (unknown.length > 0) return { error: `unknown argument ${JSON.stringify(unknown[0])}` };
+  if (tool === '--help' || tool === '-h' || tool === 'help') return { help: true };
+  if (tool === undefined || !Object.hasOwn(TOOLS, tool)) throw new UsageError(`name a tool: ${Object.keys(TOOLS).join(', ')} (got ${JSON.stringify(tool ?? '')})`);
+  const { flags, command } = splitCommand(rest, options);
+  const { values } = parseFlags(flags, options, 'PPERF_ERR_DIAG_USAGE');
+  if (values.help) return { help: true };
   const first = command[0];
   if (first === undefined || !(first === 'node' || first === process.execPath || /(^|[\\/])node(\d+|\.exe)?$/.test(first))) {
-    return { error: 'clinic profiles a node process: give it after --, e.g. -- node server.js' };
+    throw new UsageError('clinic profiles a node process: give it after --, e.g. -- node server.js');
   }
+  const { duration, connections, url, paths } = values;
   const durationSec = Number(duration ?? 20);
   const connectionCount = Number(connections ?? 16);
-  if (!(durationSec > 0 && durationSec <= 3600)) return { error: `--duration must be between 0 and 3600 seconds (got ${duration})` };
-  if (!(Number.isInteger(connectionCount) && connectionCount > 0 && connectionCount <= 1000)) return { error: `--connections must be an integer from 1 to 1000 (got ${connections})` };
-  if (url !== undefined && !URL.canParse(url)) return { error: `--url must be a URL (got ${url})` };
+  if (!(durationSec > 0 && durationSec <= 3600)) throw new UsageError(`--duration must be between 0 and 3600 seconds (got ${duration})`);
+  if (!(Number.isInteger(connectionCount) && connectionCount > 0 && connectionCount <= 1000)) throw new UsageError(`--connections must be an integer from 1 to 1000 (got ${connections})`);
+  if (url !== undefined && !URL.canParse(url)) throw new UsageError(`--url must be a URL (got ${url})`);
   const pathList = paths?.split(',').map((p) => p.trim()).filter(Boolean);
-  if (pathList?.some((p) => !p.startsWith('/'))) return { error: '--paths must start with /' };
-  return { tool: tool as Tool, load: flags.includes('--load'), profile, url, durationSec, connections: connectionCount, paths: pathList, command };
+  if (pathList?.some((p) => !p.startsWith('/'))) throw new UsageError('--paths must start with /');
+  return { tool: tool as Tool, load: values.load === true, profile: values.profile, url, durationSec, connections: connectionCount, paths: pathList, command };
 }
 
 /** Where clinic said it wrote the report, made absolute. */
@@ -170,15 +179,12 @@ async function driveLoad(args: ProfileArgs, child: ChildProcess, env: NodeJS.Pro
 
 /** `plandex-perf profile <tool> [--load] -- node server.js`: exit 2 for usage or a missing clinic, else clinic's status. */
 export async function profileCommand(argv: string[]): Promise<number> {
-  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  const args = parseProfileArgs(argv);
+  if ('help' in args) {
     process.stdout.write(profileUsage);
     return 0;
   }
-  const args = parseProfileArgs(argv);
-  if ('error' in args) {
-    fail('PPERF_ERR_DIAG_USAGE', `${args.error}\n\n${profileUsage}`);
-    return 2;
-  }
+  if ('error' in args) return reportUsage(new UsageError(args.error, 'PPERF_ERR_DIAG_USAGE'), profileUsage);
   const clinic = findClinic(process.cwd(), process.env);
   if (!clinic) {
     fail('PPERF_ERR_DIAG_CLINIC_MISSING', clinicInstallHint);

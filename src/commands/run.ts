@@ -3,7 +3,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Profile } from '../profiles.js';
-import { profileFromArgs, takeOption } from './profile-args.js';
+import { helpOption, parseFlags, reportUsage, splitCommand, UsageError } from './args.js';
+import { profileFromArgs } from './profile-args.js';
+
+export const runUsage = `Usage: plandex-perf run [--profile P] [--] command [its arguments…]
+
+Starts the command with the profile's heap flags (--max-old-space-size, --max-semi-space-size),
+UV_THREADPOOL_SIZE and the preload: on node's command line for \`node …\`, in NODE_OPTIONS for anything
+else (\`npm start\`). Flags the command already sets win. Signals are forwarded to its process group and
+its exit status is returned (or the signal it died of).
+  --profile P          the profile (default: auto, or PLANDEX_PERF_PROFILE, or the config file's)
+
+Everything from the first argument that is not one of these flags (or after \`--\`) is the command,
+verbatim: plandex-perf run --profile container-512m -- node --inspect server.js
+`;
+
+const options = { ...helpOption, profile: { type: 'string' } } as const;
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 
@@ -36,9 +51,19 @@ export function buildCommand(command: string[], profile: Profile, env: NodeJS.Pr
 
 /** `plandex-perf run [--profile P] -- node server.js`: signals go to the child; its exit status is ours. */
 export async function runCommand(argv: string[]): Promise<number> {
-  const { value, rest } = takeOption(argv, 'profile');
-  const command = rest[0] === '--' ? rest.slice(1) : rest;
-  const profile = await profileFromArgs(value);
+  const { flags, command } = splitCommand(argv, options);
+  let values;
+  try {
+    ({ values } = parseFlags(flags, options));
+    if (!values.help && command.length === 0) throw new UsageError('nothing to run: give the command, e.g. plandex-perf run -- node server.js');
+  } catch (error) {
+    return reportUsage(error, runUsage);
+  }
+  if (values.help) {
+    process.stdout.write(runUsage);
+    return 0;
+  }
+  const profile = await profileFromArgs(values.profile);
   const { file, args, env } = buildCommand(command, profile, process.env);
   // Its own process group, so a signal reaches every process of the tree: `npm start` runs `sh -c`,
   // which runs node, and neither npm nor sh passes SIGTERM on reliably (the app was orphaned).

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runDbReport } from '../../src/commands/db-report.js';
-import type { DbReport } from '../../plugins/pg-pool/report.js';
+import { runDbReport } from '../../src/commands/db-report/index.js';
+import type { DbReport } from '../../src/commands/db-report/report.js';
 // @ts-expect-error plain ESM helper shared with the demo and the benches
 import { seed } from '../../loadtests/app/seed.mjs';
 

@@ -7,6 +7,12 @@ describe('plandex-perf bench arguments', () => {
     expect(a).toMatchObject({ profile: 'laptop-4g', rounds: 3, cache: false, scenario: 'load', durationSec: 20, warmupSec: 5, threshold: 10 });
   });
 
+  it('--help is a flag like the others', () => {
+    expect(parseBenchArgs(['--help'])).toMatchObject({ help: true });
+    expect(parseBenchArgs(['-h', '--quick'])).toMatchObject({ help: true });
+    expect(parseBenchArgs([])).toMatchObject({ help: false });
+  });
+
   it('--quick shortens only what was not given, wherever it stands', () => {
     expect(parseBenchArgs(['--duration', '10', '--quick'])).toMatchObject({ durationSec: 10, rounds: 1, warmupSec: 1 });
     expect(parseBenchArgs(['--quick', '--rounds', '2'])).toMatchObject({ durationSec: 3, rounds: 2, warmupSec: 1 });
@@ -17,6 +23,10 @@ describe('plandex-perf bench arguments', () => {
     expect(parseBenchArgs(['--connections', '2.5'])).toBe('--connections must be a whole number, got "2.5"');
     expect(parseBenchArgs(['--duration'])).toBe('--duration needs a value');
     expect(parseBenchArgs(['--frobnicate'])).toBe('unknown option "--frobnicate"');
+    expect(parseBenchArgs(['--quikc'])).toBe('unknown option "--quikc" (did you mean --quick?)');
+    expect(parseBenchArgs(['--duration='])).toBe('--duration needs a value');
+    expect(parseBenchArgs(['--verbose=yes'])).toBe('--verbose takes no value');
+    expect(parseBenchArgs(['load'])).toBe('unexpected argument "load"');
     expect(parseBenchArgs(['--results', 'a.json'])).toMatch(/--results needs --compare/);
   });
 });

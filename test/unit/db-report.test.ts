@@ -14,11 +14,11 @@ import {
   type DbReport,
   type ForeignKey,
   type IndexInfo,
-} from '../../plugins/pg-pool/report.js';
-import { slowStatementsSql } from '../../plugins/pg-pool/report-sql.js';
-import { displayQuery, preloads, statementsAdvice } from '../../plugins/pg-pool/report-statements.js';
-import { exitCodeFor, formatBytes, renderJson, renderText } from '../../plugins/pg-pool/report-format.js';
-import { loadPg, redactUrl, runDbReport } from '../../src/commands/db-report.js';
+} from '../../src/commands/db-report/report.js';
+import { slowStatementsSql } from '../../src/commands/db-report/sql.js';
+import { displayQuery, preloads, statementsAdvice } from '../../src/commands/db-report/statements.js';
+import { exitCodeFor, formatBytes, renderJson, renderText } from '../../src/commands/db-report/format.js';
+import { loadPg, redactUrl, runDbReport } from '../../src/commands/db-report/index.js';
 
 const btree = (keyColumns: number[], extra: Partial<IndexInfo> = {}): IndexInfo => ({
   tableOid: 1, schema: 'public', table: 't', name: `i_${keyColumns.join('_')}`, keyColumns, method: 'btree', valid: true, partial: false,
@@ -263,10 +263,14 @@ describe('db-report command', () => {
     expect(err.text()).toMatch(/^PPERF_ERR_DB_REPORT_USAGE: .*DATABASE_URL/);
     const err2 = capture();
     expect(await runDbReport(['--jsn'], { env: {}, stderr: err2.stream })).toBe(2);
-    expect(err2.text()).toContain('PPERF_ERR_DB_REPORT_USAGE: unknown argument "--jsn"');
+    expect(err2.text()).toContain('PPERF_ERR_DB_REPORT_USAGE: unknown option "--jsn" (did you mean --json?)');
     const err3 = capture();
     expect(await runDbReport(['--url'], { env: {}, stderr: err3.stream })).toBe(2);
     expect(err3.text()).toContain('--url needs a value');
+    const err4 = capture();
+    expect(await runDbReport(['postgres://app:hunter2@db/app'], { env: {}, stderr: err4.stream })).toBe(2);
+    expect(err4.text()).toContain('PPERF_ERR_DB_REPORT_USAGE: unexpected argument "postgres://app:***@db/app"');
+    expect(err4.text()).not.toContain('hunter2');
   });
 
   it('prints its usage on --help', async () => {

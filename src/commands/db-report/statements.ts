@@ -3,7 +3,7 @@
  * not having it (not shipped, not created, not preloaded) ends as advice on how to get it, never as a
  * failed report.
  */
-import { MARK, STATEMENTS_EXTENSION_SQL, STATEMENTS_SETUP_SQL, slowStatementsSql } from './report-sql.js';
+import { MARK, STATEMENTS_EXTENSION_SQL, STATEMENTS_SETUP_SQL, slowStatementsSql } from './sql.js';
 import type { Queryable } from './report.js';
 
 /**

@@ -2,11 +2,11 @@
  * The model behind `plandex-perf db-report`: foreign keys without an index, the slowest statements,
  * unused indexes and sequentially scanned tables. The decisions (which index covers which foreign key,
  * what to create, what is safe to drop) are pure functions over catalog rows, so they are unit-tested
- * without a database; `collectReport` only runs the queries of report-sql.ts and hands the rows over.
+ * without a database; `collectReport` only runs the queries of sql.ts and hands the rows over.
  */
 import { createHash } from 'node:crypto';
-import { FOREIGN_KEYS_SQL, INDEXES_SQL, MARK, SEQ_SCANS_SQL, SERVER_SQL } from './report-sql.js';
-import { readStatements, type StatementsSection } from './report-statements.js';
+import { FOREIGN_KEYS_SQL, INDEXES_SQL, MARK, SEQ_SCANS_SQL, SERVER_SQL } from './sql.js';
+import { readStatements, type StatementsSection } from './statements.js';
 
 /** What the report needs from a connection: node-postgres's `Client#query` fits. */
 export interface Queryable {

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { collectReport, defaultReportOptions, type Queryable } from '../../plugins/pg-pool/report.js';
-import { exitCodeFor, renderJson, renderText } from '../../plugins/pg-pool/report-format.js';
+import { collectReport, defaultReportOptions, type Queryable } from './report.js';
+import { exitCodeFor, renderJson, renderText } from './format.js';
+import { helpOption, parseFlags, reportUsage, UsageError } from '../args.js';
 
 export const dbReportUsage = `Usage: plandex-perf db-report [--json] [--url URL]
 
@@ -87,18 +88,11 @@ function scrub(message: string, url: string | undefined): string {
   return out;
 }
 
-function parseArgs(argv: readonly string[]): { json: boolean; help: boolean; url: string | undefined } {
-  const out = { json: false, help: false, url: undefined as string | undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--json') out.json = true;
-    else if (arg === '--help' || arg === '-h') out.help = true;
-    else if (arg === '--url' || arg.startsWith('--url=')) {
-      out.url = arg === '--url' ? argv[++i] : arg.slice('--url='.length);
-      if (!out.url) throw new DbReportError('PPERF_ERR_DB_REPORT_USAGE', '--url needs a value, e.g. --url postgres://user@host:5432/db');
-    } else throw new DbReportError('PPERF_ERR_DB_REPORT_USAGE', `unknown argument "${arg}"\n\n${dbReportUsage}`);
-  }
-  return out;
+const options = { ...helpOption, json: { type: 'boolean' }, url: { type: 'string' } } as const;
+
+function parseDbReportArgs(argv: readonly string[]): { json: boolean; help: boolean; url: string | undefined } {
+  const { values } = parseFlags(argv, options, 'PPERF_ERR_DB_REPORT_USAGE');
+  return { json: values.json === true, help: values.help === true, url: values.url };
 }
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -146,8 +140,15 @@ export interface DbReportIo {
 export async function runDbReport(argv: readonly string[], io: Partial<DbReportIo> = {}): Promise<number> {
   const { stdout = process.stdout, stderr = process.stderr, env = process.env, cwd = process.cwd() } = io;
   let url: string | undefined;
+  let args;
   try {
-    const args = parseArgs(argv);
+    args = parseDbReportArgs(argv);
+  } catch (error) {
+    // A stray URL (`db-report postgres://app:pw@db/app`) is echoed back: mask its password as everywhere else.
+    if (error instanceof UsageError) error.message = error.message.replace(/(\/\/[^:/@\s]*):[^@\s]*@/g, '$1:***@');
+    return reportUsage(error, dbReportUsage, stderr);
+  }
+  try {
     if (args.help) {
       stdout.write(dbReportUsage);
       return 0;
