@@ -12,7 +12,8 @@ export class WaitQueue<T> {
   private readonly entries = new Set<Waiting<T>>();
 
   constructor(
-    private readonly capacity: number,
+    /** Read at every push, so the bound can follow the concurrency limit. */
+    private readonly capacity: () => number,
     private readonly maxWaitMs: number,
     private readonly now: () => number,
   ) {}
@@ -23,7 +24,7 @@ export class WaitQueue<T> {
 
   /** Undefined when the queue is full (or has no room at all: capacity 0). */
   push(item: T): Waiting<T> | undefined {
-    if (this.entries.size >= this.capacity) return undefined;
+    if (this.entries.size >= this.capacity()) return undefined;
     const entry = { item, enqueuedAt: this.now() };
     this.entries.add(entry);
     return entry;

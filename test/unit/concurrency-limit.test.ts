@@ -167,7 +167,7 @@ describe('GradientLimit on a simulated M/M/c service', () => {
 
 describe('WaitQueue', () => {
   it('is FIFO, bounded in length, and lets an entry leave from the middle', () => {
-    const q = new WaitQueue<string>(2, 100, () => 0);
+    const q = new WaitQueue<string>(() => 2, 100, () => 0);
     const a = q.push('a')!;
     const b = q.push('b')!;
     expect(q.push('c')).toBeUndefined();
@@ -181,7 +181,7 @@ describe('WaitQueue', () => {
 
   it('expires entries that waited too long, oldest first, on the injected clock', () => {
     let now = 0;
-    const q = new WaitQueue<number>(10, 100, () => now);
+    const q = new WaitQueue<number>(() => 10, 100, () => now);
     q.push(1);
     now = 50;
     q.push(2);
@@ -196,6 +196,6 @@ describe('WaitQueue', () => {
   });
 
   it('with capacity 0 queues nothing', () => {
-    expect(new WaitQueue(0, 100, () => 0).push(1)).toBeUndefined();
+    expect(new WaitQueue(() => 0, 100, () => 0).push(1)).toBeUndefined();
   });
 });
