@@ -8,8 +8,10 @@ const fields = {
   initialLimit: s.integer({ min: 1, max: 10_000 }).default(20).describe('Concurrent requests allowed before the first latency window has closed.'),
   minLimit: s
     .integer({ min: 1, max: 10_000 })
-    .default(2)
-    .describe('The floor: the limit never goes below it, and baseline probes run at it. Must be ≤ `maxLimit`.'),
+    .default(10)
+    .describe(
+      'The floor: the limit never goes below it, and baseline probes run at it. Must be ≤ `maxLimit`. A low floor finds the knee of a CPU-light app more exactly, but every probe then throttles harder; 10 (Netflix uses 20) keeps normal load untouched on the reference app.',
+    ),
   maxLimit: s.integer({ min: 1, max: 10_000 }).default(1000).describe('The ceiling: the limit never goes above it.'),
   windowMs: s
     .integer({ min: 10, max: 60_000 })
