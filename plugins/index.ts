@@ -12,5 +12,6 @@ import pgPool from './pg-pool/index.js';
 import objectPool from './object-pool/index.js';
 import diagnostics from './diagnostics/index.js';
 import cache from './cache/index.js';
+import concurrencyLimit from './concurrency-limit/index.js';
 
-export const plugins: PluginDefinition[] = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, cache, diagnostics];
+export const plugins: PluginDefinition[] = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, concurrencyLimit, cache, diagnostics];
