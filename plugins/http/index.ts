@@ -2,7 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
-import { requestScope, type RequestScope } from '../../src/request-scope.js';
+import { requestScope, type HttpRequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
@@ -19,9 +19,8 @@ interface ChannelMessage {
 const kStart = Symbol('plandex-perf.http.start');
 const kRoute = Symbol('plandex-perf.http.route');
 const kSpan = Symbol('plandex-perf.http.span');
-const kFinishers = Symbol('plandex-perf.http.finishers');
-type Finisher = (route: string | undefined) => void;
-type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?: Span; [kFinishers]?: Finisher[] };
+const kScope = Symbol('plandex-perf.http.scope');
+type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?: Span; [kScope]?: HttpRequestScope<IncomingMessage> };
 
 /**
  * HTTP server metrics from Node's own diagnostics channels: no module patching, so ESM and CommonJS
@@ -63,23 +62,7 @@ export default definePlugin({
       const { request, server } = message as ChannelMessage;
       if (telemetry.isOwnServer(server)) return;
       (request as Tagged)[kStart] = performance.now();
-      if (requestScope.enabled) {
-        // The scope must not hold the request itself: async resources that outlive the request (a pooled
-        // connection opened during it, keep-alive timers) capture the scope and would keep the whole
-        // request/response/socket graph alive with it.
-        const ref = new WeakRef(request);
-        const finishers: Finisher[] = [];
-        (request as Tagged)[kFinishers] = finishers;
-        const scope: RequestScope = {
-          route: () => {
-            const live = ref.deref();
-            return live ? routeOf(live) : undefined;
-          },
-          data: new Map(),
-          onFinish: (fn) => void finishers.push(fn),
-        };
-        requestScope.enter(scope);
-      }
+      if (requestScope.enabled) (request as Tagged)[kScope] = requestScope.open(request, routeOf);
       if (tracer) {
         const parent = propagation.extract(ROOT_CONTEXT, request.headers);
         const span = tracer.startSpan(
@@ -110,11 +93,7 @@ export default definePlugin({
         if (route !== undefined) attributes[sc.ATTR_HTTP_ROUTE] = route;
         if (status >= 500) attributes[sc.ATTR_ERROR_TYPE] = String(status);
         duration.record((performance.now() - started) / 1000, attributes);
-        const finishers = tagged[kFinishers];
-        if (finishers) {
-          for (const fn of finishers) fn(route);
-          finishers.length = 0; // the scope may outlive the request; its callbacks must not
-        }
+        tagged[kScope]?.finish(route); // runs the end-of-request checks, then the scope lets go of the request
         const span = tagged[kSpan];
         if (span) {
           span.setAttributes(attributes);
