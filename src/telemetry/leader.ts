@@ -98,6 +98,10 @@ export class Leader {
     this.followers.add(follower);
     this.clustered = true;
     this.options.debug(`cluster: follower pid ${hello.pid} (${hello.role}) joined as slot ${slot}`);
+    // The newcomer may be the heir now: give it the totals at once, not at the next scrape. A rolling
+    // restart (pm2 reload) replaces the leader before anyone scrapes, and without a signal listener a
+    // replaced process leaves no last word.
+    this.refreshHeir();
     readLines(socket, head, (message) => this.onMessage(follower, message));
     socket.on('error', () => {});
     // The metrics server allows half-open sockets; a follower that ends is gone (its 'bye' was read first).
@@ -143,6 +147,7 @@ export class Leader {
       this.retire(oldest!);
     }
     this.options.debug(`cluster: follower pid ${follower.hello.pid} left (slot ${follower.slot} free)`);
+    if (follower === this.heir) this.refreshHeir();
   }
 
   private retire(identity: string): void {
@@ -206,6 +211,17 @@ export class Leader {
     this.heir = heir;
     if (!heir) return;
     send(heir.socket, { t: 'baseline', term: this.term, data: cumulativePart(mergeSnapshots([{ snapshot: own }, ...gone])) });
+  }
+
+  /** Hands the heir the current totals (own + departed), off the scrape path; a failure keeps the last ones. */
+  private refreshHeir(): void {
+    this.options
+      .collectOwn()
+      .then((own) => {
+        for (const [identity, { pid }] of this.departed) if (!this.isAlive(pid)) this.retire(identity);
+        this.handOver([{ snapshot: this.retired }, ...[...this.departed.values()].map((d) => ({ snapshot: cumulativePart(d.snapshot) }))], toSnapshot(own.scopeMetrics));
+      })
+      .catch(() => {});
   }
 
   /** Graceful end of the term: hands the final totals to the heir, then lets every follower go. */

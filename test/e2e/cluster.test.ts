@@ -69,16 +69,20 @@ describe('node:cluster: processes come and go', () => {
     await sendRequests(app.url, 100);
     expect(requestCount(await scrape(metricsPort))).toBe(300);
 
-    // A graceful exit sends its last counts: nothing is lost even without a scrape in between.
+    // SIGTERM with no listener of ours (signals stay exactly bare): the worker dies at once, so what it
+    // counted since the last scrape is lost, but the total never goes backwards.
     const second = await sendRequests(app.url, 60);
-    const [leaving] = second.keys();
+    const [leaving, lostAtMost] = [...second.entries()][0]!;
     process.kill(Number(leaving), 'SIGTERM');
     await waitFor(async () => {
       const lines = await scrape(metricsPort);
       return sumSamples(lines, 'plandex_perf_cluster_departures_total') >= 2 && answering(lines) === 3 ? lines : undefined;
     }, 10_000);
     await sendRequests(app.url, 40);
-    expect(requestCount(await scrape(metricsPort))).toBe(400);
+    const total = requestCount(await scrape(metricsPort));
+    expect(total).toBeLessThanOrEqual(400);
+    expect(total).toBeGreaterThanOrEqual(400 - lostAtMost!);
+    expect(total).toBeGreaterThan(300);
   });
 
   it('answers within the bound when a worker is stopped, and counts the timeout', async () => {
