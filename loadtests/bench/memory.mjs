@@ -157,7 +157,7 @@ async function main() {
 
   const base = `memory-${meta.date.slice(0, 10)}-node${process.versions.node.split('.')[0]}${quick ? '-quick' : ''}`;
   await mkdir(RESULTS, { recursive: true });
-  await writeFile(path.join(RESULTS, `${base}.json`), JSON.stringify({ meta, targets: TARGETS, medians, ratios, runs, problems }, null, 2) + '\n');
+  await writeFile(path.join(RESULTS, `${base}.json`), `${JSON.stringify({ meta, targets: TARGETS, medians, ratios, runs, problems }, null, 2)}\n`);
   await writeFile(path.join(RESULTS, `${base}.md`), report);
   progress(`wrote loadtests/results/${base}.json and .md`);
 

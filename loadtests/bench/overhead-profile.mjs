@@ -10,7 +10,6 @@
 // --probe probe.mjs first: intervals, event-loop delay monitors and performance observers the preload starts
 // Bundle positions are mapped back to src/ and plugins/ through dist/register.js.map. Prints one JSON object.
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import os from 'node:os';

@@ -4,7 +4,7 @@
 import { fmt, median } from '../lib/bench-util.mjs';
 
 export const FORMAT = 'plandex-perf-overhead/2';
-const ENDPOINT_LABEL = { hello: '/hello (trivial)', db: '/users/{id} (one query)' };
+const _ENDPOINT_LABEL = { hello: '/hello (trivial)', db: '/users/{id} (one query)' };
 
 /** Medians per variant over its rounds, and ratios (or deltas) against bare. */
 export function summarise(runs, variants, loads) {

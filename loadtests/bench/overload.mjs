@@ -135,7 +135,7 @@ async function main() {
         progress(`round ${round}/${ROUNDS}, spike ${factor}×: ${name} …`);
         const run = await measure(name, factor, capacity, round);
         runs.push(run);
-        progress(`  goodput ${fmt(run.goodput, 0)}/s (${fmt(run.goodput / capacity.rps, 2)}× capacity) · p99 ${fmt(run.p99, 1)} ms · peak RSS ${fmt(run.hwmMB, 0)} MB · recovery ${run.recoverySec ?? '>' + AFTER_SEC} s · 503 ${run.status503} · timeouts ${run.timeouts} · errors ${run.errors}`);
+        progress(`  goodput ${fmt(run.goodput, 0)}/s (${fmt(run.goodput / capacity.rps, 2)}× capacity) · p99 ${fmt(run.p99, 1)} ms · peak RSS ${fmt(run.hwmMB, 0)} MB · recovery ${run.recoverySec ?? `>${AFTER_SEC}`} s · 503 ${run.status503} · timeouts ${run.timeouts} · errors ${run.errors}`);
       }
     }
   }
@@ -170,7 +170,7 @@ async function main() {
   process.stdout.write(report);
   const base = `overload-${meta.date.slice(0, 10)}-node${process.versions.node.split('.')[0]}${quick ? '-quick' : ''}`;
   await mkdir(RESULTS, { recursive: true });
-  await writeFile(path.join(RESULTS, `${base}.json`), JSON.stringify({ meta, targets: TARGETS, capacity, summary, runs, problems }, null, 2) + '\n');
+  await writeFile(path.join(RESULTS, `${base}.json`), `${JSON.stringify({ meta, targets: TARGETS, capacity, summary, runs, problems }, null, 2)}\n`);
   await writeFile(path.join(RESULTS, `${base}.md`), report);
   progress(`wrote loadtests/results/${base}.json and .md`);
   if (problems.length) {
@@ -310,5 +310,5 @@ function markdown(meta, capacity, summary) {
     );
   }
   L.push('');
-  return L.join('\n') + '\n';
+  return `${L.join('\n')}\n`;
 }

@@ -60,7 +60,7 @@ try {
   const appRequire = createRequire(path.resolve(process.argv[1] ?? path.join(process.cwd(), 'index.js')));
   const pg = appRequire('pg');
   const query = pg.Client.prototype.query;
-  pg.Client.prototype.query = function timedQuery(config, values, callback) {
+  pg.Client.prototype.query = function timedQuery(config, _values, _callback) {
     const t0 = performance.now();
     const operation = operationOf(typeof config === 'string' ? config : config?.text);
     const observe = () => pgSeconds.observe({ operation }, (performance.now() - t0) / 1000);

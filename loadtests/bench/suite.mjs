@@ -82,7 +82,7 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
         runs.push(run);
         done += perRun;
         progress({ label: `${label}: done`, done, total });
-        log(`${label}: ${run.rps.toFixed(0)} 2xx/s · p95 ${run.latency.p95?.toFixed(1)} ms · peak RSS ${run.hwmMB.toFixed(0)} MB` + (run.cache ? ` · hit ratio ${(run.cache.ratio * 100).toFixed(1)} %` : ''));
+        log(`${label}: ${run.rps.toFixed(0)} 2xx/s · p95 ${run.latency.p95?.toFixed(1)} ms · peak RSS ${run.hwmMB.toFixed(0)} MB${run.cache ? ` · hit ratio ${(run.cache.ratio * 100).toFixed(1)} %` : ''}`);
       }
     }
   } finally {

@@ -129,7 +129,7 @@ describe('rate limits', () => {
   });
 
   it('with minIntervalMs 0, only the one-at-a-time rule holds', () => {
-    let now = 0;
+    const now = 0;
     const gate = new HeavyGate(0, () => now);
     const a = gate.tryAcquire('x', 100);
     expect(gate.tryAcquire('y', 100)).toMatchObject({ status: 409, retryAfterSeconds: 1 });

@@ -50,7 +50,7 @@ export function benchMarkdown(results, comparison) {
       `seed scale ${o.scale}, database re-seeded before each run (${meta.database}), variants interleaved with their order rotated per round. CPU pinning: ${meta.pinning}. ` +
       `Node's default heap limit here: ${fmt(meta.defaultHeapLimitMB, 0)} MB.`,
     '',
-    '- bare: `' + meta.variants.bare.command + '`',
+    `- bare: \`${meta.variants.bare.command}\``,
     '- plugin: `' + meta.variants.plugin.command + '`' + ` with ${Object.entries(meta.variants.plugin.env).map(([k, v]) => `${k}=${v}`).join(' ')}` +
       (o.cache ? `; cache: \`getUserPlans\` wrapped zero-code, L1${o.redisUrl ? ' + Redis L2' : ' only'}` : '; cache off'),
     '',

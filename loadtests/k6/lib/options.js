@@ -13,7 +13,7 @@ import { profiles } from '../../scenarios/reference-app.mjs';
  * @returns {name is ProfileName}
  */
 export function isProfileName(name) {
-  return Object.prototype.hasOwnProperty.call(profiles, name);
+  return Object.hasOwn(profiles, name);
 }
 
 /**

@@ -36,7 +36,7 @@ export function createZipf(n, s, random) {
   const cdf = new Float64Array(n);
   let sum = 0;
   for (let k = 1; k <= n; k++) {
-    sum += 1 / Math.pow(k, s);
+    sum += 1 / k ** s;
     cdf[k - 1] = sum;
   }
   for (let i = 0; i < n; i++) cdf[i] = /** @type {number} */ (cdf[i]) / sum;
