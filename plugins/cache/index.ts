@@ -6,22 +6,29 @@ import { registerMetrics } from './metrics.js';
 import { followHeapBudget } from './heap-pressure.js';
 import { wrapConfigured } from './wrap-config.js';
 import { createPostgresStore, createRedisStore, type Store } from './stores.js';
+import { followTables } from './follow-tables.js';
 import { API_KEY } from './public.js';
 import { ERR_STORE } from './codes.js';
 import type { CachePlugin } from './types.js';
+import type { HeapBudget } from '../heap-budget/index.js';
 
 export type { CacheApi, CachedOptions, CachePlugin, CacheSnapshot } from './types.js';
 
 /**
  * A two-level cache for hot functions: L1 in process (lru-cache, bounded in bytes, frozen values), L2 on
- * Redis or PostgreSQL through Keyv, with single flight, leases, stale serving, invalidation by key and tag
- * across instances, and an L2 that can fail or hang without the app noticing. Functions are wrapped from
- * the config when their module loads, or with `cached()` from the API.
+ * Redis or PostgreSQL through Keyv, with single flight, leases, stale serving, invalidation by key, tag and
+ * table across instances, and an L2 that can fail or hang without the app noticing. Functions are wrapped
+ * from the config when their module loads, or with `cached()` from the API. With the pg plugin it follows
+ * the database: a write through any pg client drops the entries that read the written tables.
  */
 export default definePlugin({
   name: 'cache',
-  description: 'Two-level cache for hot functions: L1 in memory, L2 on Redis or PostgreSQL; single flight, stale serving, invalidation across instances.',
+  description: 'Two-level cache for hot functions: L1 in memory, L2 on Redis or PostgreSQL; invalidated by writes to the tables it read; single flight, stale serving.',
   dependsOn: ['telemetry'],
+  // heap-budget shrinks L1 under pressure; pg reports query starts, which is how entries learn their tables.
+  optionalDependsOn: ['heap-budget', 'pg'],
+  // pg-pool's callback queue loses the caller's async context; pool-context.ts binds it (table tracking).
+  modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,
   profileDefaults: (profile) => ({ l1Bytes: profile.cacheL1Bytes }),
   setup(ctx, options) {
@@ -47,15 +54,18 @@ export default definePlugin({
 /** The cache itself, once its L2 (if any) is known. */
 function start(ctx: PluginContext, options: CacheOptions, store: Store | undefined): Close {
   const telemetry = ctx.use<Telemetry>('telemetry');
-  const engine = new Engine(engineOptions(options, { store, log: ctx.log }));
+  const tables = { inTransaction: undefined as ((client: object) => boolean) | undefined };
+  const engine = new Engine(engineOptions(options, { store, log: ctx.log, inTransaction: (client) => tables.inTransaction?.(client) ?? false }));
   registerMetrics(telemetry.meter, engine);
-  const unfollow = followHeapBudget(ctx, engine.l1);
+  const unfollowHeap = followHeapBudget(ctx.use<HeapBudget | undefined>('heap-budget'), engine.l1, ctx.log);
+  const unfollowTables = followTables(ctx, engine, options, tables);
   wrapConfigured(ctx, engine, options.functions);
 
   const api: CachePlugin = {
     cached: (fn, cachedOptions) => engine.cached(fn, cachedOptions),
     invalidate: (fnOrName, ...args) => engine.invalidate(fnOrName, ...args),
     invalidateTags: (tags) => engine.invalidateTags(tags),
+    invalidateTables: (names) => engine.invalidateTables(names),
     snapshot: () => engine.snapshot(),
   };
   const global = globalThis as Record<symbol, unknown>;
@@ -65,7 +75,8 @@ function start(ctx: PluginContext, options: CacheOptions, store: Store | undefin
 
   return async () => {
     if (global[API_KEY] === api) delete global[API_KEY];
-    unfollow();
+    unfollowHeap();
+    unfollowTables();
     await engine.close();
   };
 }

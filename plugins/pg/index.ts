@@ -30,9 +30,21 @@ export interface QueryEvent {
   scope: RequestScope | undefined;
 }
 
+/** A query about to be sent, for plugins that act before it runs and as soon as it ends (the cache). */
+export interface QueryStart {
+  text: string | undefined;
+  /** The pg.Client that runs it (the pool's client for pool.query). */
+  client: object;
+  /** The first argument of `query` as passed: text, config or submittable (a stream). */
+  query: unknown;
+}
+/** Called in the caller's async context; the function it returns runs when the query ends, before the caller sees the result. */
+export type QueryStartListener = (start: QueryStart) => ((error?: unknown) => void) | void;
+
 /** What the pg plugin offers to others. */
 export interface PgInstrumentation {
   onQuery(listener: (event: QueryEvent) => void): void;
+  onQueryStart(listener: QueryStartListener): void;
   /** The name a pool is reported under (`db.client.connection.pool.name`). */
   poolName(pool: PgPool): string;
   /** Every pool in use, with its current counts (null where the pool's owner does not expose one). */
@@ -77,6 +89,8 @@ export default definePlugin({
     const summaries = new SummaryCache();
     let active = true;
     const queryListeners: ((event: QueryEvent) => void)[] = [];
+    const startListeners: QueryStartListener[] = [];
+    const notifyStart = (start: QueryStart): ((error?: unknown) => void)[] => startListeners.flatMap((listener) => listener(start) ?? []);
     const boundCollection = boundedLabel('tables', options.maxCollections);
 
     const attributesFor = (client: PgClient, text: string | undefined): Attributes => {
@@ -101,11 +115,13 @@ export default definePlugin({
         span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, context.active());
       }
       const scope = queryListeners.length > 0 ? requestScope.current() : undefined;
+      const ends = startListeners.length > 0 ? notifyStart({ text: typeof text === 'string' ? text : undefined, client, query: config }) : undefined;
       let done = false;
       return (error?: unknown) => {
         if (done || !active) return;
         done = true;
         try {
+          if (ends !== undefined) for (const end of ends) end(error);
           if (queryListeners.length > 0) {
             const event: QueryEvent = {
               text: typeof text === 'string' ? text : undefined,
@@ -176,6 +192,7 @@ export default definePlugin({
     ctx.onModuleLoad('pg', patch);
     ctx.provide({
       onQuery: (listener) => void queryListeners.push(listener),
+      onQueryStart: (listener) => void startListeners.push(listener),
       poolName: (pool) => pools.nameOf(pool),
       pools: () => [...pools.snapshot(), ...poolSources.flatMap((read) => read())],
       addPoolSource: (read) => void poolSources.push(read),

@@ -253,7 +253,7 @@ function analyzeStatement(tokens: Token[], effects: { reads: Set<string>; steps:
   const s = new Statement(tokens);
   const { verb, at } = verbOf(s);
   if (verb === undefined) return;
-  const step = (kind: StepKind, tables: string[] = [], all = false, truncate = false) => effects.steps.push({ kind, tables, all, truncate });
+  const step = (kind: StepKind, tables: string[] = [], all = false, truncate = false): void => void effects.steps.push({ kind, tables, all, truncate });
   const next = s.word(at + 1);
   switch (verb) {
     case 'BEGIN':
