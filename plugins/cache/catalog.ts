@@ -16,6 +16,10 @@ const VIEWS = `SELECT DISTINCT v.relname AS view, t.relname AS base
   JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
   JOIN pg_class t ON t.oid = d.refobjid
   WHERE v.relkind IN ('v', 'm') AND t.oid <> v.oid`;
+const COLUMNS = `SELECT c.relname AS table, a.attname AS column FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`;
 const INHERITS = `SELECT c.relname AS child, p.relname AS parent FROM pg_inherits i
   JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent`;
 
@@ -27,6 +31,8 @@ export interface CatalogMaps {
   changes: Map<string, Set<string>>;
   /** Table → tables referencing it by any foreign key (TRUNCATE … CASCADE empties them). */
   referencedBy: Map<string, Set<string>>;
+  /** Table → its columns (the same name in two schemas: both tables' columns). */
+  columns: Map<string, string[]>;
 }
 
 export async function readCatalog(client: PgClientLike): Promise<CatalogMaps> {
@@ -48,7 +54,13 @@ export async function readCatalog(client: PgClientLike): Promise<CatalogMaps> {
     add(changes, i.child, i.parent);
     add(changes, i.parent, i.child);
   }
-  return { changes, referencedBy };
+  const columns = new Map<string, string[]>();
+  for (const c of (await client.query(COLUMNS)).rows as { table: string; column: string }[]) {
+    const list = columns.get(c.table) ?? [];
+    if (!list.includes(c.column)) list.push(c.column);
+    columns.set(c.table, list);
+  }
+  return { changes, referencedBy, columns };
 }
 
 /** Everything reachable from `tables` (TRUNCATE first follows every foreign key). */
@@ -126,6 +138,11 @@ export class Catalog {
   /** The tables a write to `tables` changes, or 'all' while the catalog is not known. */
   expand(tables: readonly string[], truncate: boolean): string[] | 'all' {
     return this.maps === undefined ? 'all' : closure(this.maps, tables, truncate);
+  }
+
+  /** The columns of `table`, when the catalog is known. */
+  columns(table: string): readonly string[] | undefined {
+    return this.maps?.columns.get(table);
   }
 
   private async load(): Promise<void> {

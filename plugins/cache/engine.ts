@@ -217,7 +217,12 @@ export class Engine implements CacheApi {
    * app's next read sees the write, then in L2 and on the other instances in the background.
    */
   tablesWritten(tables: readonly string[] | 'all'): void {
-    void this.dropTagsEverywhere(tables === 'all' ? [ALL_TABLES_TAG] : tables.map(tableTag));
+    this.tagsWritten(tables === 'all' ? 'all' : tables.map(tableTag));
+  }
+
+  /** The same for the tags of written rows and tables (row-tags.ts). */
+  tagsWritten(tags: readonly string[] | 'all'): void {
+    void this.dropTagsEverywhere(tags === 'all' ? [ALL_TABLES_TAG] : [...tags]);
   }
 
   /** Synchronously here (before the first await), then L2 and the bus. */

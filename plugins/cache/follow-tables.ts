@@ -27,8 +27,8 @@ export function followTables(ctx: PluginContext, engine: Engine, options: CacheO
   const catalog = new Catalog((error) =>
     ctx.log.warn(WRN_CATALOG, 'cache: foreign keys and views could not be read from the database; every write now invalidates every entry that read a table', { error: String(error) }),
   );
-  const tracker = new TableTracker(catalog, (tables) => {
-    if (active) engine.tablesWritten(tables);
+  const tracker = new TableTracker(catalog, (tags) => {
+    if (active) engine.tagsWritten(tags);
   });
   out.inTransaction = tracker.inTransaction;
   pg.onQueryStart((start) => (active ? tracker.onQueryStart(start) : undefined));

@@ -1,10 +1,11 @@
 import { TableEffectsCache, type TableEffects } from '../pg/tables.js';
 import type { QueryStart } from '../pg/index.js';
 import { ALL_TABLES_TAG, currentTrace, tableTag } from './trace.js';
+import { readTags, writeTags } from './row-tags.js';
 import { isOwnClient, type Catalog } from './catalog.js';
 
-/** Where written tables go: the engine drops the entries that read them. */
-export type WriteSink = (tables: readonly string[] | 'all') => void;
+/** Where the tags of written rows and tables go ('all': every table): the engine drops the entries carrying them. */
+export type WriteSink = (tags: readonly string[] | 'all') => void;
 
 type Pending = Set<string> | 'all';
 
@@ -29,7 +30,11 @@ export class TableTracker {
   inTransaction = (client: object): boolean => this.tx.has(client);
 
   onQueryStart = (start: QueryStart): ((error?: unknown) => void) | undefined => {
-    const { client, text } = start;
+    const { client } = start;
+    // pg-query-stream and pg-cursor keep their text on their cursor.
+    const cursor = (start.query as { cursor?: { text?: unknown; values?: unknown } } | null)?.cursor;
+    const text = start.text ?? (typeof cursor?.text === 'string' ? cursor.text : undefined);
+    const values = start.values ?? (Array.isArray(cursor?.values) ? (cursor.values as unknown[]) : undefined);
     if (text === undefined || isOwnClient(client)) return undefined;
     this.catalog.note(client);
     const e = this.effects.get(text);
@@ -37,25 +42,26 @@ export class TableTracker {
     if (!this.tx.has(client) && e.steps.some((s) => s.kind === 'begin')) this.tx.set(client, new Set());
     const trace = currentTrace();
     if (trace !== undefined) {
-      if (e.reads.length > 0) trace.addTags([ALL_TABLES_TAG, ...e.reads.map(tableTag)]);
+      if (e.reads.length > 0) trace.addTags([ALL_TABLES_TAG, ...readTags(e, values)]);
       if (this.tx.has(client)) trace.taint('it read through a client inside a transaction');
     }
     if (e.steps.length === 0 && !e.schemaChange) return undefined;
     const query = start.query as { submit?: unknown; once?: (event: string, fn: () => void) => unknown } | undefined;
     if (query !== null && typeof query === 'object' && typeof query.submit === 'function' && typeof query.once === 'function' && e.steps.some((s) => s.kind === 'write')) {
       // A stream (COPY … FROM STDIN): rows may land before its end is reported; drop now and at each end.
-      this.ended(client, e);
-      for (const event of ['finish', 'end', 'error', 'close']) query.once(event, () => this.ended(client, e));
+      this.ended(client, e, values);
+      for (const event of ['finish', 'end', 'error', 'close']) query.once(event, () => this.ended(client, e, values));
     }
-    return () => this.ended(client, e);
+    return () => this.ended(client, e, values);
   };
 
   /** A trigger's notification (`TG_TABLE_NAME`: the stored name, as the tracker keys it). */
   externalWrite(table: string): void {
-    this.written(this.catalog.expand([table], false));
+    const changed = this.catalog.expand([table], false);
+    this.written(changed === 'all' ? 'all' : changed.map(tableTag));
   }
 
-  private ended(client: object, e: TableEffects): void {
+  private ended(client: object, e: TableEffects, values: readonly unknown[] | undefined): void {
     let pending = this.tx.get(client);
     for (const step of e.steps) {
       switch (step.kind) {
@@ -64,7 +70,8 @@ export class TableTracker {
           this.tx.set(client, pending);
           break;
         case 'write': {
-          const tables = step.all ? 'all' : this.catalog.expand(step.tables, step.truncate);
+          const changed = step.all ? 'all' : this.catalog.expand(step.tables, step.truncate);
+          const tables = changed === 'all' ? 'all' : writeTags(step, changed, values, (table) => this.catalog.columns(table));
           if (pending === undefined) this.written(tables);
           else if (tables === 'all') this.tx.set(client, (pending = 'all'));
           else if (pending !== 'all') for (const t of tables) pending.add(t);

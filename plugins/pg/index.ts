@@ -37,6 +37,8 @@ export interface QueryStart {
   client: object;
   /** The first argument of `query` as passed: text, config or submittable (a stream). */
   query: unknown;
+  /** The parameter values (`query(text, values)` or `config.values`): for the listener's own use, never recorded. */
+  values: readonly unknown[] | undefined;
 }
 /** Called in the caller's async context; the function it returns runs when the query ends, before the caller sees the result. */
 export type QueryStartListener = (start: QueryStart) => ((error?: unknown) => void) | void;
@@ -105,7 +107,7 @@ export default definePlugin({
     };
 
     /** Returns the callback that records the operation; it is called once, with the error if any. */
-    const begin = (client: PgClient, config: unknown): ((error?: unknown) => void) => {
+    const begin = (client: PgClient, config: unknown, values?: unknown): ((error?: unknown) => void) => {
       const started = performance.now();
       const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text;
       const attributes = attributesFor(client, typeof text === 'string' ? text : undefined);
@@ -115,7 +117,7 @@ export default definePlugin({
         span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, context.active());
       }
       const scope = queryListeners.length > 0 ? requestScope.current() : undefined;
-      const ends = startListeners.length > 0 ? notifyStart({ text: typeof text === 'string' ? text : undefined, client, query: config }) : undefined;
+      const ends = startListeners.length > 0 ? notifyStart({ text: typeof text === 'string' ? text : undefined, client, query: config, values: Array.isArray(values) ? values : (config as { values?: unknown[] } | null)?.values }) : undefined;
       let done = false;
       return (error?: unknown) => {
         if (done || !active) return;
@@ -156,7 +158,7 @@ export default definePlugin({
       proto.query = function query(this: PgClient, ...args: unknown[]): unknown {
         let finish: (error?: unknown) => void;
         try {
-          finish = begin(this, args[0]);
+          finish = begin(this, args[0], args[1]);
         } catch {
           return original.apply(this, args);
         }

@@ -78,3 +78,38 @@ describe('tables a statement writes', () => {
     expect(kinds('SELECT 1; SELECT 2')).toEqual([]);
   });
 });
+
+describe('filters: the rows a statement reads or writes', () => {
+  const filters = (sql: string) => analyzeTables(sql).filters;
+  const writeFilter = (sql: string) => analyzeTables(sql).steps.find((s) => s.kind === 'write')?.filter;
+
+  it('an equality on a parameter or a constant at the table’s own level, through its alias', () => {
+    const plans = `SELECT p.id FROM plans p LEFT JOIN contexts c ON c.plan_id = p.id
+      LEFT JOIN LATERAL (SELECT created_at FROM conversations WHERE plan_id = p.id LIMIT 1) l ON true
+      WHERE p.user_id = $1 AND p.archived_at IS NULL GROUP BY p.id LIMIT 20`;
+    expect(filters(plans)).toEqual({ plans: [{ column: 'user_id', values: [{ param: 1 }] }] });
+    expect(filters('SELECT * FROM users WHERE id = $1::bigint')).toEqual({ users: [{ column: 'id', values: [{ param: 1 }] }] });
+    expect(filters("SELECT * FROM users WHERE 'a@b' = email")).toEqual({ users: [{ column: 'email', values: [{ literal: 'a@b' }] }] });
+    expect(filters('SELECT * FROM users WHERE id IN ($1, $2, 7)')).toEqual({ users: [{ column: 'id', values: [{ param: 1 }, { param: 2 }, { literal: '7' }] }] });
+  });
+
+  it('no filter when it does not bound the rows: OR, ranges, functions, a bare column of two tables, a second unfiltered read', () => {
+    expect(filters('SELECT * FROM users WHERE id = $1 OR email = $2')).toEqual({});
+    expect(filters('SELECT * FROM users WHERE id >= $1')).toEqual({});
+    expect(filters('SELECT * FROM users WHERE id <> $1')).toEqual({});
+    expect(filters('SELECT * FROM users WHERE lower(email) = $1')).toEqual({});
+    expect(filters('SELECT * FROM a, b WHERE id = $1')).toEqual({});
+    expect(filters('SELECT * FROM users WHERE id = $1 UNION SELECT * FROM users')).toEqual({});
+    expect(filters('SELECT * FROM users u WHERE u.id = (SELECT max(id) FROM users)')).toEqual({});
+  });
+
+  it('writes: a one-table UPDATE or DELETE keeps its filter unless it sets the filtered column', () => {
+    expect(writeFilter('UPDATE plans SET version = version + 1, updated_at = now() WHERE user_id = $1 RETURNING version')).toEqual({ column: 'user_id', values: [{ param: 1 }] });
+    expect(writeFilter('DELETE FROM plans p WHERE p.id = $1')).toEqual({ column: 'id', values: [{ param: 1 }] });
+    expect(writeFilter('UPDATE plans SET user_id = $2 WHERE user_id = $1')).toBeUndefined();
+    expect(writeFilter('UPDATE plans SET (a, b) = ($2, $3) WHERE id = $1')).toBeUndefined();
+    expect(writeFilter('UPDATE plans SET name = $2 WHERE id = $1 OR id = $3')).toBeUndefined();
+    expect(writeFilter('INSERT INTO plans (user_id) VALUES ($1)')).toBeUndefined();
+    expect(writeFilter('WITH x AS (DELETE FROM a WHERE id = $1) UPDATE b SET v = 1 WHERE id = $1')).toBeUndefined();
+  });
+});
