@@ -16,6 +16,7 @@ import { describeArg, isTransactionHandle, unwrappableReason } from './args.js';
 import { WRN_BREAKER_OPEN, WRN_BUS_RECONNECTED, WRN_NOT_LOADER, WRN_UNKEYABLE, } from './codes.js';
 import { OPEN, CLOSED, type BreakerState } from './breaker.js';
 import type { CacheApi, CachedOptions, CacheSnapshot, EngineOptions } from './types.js';
+import type { Store } from './stores.js';
 import type { Code } from '../../src/errors.js';
 
 type Loose = (...args: unknown[]) => unknown;
@@ -35,8 +36,8 @@ const DAY = 86_400_000;
 export class Engine implements CacheApi {
   readonly stats = new Stats();
   readonly l1: L1;
-  readonly l2: L2 | undefined;
-  readonly bus: Bus | undefined;
+  private l2Level: L2 | undefined;
+  private busLink: Bus | undefined;
   readonly now: Now;
   onDuration: DurationRecorder = () => {};
   private readonly tagClock: TagClock;
@@ -58,17 +59,40 @@ export class Engine implements CacheApi {
     this.now = options.now ?? coarseNow;
     this.l1 = new L1(options.l1Bytes, options.l1MaxEntryBytes);
     this.tagClock = new TagClock(this.l1);
-    const store = options.store;
-    if (store) {
-      this.l2 = new L2(store, options.commandTimeoutMs, {
+    this.entries = new Entries(this.l1, undefined, this.tagClock, { keyPrefix: options.keyPrefix, l1MaxTtl: options.l1MaxTtl, jitter: options.jitter, compressAboveBytes: options.compressAboveBytes, now: this.now });
+    this.flights = new Flights(options.maxInFlight);
+    this.hot = this.makeHotPath();
+    if (options.store) this.attachStore(options.store);
+  }
+
+  get l2(): L2 | undefined {
+    return this.l2Level;
+  }
+
+  get bus(): Bus | undefined {
+    return this.busLink;
+  }
+
+  /**
+   * Adds the shared level once its store is connected. The plugin builds the engine before that, so the
+   * functions of the config are wrapped before the app loads its modules, whatever the store's start-up takes.
+   */
+  attachStore(store: Store): void {
+    if (this.l2Level) return;
+    const options = this.options;
+    // What L1 holds so far was never shared, and other instances' invalidations could not reach it.
+    this.l1.clear();
+    {
+      this.l2Level = new L2(store, options.commandTimeoutMs, {
         threshold: options.breakerThreshold,
         cooldownMs: options.breakerCooldownMs,
         onChange: (state, previous) => this.breakerChanged(state, previous),
         clock: options.now,
       });
+      this.entries.l2 = this.l2Level;
       const transport = options.bus ? store.busTransport?.(`${options.keyPrefix}:bus`) : undefined;
       if (transport) {
-        this.bus = new Bus(transport, {
+        this.busLink = new Bus(transport, {
           onMessage: (message) => this.received(message),
           onReconnect: () => {
             this.l1.clear();
@@ -81,8 +105,10 @@ export class Engine implements CacheApi {
         this.sweeper = setInterval(() => this.l2?.write(() => sweep(options.keyPrefix, 1000)), 60_000).unref();
       }
     }
-    this.entries = new Entries(this.l1, this.l2, this.tagClock, { keyPrefix: options.keyPrefix, l1MaxTtl: options.l1MaxTtl, jitter: options.jitter, compressAboveBytes: options.compressAboveBytes, now: this.now });
-    this.flights = new Flights(options.maxInFlight);
+  }
+
+  private makeHotPath(): HotPath {
+    const options = this.options;
     const loader = new Loader({
       entries: this.entries,
       flights: this.flights,
@@ -96,7 +122,7 @@ export class Engine implements CacheApi {
       notLoader: (f, reason) => this.notLoader(f, reason),
       handoff: options.handoff,
     });
-    this.hot = { l1: this.l1, stats: this.stats, now: this.now, loader, slowKey: (f, args) => this.slowKey(f, args) };
+    return { l1: this.l1, stats: this.stats, now: this.now, loader, slowKey: (f, args) => this.slowKey(f, args) };
   }
 
   cached<F extends (...args: never[]) => unknown>(fn: F, options: CachedOptions = {}): F {
@@ -294,9 +320,9 @@ export class Engine implements CacheApi {
   private breakerChanged(state: BreakerState, previous: BreakerState): void {
     if (state === OPEN && previous !== OPEN && Date.now() - this.lastBreakerWarning > 60_000) {
       this.lastBreakerWarning = Date.now();
-      this.options.log.warn(WRN_BREAKER_OPEN, `cache: L2 (${this.options.store?.kind}) is failing or slower than ${this.options.commandTimeoutMs} ms; serving from L1 and the origin until it recovers`);
+      this.options.log.warn(WRN_BREAKER_OPEN, `cache: L2 (${this.l2Level?.store.kind}) is failing or slower than ${this.options.commandTimeoutMs} ms; serving from L1 and the origin until it recovers`);
     } else if (state === CLOSED && previous !== CLOSED) {
-      this.options.log.info(`cache: L2 (${this.options.store?.kind}) recovered`);
+      this.options.log.info(`cache: L2 (${this.l2Level?.store.kind}) recovered`);
       if (this.unwritten.size > 0) queueMicrotask(() => this.flushUnwritten());
     }
   }
@@ -313,7 +339,7 @@ export class Engine implements CacheApi {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.bus?.close();
-    await this.options.store?.close().catch(() => {});
+    await this.l2Level?.store.close().catch(() => {});
     this.l1.clear();
   }
 }

@@ -41,7 +41,8 @@ export const NOT_DATA = 2;
 export class Entries {
   constructor(
     readonly l1: L1,
-    readonly l2: L2 | undefined,
+    /** Set once the store is connected (Engine.attachStore). */
+    public l2: L2 | undefined,
     private readonly tagClock: TagClock,
     private readonly o: EntriesOptions,
   ) {}

@@ -5,7 +5,7 @@ import { engineOptions } from './engine-options.js';
 import { registerMetrics } from './metrics.js';
 import { followHeapBudget } from './heap-pressure.js';
 import { wrapConfigured } from './wrap-config.js';
-import { createPostgresStore, createRedisStore, type Store } from './stores.js';
+import { createPostgresStore, createRedisStore } from './stores.js';
 import { followTables } from './follow-tables.js';
 import { API_KEY } from './public.js';
 import { ERR_STORE } from './codes.js';
@@ -32,30 +32,39 @@ export default definePlugin({
   schema,
   profileDefaults: (profile) => ({ l1Bytes: profile.cacheL1Bytes }),
   setup(ctx, options) {
+    // The engine, the wrapping of configured functions and table tracking are in place synchronously,
+    // before the app loads its modules (under `-r`, nothing waits for this setup); an L2 store joins when
+    // it has connected (its first connect is the only wait).
+    const { engine, close } = start(ctx, options);
     const { store: kind, url } = options.l2;
-    // Only an L2 store makes setup wait (its first connect); the default, L1 only, is synchronous.
-    if (kind === 'none' || url === undefined) return start(ctx, options, undefined);
+    if (kind === 'none' || url === undefined) return close;
     const storeOptions = {
       url,
       connectTimeoutMs: 1000,
       table: 'pperf_cache',
       onError: (error: unknown) => ctx.log.debug('cache: L2 connection error', { error: String(error) }),
     };
-    return (kind === 'redis' ? createRedisStore(storeOptions) : createPostgresStore(storeOptions)).then(
-      (store) => start(ctx, options, store),
-      (error: unknown) => {
-        ctx.log.error(ERR_STORE, `cache: the ${kind} store could not be set up; caching in L1 only`, { error });
-        return start(ctx, options, undefined);
+    let closed = false;
+    const pending = (kind === 'redis' ? createRedisStore(storeOptions) : createPostgresStore(storeOptions)).then(
+      (store) => {
+        if (closed) return void store.close().catch(() => {});
+        engine.attachStore(store);
+        ctx.log.debug(`cache: L2 ${kind} attached`);
       },
+      (error: unknown) => ctx.log.error(ERR_STORE, `cache: the ${kind} store could not be set up; caching in L1 only`, { error }),
     );
+    return pending.then(() => async () => {
+      closed = true;
+      await close();
+    });
   },
 });
 
 /** The cache itself, once its L2 (if any) is known. */
-function start(ctx: PluginContext, options: CacheOptions, store: Store | undefined): Close {
+function start(ctx: PluginContext, options: CacheOptions): { engine: Engine; close: Close } {
   const telemetry = ctx.use<Telemetry>('telemetry');
   const tables = { inTransaction: undefined as ((client: object) => boolean) | undefined };
-  const engine = new Engine(engineOptions(options, { store, log: ctx.log, inTransaction: (client) => tables.inTransaction?.(client) ?? false }));
+  const engine = new Engine(engineOptions(options, { store: undefined, log: ctx.log, inTransaction: (client) => tables.inTransaction?.(client) ?? false }));
   registerMetrics(telemetry.meter, engine);
   const unfollowHeap = followHeapBudget(ctx.use<HeapBudget | undefined>('heap-budget'), engine.l1, ctx.log);
   const unfollowTables = followTables(ctx, engine, options, tables);
@@ -71,12 +80,13 @@ function start(ctx: PluginContext, options: CacheOptions, store: Store | undefin
   const global = globalThis as Record<symbol, unknown>;
   global[API_KEY] = api;
   ctx.provide(api);
-  ctx.log.debug(`cache: L1 ${Math.round(options.l1Bytes / 2 ** 20)} MiB, L2 ${store?.kind ?? 'none'}`);
+  ctx.log.debug(`cache: L1 ${Math.round(options.l1Bytes / 2 ** 20)} MiB, L2 ${options.l2.store}`);
 
-  return async () => {
+  const close = async (): Promise<void> => {
     if (global[API_KEY] === api) delete global[API_KEY];
     unfollowHeap();
     unfollowTables();
     await engine.close();
   };
+  return { engine, close };
 }
