@@ -157,7 +157,10 @@ describe('two processes: a write in one is seen by the other within 100 ms', () 
         const [a, b] = await Promise.all([start(env), start(env)]);
         expect(await user(b, 1)).toMatchObject({ name: 'ada' });
         expect(await user(a, 1)).toMatchObject({ name: 'ada' });
-        await sleep(300); // subscriptions up
+        // Steady state first: both stores connected and subscribed (a loaded machine can take a while).
+        await call(a, 'PUT', '/users/1', { name: 'warm' });
+        const deadline = performance.now() + 10_000;
+        while ((await user(b, 1))?.name !== 'warm' && performance.now() < deadline) await sleep(20);
         const timings: number[] = [];
         for (const name of ['one', 'two', 'three']) {
           await call(a, 'PUT', '/users/1', { name });
