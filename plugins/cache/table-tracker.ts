@@ -36,12 +36,14 @@ export class TableTracker {
     const text = start.text ?? (typeof cursor?.text === 'string' ? cursor.text : undefined);
     const values = start.values ?? (Array.isArray(cursor?.values) ? (cursor.values as unknown[]) : undefined);
     if (text === undefined || isOwnClient(client)) return undefined;
-    this.catalog.note(client);
     const e = this.effects.get(text);
     // The transaction is known from the moment BEGIN is sent: the client runs its queries in order.
     if (!this.tx.has(client) && e.steps.some((s) => s.kind === 'begin')) this.tx.set(client, new Set());
     const trace = currentTrace();
     if (trace !== undefined) {
+      // The catalog is read once something is cached from the database: an app that caches nothing
+      // never sees the cache's connection.
+      this.catalog.note(client);
       if (e.reads.length > 0) trace.addTags([ALL_TABLES_TAG, ...readTags(e, values)]);
       if (this.tx.has(client)) trace.taint('it read through a client inside a transaction');
     }
