@@ -14,6 +14,7 @@ import { envCommand } from './commands/env.js';
 import { runDbReport } from './commands/db-report/index.js';
 import { profileCommand } from './commands/profile.js';
 import { benchCommand } from './commands/bench.js';
+import { cacheTriggersCommand } from './commands/cache-triggers.js';
 
 const help = `Usage: plandex-perf <command> [options]
 
@@ -40,6 +41,9 @@ Commands:
                        Run the reference app bare and with the plugin under the same load (from a checkout
                        of the repository); write the KPIs side by side (Markdown), an HTML report with
                        charts and JSON results; --compare exits 1 on a regression. \`bench --help\`.
+  cache install-triggers|uninstall-triggers|list-triggers --tables a,b [--url URL]
+                       Triggers that NOTIFY the cache of writes this process cannot see (another app,
+                       psql); start the app with cache.listen: true. \`cache --help\`.
   version              Print the version (also --version, -v).
 
 \`plandex-perf <command> --help\` prints a command's options. Exit status 2: bad usage (a coded message).
@@ -76,6 +80,7 @@ const commands: Record<string, (argv: string[]) => number | Promise<number>> = {
   'db-report': runDbReport,
   profile: profileCommand,
   bench: benchCommand,
+  cache: cacheTriggersCommand,
   version,
 };
 

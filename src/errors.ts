@@ -147,6 +147,10 @@ export const codes = {
     cause: 'The cache L2 store (`cache.l2`) could not be set up: its module is missing or the URL is unusable.',
     fix: 'Check `cache.l2` and that `@keyv/redis` / `@keyv/postgres` are installed; the cache runs on L1 alone meanwhile.',
   },
+  PPERF_ERR_CACHE_TRIGGERS: {
+    cause: '`plandex-perf cache install-triggers` (or `uninstall-triggers`, `list-triggers`) could not run: a missing or bad option (`--url`, `--tables`), a connection failure, or the SQL failed (permissions: creating a trigger needs ownership of the table).',
+    fix: 'Read the message; `plandex-perf cache --help` lists the options. The triggers are installed in one transaction: after a failure none of them is. Exit status 2.',
+  },
   PPERF_WRN_001: {
     cause: 'An unsupported value in an `OTEL_*` variable (for example `OTEL_METRICS_EXPORTER=otlp`).',
     fix: 'Use a supported value; the listed fallback is used meanwhile.',
@@ -208,11 +212,11 @@ export const codes = {
     fix: 'Nothing breaks: L1 and the origin serve, and a probe every `breakerCooldownMs` closes it when L2 recovers. Check the L2 server if it repeats.',
   },
   PPERF_WRN_021: {
-    cause: 'A cached function returned something L2 cannot carry unchanged (a class instance, a function, a symbol); it is kept in L1 only (once per function).',
-    fix: 'Return plain data (objects, arrays, Date, Map, Set, Buffer), or pass `l2: false` for that function.',
+    cause: 'Retired (no longer printed): results holding class instances were kept in L1 only. They are now not cached at all (`PPERF_WRN_041`), or the function is left untouched (`PPERF_WRN_040`).',
+    fix: 'Nothing: the code is kept so that it is never reused.',
   },
   PPERF_WRN_022: {
-    cause: 'The cache invalidation bus (Redis pub/sub) reconnected; messages may have been missed, so L1 was flushed.',
+    cause: 'The cache invalidation bus (Redis pub/sub, or PostgreSQL LISTEN with the PostgreSQL L2) or the LISTEN connection for trigger notifications (`cache.listen`) reconnected; messages may have been missed, so L1 was flushed.',
     fix: 'Nothing to do if rare; L1 refills from L2. Frequent lines point at an unstable Redis connection.',
   },
   PPERF_WRN_023: {
@@ -238,6 +242,22 @@ export const codes = {
   PPERF_WRN_031: {
     cause: '`heap-budget.heapSnapshotDir` is set, shedding started, and the heap snapshot was skipped because it would not fit: about 8 × the used heap would pass the cgroup limit, the profile\'s memory or the memory available, or the disk lacks room. Taking it would likely have turned shedding into an OOM kill.',
     fix: 'Give the process more memory, or take a snapshot earlier by hand (`/debug/heap-snapshot`) while the heap is still small.',
+  },
+  PPERF_WRN_040: {
+    cause: 'A cached function is not a data loader: it returned a function, a class instance or a stream (anything with `pipe`/`on`), was called with a callback, or is a class or generator. It runs untouched from then on (its results are never frozen or stored); printed once per function.',
+    fix: 'Nothing breaks. Remove it from `cache.functions` (Fastify plugins, factories, stream producers are not cacheable), or cache the function that returns the plain data.',
+  },
+  PPERF_WRN_041: {
+    cause: 'A result of a cached function holds something that is not plain data (a class instance, a function or a symbol inside its objects): it was returned as is, not frozen and not cached (once per function).',
+    fix: 'Return plain data (objects, arrays, Date, Map, Set, Buffer), e.g. `rows.map((r) => ({ ...r }))`, or stop caching that function.',
+  },
+  PPERF_WRN_042: {
+    cause: 'The cache could not read foreign keys and views from the database catalog (a connection with the app\'s own settings failed, or the catalog query was refused). Without them a write cannot be followed to the tables it cascades to.',
+    fix: 'Nothing is served stale: every write now invalidates every entry that read a table (fewer hits). Check that the app\'s database user can connect again and read `pg_constraint`, `pg_rewrite`, `pg_depend` and `pg_inherits`.',
+  },
+  PPERF_WRN_043: {
+    cause: 'Functions are cached (`cache.functions`) but the pg plugin is not running (disabled, or pg is not used), so writes to the database cannot invalidate cached entries.',
+    fix: 'Enable the pg plugin, or bound staleness otherwise: short `ttl`s, `tags` with `invalidateTags()`, or `invalidatedBy` for the functions that write.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

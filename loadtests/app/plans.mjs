@@ -10,7 +10,7 @@ import { pool } from './db.mjs';
 // COUNT(DISTINCT ...) here; the join shape, and therefore the cost without
 // FK indexes, is unchanged.
 const USER_PLANS_SQL = `
-  SELECT p.id, p.name, p.status, p.created_at, p.updated_at,
+  SELECT p.id, p.name, p.status, p.created_at, p.updated_at, p.version,
          COUNT(DISTINCT c.id)::int AS context_count,
          COUNT(DISTINCT pf.id)::int AS file_count,
          COALESCE(latest_msg.created_at, p.created_at) AS last_activity
@@ -24,7 +24,7 @@ const USER_PLANS_SQL = `
     LIMIT 1
   ) latest_msg ON true
   WHERE p.user_id = $1 AND p.archived_at IS NULL AND p.deleted_at IS NULL
-  GROUP BY p.id, p.name, p.status, p.created_at, p.updated_at, latest_msg.created_at
+  GROUP BY p.id, p.name, p.status, p.created_at, p.updated_at, p.version, latest_msg.created_at
   ORDER BY last_activity DESC
   LIMIT 20`;
 
@@ -32,4 +32,13 @@ const USER_PLANS_SQL = `
 export async function getUserPlans(userId) {
   const { rows } = await pool.query(USER_PLANS_SQL, [userId]);
   return rows;
+}
+
+/**
+ * The write the cache bench mixes in: bumps the version of every plan of one user (each read is then
+ * checked against the versions the writes acknowledged). Returns the new version, or null without plans.
+ */
+export async function touchUserPlans(userId) {
+  const { rows } = await pool.query('UPDATE plans SET version = version + 1, updated_at = now() WHERE user_id = $1 RETURNING version', [userId]);
+  return rows.length === 0 ? null : Math.max(...rows.map((r) => r.version));
 }

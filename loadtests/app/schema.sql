@@ -31,8 +31,11 @@ CREATE TABLE IF NOT EXISTS plans (
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
     archived_at  timestamptz,
-    deleted_at   timestamptz
+    deleted_at   timestamptz,
+    -- Bumped by POST /users/:id/plans/touch: the cache bench checks each read against it (stale reads).
+    version      integer     NOT NULL DEFAULT 0
 );
+ALTER TABLE plans ADD COLUMN IF NOT EXISTS version integer NOT NULL DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS contexts (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

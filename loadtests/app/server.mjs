@@ -17,7 +17,7 @@ import http from 'node:http';
 import pg from 'pg';
 import { gzipInWorker } from './compressor.mjs';
 import { pool } from './db.mjs';
-import { getUserPlans } from './plans.mjs';
+import { getUserPlans, touchUserPlans } from './plans.mjs';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -168,6 +168,15 @@ const routes = [
       const rows = await getUserPlans(id);
       if (!rows.length) await assertUserExists(id);
       sendJson(res, 200, { plans: rows });
+    },
+  },
+  {
+    // The cache bench's write: bumps the user's plans' version (loadtests/bench/cache-app.mjs).
+    method: 'POST',
+    pattern: /^\/users\/(?<id>[^/]+)\/plans\/touch$/,
+    handler: async (_req, res, params) => {
+      const id = parseId(params.id);
+      sendJson(res, 200, { version: await touchUserPlans(id) });
     },
   },
   {

@@ -1,10 +1,16 @@
 /**
- * A coarse wall clock for the hot path. Reading the time costs ~60 ns here, as much as the rest of an
- * L1 hit, so the value is cached: a 1 ms timer (unref'd, armed only while someone reads) clears it, so
+ * Time for the cache. The engine takes its clock as a parameter (`EngineOptions.now`), so tests drive it
+ * with fake time; this is the default.
+ *
+ * A coarse wall clock for the hot path: reading the time costs ~60 ns here, as much as the rest of an
+ * L1 hit, so the value is cached; a 1 ms timer (unref'd, armed only while someone reads) clears it, so
  * idle processes get no wake-ups (lru-cache does the same with `ttlResolution`). Timers do not run during
- * a long chain of microtasks, so the time is also re-read every 1024 reads: it is never older than the
- * current run of work, and TTLs of a few ms stay meaningful.
+ * a long chain of microtasks, so the time is also re-read every 1024 reads. It is never ahead of the real
+ * time, only behind by at most ~1 ms: a load's start read from it is never later than the real start,
+ * which is the side invalidation checks need. Wall time: L2 entries carry it across instances.
  */
+export type Now = () => number;
+
 let cached = 0;
 let armed = false;
 let reads = 0;
@@ -14,8 +20,7 @@ function clear(): void {
   armed = false;
 }
 
-/** Milliseconds since the epoch, at most ~1 ms (or 1024 reads) old. Wall time: L2 entries carry it across instances. */
-export function now(): number {
+export const coarseNow: Now = () => {
   if (cached !== 0 && (++reads & 1023) !== 0) return cached;
   cached = Date.now();
   if (!armed) {
@@ -23,4 +28,4 @@ export function now(): number {
     setTimeout(clear, 1).unref();
   }
   return cached;
-}
+};

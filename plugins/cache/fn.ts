@@ -1,5 +1,6 @@
 import { hashText } from './keys.js';
 import { functionKey } from './keys.js';
+import { keyFromPaths } from './args.js';
 import { parseDuration } from './duration.js';
 import type { CachedOptions, Defaults } from './types.js';
 
@@ -26,11 +27,15 @@ export interface Fn {
   readonly tagsOf: ((...args: unknown[]) => readonly string[]) | undefined;
   readonly keyOf: ((...args: unknown[]) => unknown) | undefined;
   readonly l2: boolean;
+  /** `@fn:<fnKey>` on every entry, when the function is invalidated by other functions (`invalidatedBy`). */
+  readonly selfTag: string | undefined;
   /** Sync or async is learnt from the first call unless the function is declared `async`. */
   mode: typeof UNKNOWN | typeof ASYNC | typeof SYNC;
-  /** Set when a fallback-made function hands over to the plugin's engine. */
+  /** Set when a fallback-made function hands over to the plugin's engine, or to the function itself once it proved not to be a data loader. */
   delegate: ((...args: unknown[]) => unknown) | undefined;
   warned: Set<string>;
+  /** The tags its entries carried lately (tables included), fetched with the entry from L2; bounded. */
+  seenTags: string[];
 }
 
 /** Tags and the key function arrive typed for the caller's arguments; we call them with what the call got. */
@@ -66,15 +71,22 @@ export function resolveFn(fn: Loose, options: CachedOptions, defaults: Defaults,
     negativeTtl: duration(options.negativeTtl, defaults.negativeTtl, 'negativeTtl'),
     tags: Array.isArray(tags) ? Object.freeze([...(tags as readonly string[])]) : undefined,
     tagsOf: typeof tags === 'function' ? (tags as unknown as (...args: unknown[]) => readonly string[]) : undefined,
-    keyOf: options.key as Loose | undefined,
+    keyOf: Array.isArray(options.key) ? keyFromPaths(options.key as readonly (number | string)[]) : (options.key as Loose | undefined),
+    selfTag: options.selfTag === true ? fnTag(name, String(options.version ?? 1)) : undefined,
     l2: options.l2 !== false,
     mode: fn.constructor.name === 'AsyncFunction' ? ASYNC : UNKNOWN,
     delegate: undefined,
     warned: new Set(),
+    seenTags: [],
   };
 }
 
 /** How long an entry is of any use: fresh, then served stale at most this long after. */
 export function lifetime(f: Fn): number {
   return f.ttl + Math.max(f.grace, f.staleIfError);
+}
+
+/** The tag every entry of a function carries when other functions invalidate it. */
+export function fnTag(name: string, version = '1'): string {
+  return `@fn:${functionKey(name, version)}`;
 }

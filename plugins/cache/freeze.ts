@@ -1,12 +1,12 @@
 /**
- * Cached values are shared by every caller, so they are deep-frozen when stored: an L1 hit hands out the
+ * Cached values are shared by every caller, so they are deep-frozen when stored (only plain data is): an L1 hit hands out the
  * stored object itself, with no copy and no deserialization. The same walk estimates the value's size
  * (L1 is bounded in bytes) and tells whether `node:v8` can carry it to L2 without changing it.
  */
 export interface Walk {
   /** Estimated bytes held, for the L1 budget. */
   bytes: number;
-  /** False when L2 would return something different (a class instance comes back a plain object; functions and symbols cannot be written). */
+  /** False when it is not plain data (a class instance, a function, a symbol inside): then nothing was frozen. */
   portable: boolean;
   /** Why it is not portable, for the warning. */
   reason: string | undefined;
@@ -19,6 +19,7 @@ const MAX_NODES = 1_000_000;
 export function freezeAndMeasure(value: unknown): Walk {
   const walk: Walk = { bytes: 0, portable: true, reason: undefined };
   const seen = new Set<object>();
+  const freezable: object[] = [];
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -79,8 +80,11 @@ export function freezeAndMeasure(value: unknown): Walk {
         stack.push((object as Record<string, unknown>)[key]);
       }
     }
-    Object.freeze(object);
+    freezable.push(object);
   }
+  // Frozen only when it is plain data through and through: a class instance inside may mutate itself
+  // (lazy fields, caches), and freezing it would break the app. Such a result is not cached at all.
+  if (walk.portable) for (const object of freezable) Object.freeze(object);
   return walk;
 }
 

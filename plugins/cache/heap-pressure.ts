@@ -1,4 +1,4 @@
-import type { PluginContext } from '../../src/plugin.js';
+import type { log } from '../../src/log.js';
 import type { HeapBudget } from '../heap-budget/index.js';
 import type { L1 } from './l1.js';
 
@@ -6,33 +6,18 @@ import type { L1 } from './l1.js';
 const FRACTION = { ok: 1, soft: 0.5, shedding: 0.25 } as const;
 
 /**
- * Shrinks L1 when the heap-budget plugin reports pressure and restores it when it eases. heap-budget may
- * start after this plugin (no dependency between them, so either runs alone), so it is looked up again
- * for a few seconds on an unref'd timer.
+ * Shrinks L1 when the heap-budget plugin reports pressure and restores it when it eases. heap-budget is an
+ * optional dependency (`optionalDependsOn`): when it runs, it is set up first and handed over here; when
+ * it does not, there is nothing to follow.
  */
-export function followHeapBudget(ctx: PluginContext, l1: L1): () => void {
-  let off = (): void => {};
+export function followHeapBudget(budget: HeapBudget | undefined, l1: L1, logger: typeof log): () => void {
+  if (budget === undefined) return () => {};
   const apply = (state: keyof typeof FRACTION): void => {
     const fraction = FRACTION[state] ?? 1;
     if (fraction === 1) l1.restore();
     else l1.shrink(fraction);
-    if (fraction !== 1) ctx.log.info(`cache: heap budget ${state}, L1 shrunk to ${Math.round(l1.currentBudget / 2 ** 20)} MiB`);
+    if (fraction !== 1) logger.info(`cache: heap budget ${state}, L1 shrunk to ${Math.round(l1.currentBudget / 2 ** 20)} MiB`);
   };
-  const attach = (): boolean => {
-    const budget = ctx.use<HeapBudget | undefined>('heap-budget');
-    if (!budget) return false;
-    apply(budget.state());
-    off = budget.onChange((state) => apply(state));
-    return true;
-  };
-  let tries = 0;
-  const timer = attach()
-    ? undefined
-    : setInterval(() => {
-        if (attach() || ++tries >= 50) clearInterval(timer);
-      }, 100).unref();
-  return () => {
-    clearInterval(timer);
-    off();
-  };
+  apply(budget.state());
+  return budget.onChange((state) => apply(state));
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { CALLBACK, classifyArg, DATA } from './args.js';
 
 /**
  * Cache keys. An L1 key is the function's local prefix plus a stable text form of the arguments; the
@@ -28,20 +29,34 @@ const hashText: (text: string) => string = (() => {
 })();
 export { hashText };
 
+/** What the last `argsKey` call left out: a bit per handle argument (first 31), and whether one was a callback. */
+export const scan = { handles: 0, callback: false };
+
 /**
  * Stable text for the arguments of one call: object keys sorted, Dates, BigInts, Buffers, Maps and Sets
  * spelled out, strings length-prefixed so no two different argument lists give the same text. The common
- * case (a few numbers and short strings) allocates one string.
+ * case (a few numbers and short strings) allocates one string. Top-level handles (connections, contexts:
+ * see args.ts) are left out, each as a placeholder so positions stay apart; `scan` says which.
  */
 export function argsKey(args: ArrayLike<unknown>): string {
   const n = args.length;
   let out = '';
+  scan.handles = 0;
+  scan.callback = false;
   for (let i = 0; i < n; i++) {
     const a = args[i];
     // Fast paths first: these are what hot functions are called with.
     if (typeof a === 'string') out += `${a.length}:${a}`;
     else if (typeof a === 'number') out += `n${a},`;
-    else out += encode(a, 0);
+    else if ((typeof a === 'object' && a !== null) || typeof a === 'function') {
+      const kind = classifyArg(a, i === n - 1);
+      if (kind === DATA) out += encode(a, 0);
+      else {
+        out += '~';
+        if (kind === CALLBACK) scan.callback = true;
+        scan.handles |= i < 31 ? 1 << i : 1 << 30;
+      }
+    } else out += encode(a, 0);
   }
   return out.length > MAX_ARG_TEXT ? `#${hashText(out)}` : out;
 }

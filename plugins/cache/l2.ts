@@ -16,10 +16,10 @@ export class L2 {
   constructor(
     readonly store: Store,
     private readonly commandTimeoutMs: number,
-    breaker: { threshold: number; cooldownMs: number; onChange?: (state: BreakerState, previous: BreakerState) => void },
+    breaker: { threshold: number; cooldownMs: number; onChange?: (state: BreakerState, previous: BreakerState) => void; clock?: () => number },
     private readonly maxPendingWrites = 1000,
   ) {
-    this.breaker = new Breaker(breaker.threshold, breaker.cooldownMs, breaker.onChange);
+    this.breaker = new Breaker(breaker.threshold, breaker.cooldownMs, breaker.onChange, breaker.clock);
   }
 
   /** Runs `op` under the timeout and the breaker; `UNAVAILABLE` instead of an error or a wait past the timeout. */

@@ -15,14 +15,28 @@ function duration(limits: { min?: number } = {}): Field<number, number | string>
 }
 
 type KeyFunction = (...args: never[]) => unknown;
+type KeyOption = KeyFunction | (number | string)[];
 
-/** A function from the config file (`.mjs`/`.js` configs can hold one). */
-function fn(): Field<KeyFunction> {
-  return new Field<KeyFunction>(meta('string'), (v: unknown, path: (string | number)[], issues: Issue[]) => {
-    if (typeof v !== 'function') issues.push({ path, message: `expected a function (got ${JSON.stringify(v)})` });
-    return v as KeyFunction;
+/**
+ * `key`: the argument positions or paths that form the key (`[1, 2]`, `['0.id']`: JSON-safe), or a function
+ * of the arguments (a `.mjs`/`.js` config only).
+ */
+function keyField(): Field<KeyOption> {
+  return new Field<KeyOption>(meta('array'), (v: unknown, path: (string | number)[], issues: Issue[]) => {
+    if (typeof v === 'function') return v as KeyFunction;
+    const isPath = (p: unknown) => (typeof p === 'number' && Number.isInteger(p) && p >= 0 && p < 64) || (typeof p === 'string' && /^\d{1,2}(\.[^.]+)*$/.test(p));
+    if (!Array.isArray(v) || v.length === 0 || v.length > 16 || !v.every(isPath)) {
+      issues.push({ path, message: `expected argument positions or paths such as [1, 2] or ["0.id"], or a function (got ${JSON.stringify(v)})` });
+    }
+    return v as KeyOption;
   });
 }
+
+/** A function whose call invalidates the entry's function (its module resolved like `module`). */
+const invalidator = s.object({
+  module: s.string({ min: 1 }).describe('Path of the module, resolved against the working directory.'),
+  export: s.string({ min: 1 }).describe('Name of the exported function.'),
+});
 
 export const STORES = ['none', 'redis', 'postgres'] as const;
 export interface L2Option {
@@ -71,7 +85,8 @@ const functionEntry = s.object({
   hardTimeout: duration().optional(),
   negativeTtl: duration().optional(),
   tags: s.array(s.string({ min: 1 }), { max: 32 }).optional(),
-  key: fn().optional().describe('Builds the key from the arguments (a `.mjs`/`.js` config only).'),
+  key: keyField().optional().describe('The arguments that form the key: positions or paths (`[1, 2]`, `["0.id"]`), or a function of the arguments (`.mjs`/`.js` config). Default: every plain-data argument; connection handles and contexts are left out.'),
+  invalidatedBy: s.list(invalidator, { max: 32 }).optional().describe('Functions (`{ module, export }`) whose every call drops all of this function’s entries, on every instance, when it returns: for origins that are not PostgreSQL.'),
   l2: s.boolean().optional().describe('`false` keeps this function in L1 only.'),
 });
 
@@ -95,7 +110,11 @@ const fields = {
   leaseWaitMs: s.integer({ min: 0, max: 10_000 }).default(500).describe('How long an instance without the lease polls L2 before computing anyway.'),
   compressAboveBytes: s.integer({ min: 0 }).default(1024).describe('L2 values larger than this are deflated. `0` = never.'),
   maxInFlight: s.integer({ min: 1, max: 1_000_000 }).default(10_000).describe('Keys loading at once that are tracked for single flight; past it, calls run uncoalesced.'),
-  bus: s.boolean().default(true).describe('Redis: send and receive invalidations through pub/sub.'),
+  bus: s.boolean().default(true).describe('Send and receive invalidations across instances: Redis pub/sub, or LISTEN/NOTIFY with the PostgreSQL L2.'),
+  tables: s.boolean().default(true).describe('Follow the database (needs the pg plugin): each entry records the tables its queries read; a write through any `pg` client in the process drops the entries that read the written tables (and what cascades from them) before the write returns, and the other instances’ through the bus. `false`: only TTLs, tags and `invalidatedBy` end entries.'),
+  listen: s.boolean().default(false).describe('LISTEN for writes this process cannot see, sent by the triggers `plandex-perf cache install-triggers` installs; on the app’s own database (the connection settings of its first pg client) unless `listenUrl` is set.'),
+  listenUrl: s.string({ url: true }).optional().describe('Database to LISTEN on for trigger notifications. Default: the app’s own.'),
+  listenChannel: s.string({ min: 1 }).default('pperf_table_writes').describe('Channel of the trigger notifications (`install-triggers --channel`).'),
   functions: s.list(functionEntry, { max: 1000 }).default([]).describe('Functions to wrap when their module loads: `{ module, export, ttl, tags, … }` (same options as `cached()`).'),
 };
 

@@ -1,4 +1,6 @@
 import type { Keyv } from 'keyv';
+import type { BusTransport } from './bus.js';
+import { OWN_APPLICATION_NAME, PgListener, quoteIdent, type PgClientLike } from './pg-listen.js';
 
 /**
  * The L2 stores, on Keyv: Redis through `@keyv/redis` (on a node-redis client we create, so we can add
@@ -14,8 +16,8 @@ export interface Store {
   /** SET NX PX: true when this instance now holds the lease. Redis only. */
   lease?(key: string, token: string, ttlMs: number): Promise<boolean>;
   release?(key: string): Promise<void>;
-  /** The Redis client, for the invalidation bus. */
-  redis?: RedisLike;
+  /** The invalidation bus on this store (Redis pub/sub, PostgreSQL LISTEN/NOTIFY) on `channel`. */
+  busTransport?(channel: string): BusTransport;
   /** Deletes expired rows (stores without TTL). */
   sweep?(prefix: string, limit: number): Promise<number>;
   close(): Promise<void>;
@@ -89,7 +91,7 @@ export async function createRedisStore(options: StoreOptions): Promise<Store> {
   keyv.on('error', () => {});
   return {
     kind: 'redis',
-    redis: client,
+    busTransport: (channel) => redisTransport(client, channel),
     async getMany(keys) {
       return strings(await keyv.getMany<string>(keys));
     },
@@ -119,13 +121,14 @@ interface PgPool {
 
 export async function createPostgresStore(options: StoreOptions): Promise<Store> {
   const [{ KeyvPostgres }, pgModule] = await Promise.all([import('@keyv/postgres'), import('pg')]);
-  const Pool = (pgModule.default ?? pgModule).Pool as unknown as new (config: Record<string, unknown>) => PgPool;
+  const pgExports = (pgModule.default ?? pgModule) as unknown as { Pool: new (config: Record<string, unknown>) => PgPool; Client: new (config: Record<string, unknown>) => PgClientLike };
+  const Pool = pgExports.Pool;
   const pool = new Pool({
     connectionString: options.url,
     max: 2,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
-    application_name: 'plandex-perf-cache',
+    application_name: OWN_APPLICATION_NAME,
     query_timeout: 5_000,
   });
   // An idle client's error (server restart) would otherwise end the host.
@@ -146,6 +149,28 @@ export async function createPostgresStore(options: StoreOptions): Promise<Store>
   keyv.on('error', () => {});
   return {
     kind: 'postgres',
+    busTransport: (channel) => {
+      // Channel names are identifiers: at most 63 bytes.
+      const name = channel.slice(0, 63);
+      const state = { listener: undefined as PgListener | undefined };
+      return {
+        maxBytes: 7900, // NOTIFY payloads stop at 8000 bytes
+        get connected() {
+          return state.listener?.ready ?? false;
+        },
+        listen(onMessage, onReconnect) {
+          state.listener = new PgListener(
+            () => new pgExports.Client({ connectionString: options.url, application_name: OWN_APPLICATION_NAME, connectionTimeoutMillis: options.connectTimeoutMs }),
+            name,
+            onMessage,
+            onReconnect,
+            options.onError,
+          );
+        },
+        send: (text) => pool.query('SELECT pg_notify($1, $2)', [name, text]),
+        close: () => state.listener?.close(),
+      };
+    },
     async getMany(keys) {
       return strings(await keyv.getMany<string>(keys));
     },
@@ -169,6 +194,30 @@ export async function createPostgresStore(options: StoreOptions): Promise<Store>
   };
 }
 
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
+/** Pub/sub on a duplicate of the client (a subscribed connection can do nothing else). */
+function redisTransport(publisher: RedisLike, channel: string): BusTransport {
+  const subscriber = publisher.duplicate();
+  let interrupted = false;
+  return {
+    maxBytes: 64 * 1024,
+    get connected() {
+      return subscriber.isReady && !interrupted;
+    },
+    listen(onMessage, onReconnect) {
+      subscriber.on('error', () => void (interrupted = true));
+      subscriber.on('end', () => void (interrupted = true));
+      subscriber.on('ready', () => {
+        if (!interrupted) return;
+        interrupted = false;
+        onReconnect();
+      });
+      subscriber.unref();
+      subscriber
+        .connect()
+        .then(() => subscriber.subscribe(channel, onMessage))
+        .catch(() => void (interrupted = true));
+    },
+    send: (text) => publisher.publish(channel, text),
+    close: () => subscriber.destroy(),
+  };
 }

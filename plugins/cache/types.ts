@@ -21,8 +21,15 @@ export interface CachedOptions {
   negativeTtl?: number | string;
   /** Tags for invalidation: a list, or a function of the call's arguments. */
   tags?: readonly string[] | ((...args: never[]) => readonly string[]);
-  /** Builds the key from the arguments (e.g. `(user) => user.id`); its result is keyed like an argument. */
-  key?: (...args: never[]) => unknown;
+  /**
+   * What forms the key: a function of the arguments (`(user) => user.id`, its result keyed like an argument),
+   * or the positions or paths of the arguments that do (`[1, 2]`, `['0.id']`). Default: every argument that
+   * is plain data; connection handles and contexts (pools, clients, knex, requests, objects with methods)
+   * are left out.
+   */
+  key?: ((...args: never[]) => unknown) | readonly (number | string)[];
+  /** Invalidate with `invalidateTags([fnTag(name)])`: set for functions with `invalidatedBy` in the config. */
+  selfTag?: boolean;
   /** `false` keeps this function's entries in L1 only (never shared). */
   l2?: boolean;
 }
@@ -34,6 +41,8 @@ export interface CacheApi {
   invalidate(fnOrName: ((...args: never[]) => unknown) | string, ...args: unknown[]): Promise<void>;
   /** Drops every entry carrying one of `tags`, here and on every instance. */
   invalidateTags(tags: readonly string[]): Promise<void>;
+  /** Drops every entry that read one of `tables` (a write the cache could not see), here and on every instance. */
+  invalidateTables(tables: readonly string[]): Promise<void>;
 }
 
 /** What the plugin provides to other plugins (diagnostics): the API plus a look at its state. */
@@ -77,6 +86,10 @@ export interface EngineOptions {
   maxInFlight: number;
   bus: boolean;
   log: typeof log;
+  /** The clock (ms since the epoch); tests pass fake time. Default: a coarse wall clock (clock.ts). */
+  now?: () => number;
+  /** Whether a handle argument (a pg client) is inside a transaction: the call then bypasses the cache. */
+  inTransaction?: (client: object) => boolean;
   /** When set and it returns an API, functions made here hand over to it (the plugin started after `cached()` ran). */
   handoff?: () => CacheApi | undefined;
 }

@@ -68,9 +68,23 @@ export interface QueryEvent {
   scope: RequestScope | undefined;
 }
 
+/** A query about to be sent, for plugins that act before it runs and as soon as it ends (the cache). */
+export interface QueryStart {
+  text: string | undefined;
+  /** The pg.Client that runs it (the pool's client for pool.query). */
+  client: object;
+  /** The first argument of `query` as passed: text, config or submittable (a stream). */
+  query: unknown;
+  /** The parameter values (`query(text, values)` or `config.values`): for the listener's own use, never recorded. */
+  values: readonly unknown[] | undefined;
+}
+/** Called in the caller's async context; the function it returns runs when the query ends, before the caller sees the result. */
+export type QueryStartListener = (start: QueryStart) => ((error?: unknown) => void) | void;
+
 /** What the pg plugin offers to others. */
 export interface PgInstrumentation {
   onQuery(listener: (event: QueryEvent) => void): void;
+  onQueryStart(listener: QueryStartListener): void;
   /** The name a pool is reported under (`db.client.connection.pool.name`). */
   poolName(pool: PgPool): string;
   /** Every pool in use, with its current counts. */
@@ -113,6 +127,8 @@ export default definePlugin({
     const summaries = new SummaryCache();
     let active = true;
     const queryListeners: ((event: QueryEvent) => void)[] = [];
+    const startListeners: QueryStartListener[] = [];
+    const notifyStart = (start: QueryStart): ((error?: unknown) => void)[] => startListeners.flatMap((listener) => listener(start) ?? []);
     const boundCollection = boundedLabel('tables', options.maxCollections);
 
     const attributesFor = (client: PgClient, text: string | undefined): Attributes => {
@@ -127,7 +143,7 @@ export default definePlugin({
     };
 
     /** Returns the callback that records the operation; it is called once, with the error if any. */
-    const begin = (client: PgClient, config: unknown): ((error?: unknown) => void) => {
+    const begin = (client: PgClient, config: unknown, values?: unknown): ((error?: unknown) => void) => {
       const started = performance.now();
       const text = queryText(config);
       const attributes = attributesFor(client, text);
@@ -137,11 +153,13 @@ export default definePlugin({
         span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, context.active());
       }
       const scope = queryListeners.length > 0 ? requestScope.current() : undefined;
+      const ends = startListeners.length > 0 ? notifyStart({ text: typeof text === 'string' ? text : undefined, client, query: config, values: Array.isArray(values) ? values : (config as { values?: unknown[] } | null)?.values }) : undefined;
       let done = false;
       return (error?: unknown) => {
         if (done || !active) return;
         done = true;
         try {
+          if (ends !== undefined) for (const end of ends) end(error);
           if (queryListeners.length > 0) {
             const event: QueryEvent = {
               text,
@@ -176,7 +194,7 @@ export default definePlugin({
       proto.query = function query(this: PgClient, ...args: unknown[]): unknown {
         let finish: (error?: unknown) => void;
         try {
-          finish = begin(this, args[0]);
+          finish = begin(this, args[0], args[1]);
         } catch {
           return original.apply(this, args);
         }
@@ -210,6 +228,7 @@ export default definePlugin({
     ctx.onModuleLoad('pg', patch);
     ctx.provide({
       onQuery: (listener) => void queryListeners.push(listener),
+      onQueryStart: (listener) => void startListeners.push(listener),
       poolName: (pool) => pools.nameOf(pool),
       pools: () => pools.snapshot(),
       trackPool: (pool, foreign) => pools.trackForeign(pool, foreign),

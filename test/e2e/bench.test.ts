@@ -66,7 +66,9 @@ describe('plandex-perf bench', () => {
       expect(mine[0]!.rssSeries.length).toBeGreaterThan(2);
     }
     // The plugin variant wraps the hot read zero-code, so its cache must have served hits.
-    expect(results.summary.plugin!.cacheHitRatio).toBeGreaterThan(0.2);
+    // The load mix inserts conversations, which getUserPlans reads: each insert now drops the entries
+    // that read that table (correct, not stale), so a short run keeps only a few hits.
+    expect(results.summary.plugin!.cacheHitRatio).toBeGreaterThan(0);
     expect(results.summary.bare!.cacheHitRatio).toBeNull();
   });
 

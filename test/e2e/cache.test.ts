@@ -43,3 +43,17 @@ for (const kind of ['esm', 'cjs'] as const) {
     });
   });
 }
+
+describe('wrapping never breaks the app', () => {
+  it('a real Fastify plugin (fastify-plugin symbols) and a hook factory wrapped by config: the app starts and works', async () => {
+    const fastifyApp = await startApp({
+      script: path.join(root, 'test/fixtures/cache-fastify/server.mjs'),
+      env: { PLANDEX_PERF_CONFIG: path.join(root, 'test/fixtures/cache-fastify/config.mjs'), OTEL_METRICS_EXPORTER: 'none' },
+    });
+    app = fastifyApp;
+    const first = JSON.parse((await get(`${fastifyApp.url}/`)).body) as Record<string, unknown>;
+    expect(first).toEqual({ greeting: 'hello', seen: true, label: 'b' });
+    expect(JSON.parse((await get(`${fastifyApp.url}/`)).body)).toEqual(first);
+    expect(fastifyApp.stderr()).toMatch(/PPERF_WRN_040[^\n]*makeHook[^\n]*untouched/);
+  });
+});

@@ -1,9 +1,25 @@
-import { describe, expect, it } from 'vitest';
-import { makeEngine, sleep, type LogLine } from '../fixtures/cache-helpers.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { makeEngine, type LogLine } from '../fixtures/cache-helpers.js';
+import { currentTrace, tableTag } from '../../plugins/cache/trace.js';
+
+/**
+ * The engine on fake time: the engine's clock is injected (`now`) and timers are vitest's, so TTLs, grace,
+ * soft and hard timeouts are exact and no test races the wall clock.
+ */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const tick = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+const fake = (options: Parameters<typeof makeEngine>[0] = {}, extra: Parameters<typeof makeEngine>[1] = {}) => makeEngine(options, { now: () => Date.now(), ...extra });
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_700_000_000_000 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('cache engine (L1 only)', () => {
   it('serves repeated calls from L1 with the same frozen value', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let calls = 0;
     const getPlans = engine.cached(async (userId: number) => ({ userId, plans: [{ id: ++calls }] }), { ttl: '1m' });
     const a = await getPlans(1);
@@ -15,58 +31,67 @@ describe('cache engine (L1 only)', () => {
     await getPlans(2);
     expect(calls).toBe(2);
     expect(engine.stats.l1Hit).toBe(1);
+    await tick(60_000);
+    await getPlans(1);
+    expect(calls).toBe(3); // the TTL ended
   });
 
   it('single flight: 100 concurrent calls for one key make one origin call', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let calls = 0;
     const slow = engine.cached(async (id: string) => {
       calls++;
       await sleep(30);
       return { id };
     });
-    const results = await Promise.all(Array.from({ length: 100 }, () => slow('k')));
+    const all = Promise.all(Array.from({ length: 100 }, () => slow('k')));
+    await tick(30);
+    const results = await all;
     expect(calls).toBe(1);
     expect(new Set(results).size).toBe(1);
     expect(engine.stats.coalesced).toBe(99);
   });
 
   it('shares an origin error with the waiters and caches nothing', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let calls = 0;
     const failing = engine.cached(async () => {
       calls++;
       await sleep(10);
       throw new Error('db down');
     });
-    const settled = await Promise.allSettled([failing(), failing(), failing()]);
-    expect(settled.every((s) => s.status === 'rejected')).toBe(true);
+    const settled = Promise.allSettled([failing(), failing(), failing()]);
+    await tick(10);
+    expect((await settled).every((s) => s.status === 'rejected')).toBe(true);
     expect(calls).toBe(1);
-    await expect(failing()).rejects.toThrow('db down');
+    const again = failing();
+    const checked = expect(again).rejects.toThrow('db down');
+    await tick(10);
+    await checked;
     expect(calls).toBe(2);
   });
 
   it('stale-while-revalidate: within grace the old value is served at once and one refresh runs', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let version = 0;
     const fn = engine.cached(async () => {
       await sleep(20);
       return { version: ++version };
     }, { ttl: 50, grace: '5s' });
-    expect(await fn()).toEqual({ version: 1 });
-    await sleep(70);
-    const started = performance.now();
-    const served = await Promise.all([fn(), fn(), fn()]);
-    expect(performance.now() - started).toBeLessThan(15);
+    const first = fn();
+    await tick(20);
+    expect(await first).toEqual({ version: 1 });
+    await tick(51);
+    const served = await Promise.all([fn(), fn(), fn()]); // no time passes: served at once
     expect(served.map((v) => v.version)).toEqual([1, 1, 1]);
-    await sleep(40);
+    await tick(20);
     expect(await fn()).toEqual({ version: 2 });
     expect(version).toBe(2);
     expect(engine.stats.l1Stale).toBe(3);
   });
 
   it('stale-if-error: the old value is served when the origin throws', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let fail = false;
     const fn = engine.cached(async () => {
       if (fail) throw new Error('origin down');
@@ -74,42 +99,45 @@ describe('cache engine (L1 only)', () => {
     }, { ttl: 30, staleIfError: '5s' });
     expect(await fn()).toBe('fresh');
     fail = true;
-    await sleep(50);
+    await tick(31);
     expect(await fn()).toBe('fresh');
     expect(engine.stats.originErrors).toBe(1);
   });
 
   it('soft timeout: a slow origin is not awaited when a stale value is at hand, and still refills the cache', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let delay = 0;
     let n = 0;
     const fn = engine.cached(async () => {
       await sleep(delay);
       return ++n;
     }, { ttl: 30, staleIfError: '5s', softTimeout: 40 });
-    expect(await fn()).toBe(1);
+    const first = fn();
+    await tick(0);
+    expect(await first).toBe(1);
     delay = 200;
-    await sleep(50);
-    const t0 = performance.now();
-    expect(await fn()).toBe(1);
-    expect(performance.now() - t0).toBeLessThan(120);
-    await sleep(220);
+    await tick(31);
+    const slow = fn();
+    await tick(40);
+    expect(await slow).toBe(1); // after exactly the soft timeout
+    await tick(160);
     expect(await fn()).toBe(2); // the slow call finished and was stored
   });
 
   it('hard timeout: a coded error when nothing stale is cached', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     const fn = engine.cached(async () => {
       await sleep(300);
       return 1;
     }, { hardTimeout: 50 });
-    const t0 = performance.now();
-    await expect(fn()).rejects.toMatchObject({ code: 'PPERF_ERR_CACHE_TIMEOUT' });
-    expect(performance.now() - t0).toBeLessThan(200);
+    const call = expect(fn()).rejects.toMatchObject({ code: 'PPERF_ERR_CACHE_TIMEOUT' });
+    await tick(50);
+    await call;
+    await tick(250);
   });
 
   it('negative caching: empty results are cached only when negativeTtl is set', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let a = 0;
     let b = 0;
     const plain = engine.cached(async () => (a++, [] as number[]));
@@ -120,10 +148,13 @@ describe('cache engine (L1 only)', () => {
     await negative();
     expect(a).toBe(2);
     expect(b).toBe(1);
+    await tick(1000);
+    await negative();
+    expect(b).toBe(2);
   });
 
   it('invalidates by arguments and by tag (static or from the arguments)', async () => {
-    const engine = makeEngine();
+    const engine = fake();
     let n = 0;
     const byUser = engine.cached(async (userId: number) => ({ userId, n: ++n }), { tags: (userId: number) => ['plans', `user:${userId}`] });
     const plain = engine.cached(async (id: number) => ({ id, n: ++n }), { name: 'plain', tags: ['other'] });
@@ -142,22 +173,25 @@ describe('cache engine (L1 only)', () => {
     expect(await plain(1)).not.toBe(p);
   });
 
-  it('does not store a result whose key was invalidated while it was loading', async () => {
-    const engine = makeEngine();
+  it('does not store a result whose key or tag was invalidated while it was loading', async () => {
+    const engine = fake();
     let n = 0;
     const fn = engine.cached(async () => {
       await sleep(30);
       return ++n;
     }, { tags: ['t'] });
     const loading = fn();
-    await sleep(5);
+    await tick(5);
     await engine.invalidateTags(['t']);
+    await tick(25);
     expect(await loading).toBe(1);
-    expect(await fn()).toBe(2);
+    const next = fn();
+    await tick(30);
+    expect(await next).toBe(2);
   });
 
   it('keeps within its byte budget, and shrinks and restores it', async () => {
-    const engine = makeEngine({ l1Bytes: 200_000 });
+    const engine = fake({ l1Bytes: 200_000 });
     const fn = engine.cached(async (i: number) => ({ i, text: 'x'.repeat(1000) }));
     for (let i = 0; i < 500; i++) await fn(i);
     expect(engine.l1.bytes).toBeLessThanOrEqual(200_000);
@@ -172,7 +206,7 @@ describe('cache engine (L1 only)', () => {
   });
 
   it('caches synchronous functions synchronously (learnt from the first call)', () => {
-    const engine = makeEngine();
+    const engine = fake();
     let n = 0;
     const sum = engine.cached((a: number, b: number) => (n++, { sum: a + b }));
     expect(sum(1, 2)).toEqual({ sum: 3 });
@@ -182,21 +216,26 @@ describe('cache engine (L1 only)', () => {
     expect(n).toBe(2); // the first call only told us the function is sync
   });
 
-  it('uses the key option, separates versions and names, and bypasses unkeyable calls with one warning', async () => {
+  it('uses the key option (a function or paths) and bypasses unkeyable calls with one warning', async () => {
     const lines: LogLine[] = [];
-    const engine = makeEngine({}, { lines });
+    const engine = fake({}, { lines });
     let n = 0;
     const byId = engine.cached(async (user: { id: number; loadedAt: number }) => ({ n: ++n, id: user.id }), { key: (user: { id: number }) => user.id });
     const a = await byId({ id: 1, loadedAt: 1 });
     expect(await byId({ id: 1, loadedAt: 2 })).toBe(a);
-    const cb = engine.cached(async (fn: () => number) => fn());
-    expect(await cb(() => 5)).toBe(5);
-    expect(await cb(() => 6)).toBe(6);
+    const byPath = engine.cached(async (user: { id: number; loadedAt: number }, _page: number) => ({ n: ++n, id: user.id }), { key: ['0.id'] });
+    const b = await byPath({ id: 1, loadedAt: 1 }, 1);
+    expect(await byPath({ id: 1, loadedAt: 2 }, 2)).toBe(b);
+    const deep = engine.cached(async (x: unknown) => ({ n: ++n, x: typeof x }));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await deep(cyclic);
+    await deep(cyclic);
     expect(lines.filter((l) => l.code === 'PPERF_WRN_024')).toHaveLength(1);
   });
 
   it('keeps the wrapped function’s name and length, and wraps a function once', () => {
-    const engine = makeEngine();
+    const engine = fake();
     async function getUserPlans(_a: number, _b: string) {
       return 1;
     }
@@ -205,5 +244,188 @@ describe('cache engine (L1 only)', () => {
     expect(wrapped.length).toBe(2);
     expect(engine.cached(getUserPlans)).toBe(wrapped);
     expect(engine.cached(wrapped)).toBe(wrapped);
+  });
+});
+
+describe('keys that work on real functions', () => {
+  class Pool {
+    query() {}
+  }
+
+  it('caches getUserPlans(pool, userId, limit): the pool is left out of the key, logged once', async () => {
+    const lines: LogLine[] = [];
+    const engine = fake({}, { lines });
+    let n = 0;
+    const getUserPlans = engine.cached(async (_pool: Pool, userId: number, limit: number) => ({ userId, limit, n: ++n }));
+    const a = await getUserPlans(new Pool(), 7, 20);
+    expect(await getUserPlans(new Pool(), 7, 20)).toBe(a);
+    expect((await getUserPlans(new Pool(), 7, 10)).n).toBe(2);
+    expect(lines.filter((l) => l.level === 'info' && /argument 0 \(Pool\) left out of the key/.test(l.message))).toHaveLength(1);
+    expect(lines.filter((l) => l.code === 'PPERF_WRN_024')).toHaveLength(0);
+  });
+
+  it('never serves a call made with a transaction handle from the cache', async () => {
+    const engine = fake({}, { inTransaction: (client) => (client as { inTx?: boolean }).inTx === true });
+    let n = 0;
+    const getUser = engine.cached(async (_db: unknown, id: number) => ({ id, n: ++n }));
+    const db = Object.assign(() => {}, { client: {}, raw() {} });
+    const trx = Object.assign(() => {}, { isTransaction: true, raw() {} });
+    const first = await getUser(db, 1);
+    expect(await getUser(db, 1)).toBe(first);
+    expect((await getUser(trx, 1)).n).toBe(2); // knex's transaction: the origin, every time
+    expect((await getUser({ inTx: true, query() {} }, 1)).n).toBe(3); // a pg client the tracker saw BEGIN on
+    expect(await getUser(db, 1)).toBe(first); // and it did not replace the cached value
+  });
+});
+
+describe('a function that is not a data loader is left untouched', () => {
+  it('returns a function, a class instance or a stream: runs as itself from then on, once warned', async () => {
+    const lines: LogLine[] = [];
+    const engine = fake({}, { lines });
+    let calls = 0;
+    class Conn {
+      n = ++calls;
+    }
+    const factory = engine.cached(async () => new Conn());
+    const a = await factory();
+    const b = await factory();
+    const c = await factory();
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(Object.isFrozen(a)).toBe(false);
+    expect(lines.filter((l) => l.code === 'PPERF_WRN_040')).toHaveLength(1);
+    expect(lines.find((l) => l.code === 'PPERF_WRN_040')!.message).toMatch(/untouched from now on/);
+  });
+
+  it('called with a callback: the callback is called, the function is untouched', async () => {
+    const lines: LogLine[] = [];
+    const engine = fake({}, { lines });
+    const withCallback = engine.cached((id: number, done: (error: null, value: number) => void) => void setTimeout(() => done(null, id * 2), 1));
+    const results: number[] = [];
+    withCallback(2, (_e, v) => results.push(v));
+    withCallback(3, (_e, v) => results.push(v));
+    await tick(1);
+    expect(results).toEqual([4, 6]);
+    expect(lines.filter((l) => l.code === 'PPERF_WRN_040')).toHaveLength(1);
+  });
+
+  it('a result with a class instance inside is neither frozen nor cached', async () => {
+    const lines: LogLine[] = [];
+    const engine = fake({}, { lines });
+    class Money {
+      constructor(public cents: number) {}
+    }
+    let n = 0;
+    const fn = engine.cached(async () => ({ total: new Money(++n) }));
+    const a = await fn();
+    expect(Object.isFrozen(a)).toBe(false);
+    expect((await fn()).total.cents).toBe(2);
+    expect(lines.filter((l) => l.code === 'PPERF_WRN_041')).toHaveLength(1);
+  });
+
+  it('classes and generators are not wrapped at all', () => {
+    const engine = fake();
+    class Service {}
+    function* gen() {}
+    expect(engine.cached(Service as never)).toBe(Service);
+    expect(engine.cached(gen)).toBe(gen);
+  });
+});
+
+describe('the wrapper never changes the function', () => {
+  it('copies every own property, string and symbol keys, with their descriptors', () => {
+    const engine = fake();
+    async function plugin(_fastify: unknown, _opts: unknown) {}
+    Object.defineProperty(plugin, Symbol.for('skip-override'), { value: true });
+    Object.defineProperty(plugin, Symbol.for('fastify.display-name'), { value: 'my-plugin', enumerable: false });
+    (plugin as unknown as { autoPrefix: string }).autoPrefix = '/api';
+    const wrapped = engine.cached(plugin) as typeof plugin & Record<string | symbol, unknown>;
+    expect(wrapped).not.toBe(plugin);
+    expect(wrapped[Symbol.for('skip-override')]).toBe(true);
+    expect(wrapped[Symbol.for('fastify.display-name')]).toBe('my-plugin');
+    expect(wrapped.autoPrefix).toBe('/api');
+    expect(Reflect.ownKeys(wrapped).sort((a, b) => String(a).localeCompare(String(b)))).toEqual(Reflect.ownKeys(plugin).sort((a, b) => String(a).localeCompare(String(b))));
+  });
+
+  it('keeps its kind: an async function stays an AsyncFunction without prototype; a plain one keeps its prototype', () => {
+    const engine = fake();
+    const asyncWrapped = engine.cached(async function load() {});
+    expect(asyncWrapped.constructor.name).toBe('AsyncFunction');
+    expect(Object.prototype.hasOwnProperty.call(asyncWrapped, 'prototype')).toBe(false);
+    const arrow = engine.cached((x: number) => x);
+    expect(Object.prototype.hasOwnProperty.call(arrow, 'prototype')).toBe(false);
+    function legacy(this: unknown, x: number) {
+      return x;
+    }
+    const legacyWrapped = engine.cached(legacy);
+    expect(legacyWrapped.prototype).toBe(legacy.prototype);
+  });
+});
+
+describe('dependencies recorded while the origin runs', () => {
+  it('tables reported in the origin’s async context become tags; a write to one drops the entry', async () => {
+    const engine = fake();
+    let n = 0;
+    const getPlans = engine.cached(async (id: number) => {
+      await sleep(1);
+      currentTrace()?.addTags([tableTag('plans'), tableTag('users')]); // what the pg hook does for a query
+      return { id, n: ++n };
+    });
+    const first = getPlans(1);
+    await tick(1);
+    const a = await first;
+    expect(await getPlans(1)).toBe(a);
+    engine.tablesWritten(['contexts']);
+    expect(await getPlans(1)).toBe(a);
+    engine.tablesWritten(['users']); // synchronous: the very next call misses
+    const again = getPlans(1);
+    await tick(1);
+    expect((await again).n).toBe(2);
+  });
+
+  it('a load that read a table written meanwhile is not stored; one read in a transaction is not either', async () => {
+    const engine = fake();
+    let n = 0;
+    let taint = false;
+    const fn = engine.cached(async () => {
+      currentTrace()?.addTags([tableTag('t')]);
+      if (taint) currentTrace()?.taint('transaction');
+      await sleep(10);
+      return ++n;
+    });
+    const loading = fn();
+    await tick(5);
+    engine.tablesWritten(['t']);
+    await tick(5);
+    expect(await loading).toBe(1);
+    const second = fn();
+    await tick(10);
+    expect(await second).toBe(2);
+    expect(await fn()).toBe(2); // stored this time
+    engine.tablesWritten('all');
+    taint = true;
+    const third = fn();
+    await tick(10);
+    expect(await third).toBe(3);
+    const fourth = fn();
+    await tick(10);
+    expect(await fourth).toBe(4); // the tainted result was not kept
+  });
+
+  it('an outer cached function inherits the tags and tables of the inner ones it used, hit or miss', async () => {
+    const engine = fake();
+    let inner = 0;
+    let outer = 0;
+    const getUser = engine.cached(async (id: number) => {
+      currentTrace()?.addTags([tableTag('users')]);
+      return { id, v: ++inner };
+    }, { tags: ['user'] });
+    const getPage = engine.cached(async (id: number) => ({ user: await getUser(id), v: ++outer }));
+    await getUser(1); // the inner entry is cached first: the outer call hits it
+    const page = await getPage(1);
+    expect(await getPage(1)).toBe(page);
+    engine.tablesWritten(['users']);
+    expect((await getPage(1)).v).toBe(2);
+    await engine.invalidateTags(['user']);
+    expect((await getPage(1)).v).toBe(3);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { argsKey, functionKey, l2Key, MAX_ARG_TEXT, UnkeyableError } from '../../plugins/cache/keys.js';
+import http from 'node:http';
+import net from 'node:net';
+import pg from 'pg';
+import knex from 'knex';
+import { argsKey, functionKey, l2Key, MAX_ARG_TEXT, scan, UnkeyableError } from '../../plugins/cache/keys.js';
+import { classifyArg, DATA, HANDLE, CALLBACK, keyFromPaths, notDataReason } from '../../plugins/cache/args.js';
 import { parseDuration } from '../../plugins/cache/duration.js';
 
 describe('cache keys', () => {
@@ -33,8 +38,8 @@ describe('cache keys', () => {
     expect(key).toMatch(/^#[0-9a-f]{32}$/);
   });
 
-  it('refuses functions, symbols and cycles', () => {
-    expect(() => argsKey([() => 1])).toThrow(UnkeyableError);
+  it('refuses nested functions, symbols and cycles', () => {
+    expect(() => argsKey([[() => 1]])).toThrow(UnkeyableError);
     expect(() => argsKey([Symbol('s')])).toThrow(UnkeyableError);
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
@@ -55,5 +60,52 @@ describe('cache keys', () => {
     expect(parseDuration('120')).toBe(120);
     expect(parseDuration('soon')).toBeUndefined();
     expect(parseDuration(-1)).toBeUndefined();
+  });
+});
+
+describe('connection handles and contexts are left out of the key', () => {
+  it('pg.Pool, pg.Client, knex, IncomingMessage, class instances and objects with methods are handles; data is data', async () => {
+    const pool = new pg.Pool({ max: 1 });
+    const client = new pg.Client({});
+    const db = knex({ client: 'pg', connection: {} });
+    const request = new http.IncomingMessage(new net.Socket());
+    try {
+      for (const handle of [pool, client, db, request, { log() {}, user: 1 }, new (class Ctx {})()]) expect(classifyArg(handle, false)).toBe(HANDLE);
+      for (const data of [1, 'a', null, undefined, [1, 2], { id: 1 }, new Date(0), new Map(), new Set(), Buffer.from('x'), Object.create(null)]) expect(classifyArg(data, false)).toBe(DATA);
+      expect(classifyArg(() => 1, true)).toBe(CALLBACK);
+      expect(classifyArg(function done() {}, true)).toBe(CALLBACK);
+      expect(classifyArg(db, true)).toBe(HANDLE); // a function with properties is not a callback
+    } finally {
+      await pool.end();
+      await db.destroy();
+    }
+  });
+
+  it('keys getUserPlans(pool, userId, limit) by its data only, and says which arguments it left out', () => {
+    const a = new pg.Pool();
+    const b = new pg.Pool();
+    const key = argsKey([a, 7, 20]);
+    expect(scan.handles).toBe(0b1);
+    expect(argsKey([b, 7, 20])).toBe(key);
+    expect(argsKey([a, 8, 20])).not.toBe(key);
+    expect(argsKey([7, 20])).not.toBe(key); // positions stay apart
+    argsKey([1, 2]);
+    expect(scan.handles).toBe(0);
+    void a.end();
+    void b.end();
+  });
+
+  it('picks key arguments by position or path', () => {
+    const pick = keyFromPaths([1, '0.id']);
+    expect(pick({ id: 5, at: 1 }, 'x')).toEqual(['x', 5]);
+    expect(keyFromPaths(['0.user.id'])(null)).toEqual([undefined]);
+  });
+
+  it('tells data results from what a data loader does not return', () => {
+    expect(notDataReason([{ id: 1 }])).toBeUndefined();
+    expect(notDataReason(null)).toBeUndefined();
+    expect(notDataReason(() => 1)).toMatch(/function/);
+    expect(notDataReason(new (class Thing {})())).toMatch(/class instance \(Thing\)/);
+    expect(notDataReason(new net.Socket())).toMatch(/stream/);
   });
 });

@@ -1,0 +1,183 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { root, startApp, type App } from '../e2e/helpers.js';
+import { cleanPostgres, cleanRedis, runPrefix, sleep } from '../fixtures/cache-helpers.js';
+
+/**
+ * Zero-code caching that stays correct after writes, as a user runs it: an Express + knex app started
+ * with the built preload (`node --import`), its lookup functions cached from the config only, real
+ * PostgreSQL, and for the cross-instance cases two processes sharing Redis (pub/sub) or PostgreSQL
+ * (LISTEN/NOTIFY) as L2.
+ */
+const script = path.join(root, 'test/fixtures/cache-tables/server.mjs');
+const config = path.join(root, 'test/fixtures/cache-tables/config.mjs');
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const databaseUrl = inject('databaseUrl');
+
+async function redisUp(): Promise<boolean> {
+  const { hostname, port } = new URL(REDIS_URL);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) || 6379 }, () => (socket.destroy(), resolve(true)));
+    socket.on('error', () => resolve(false));
+  });
+}
+
+const apps: App[] = [];
+async function start(env: Record<string, string> = {}): Promise<App> {
+  const app = await startApp({ script, env: { DATABASE_URL: databaseUrl, PLANDEX_PERF_CONFIG: config, OTEL_METRICS_EXPORTER: 'none', ...env } });
+  apps.push(app);
+  return app;
+}
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.stop()));
+});
+
+async function call(app: App, method: string, url: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${app.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${method} ${url}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+const user = async (app: App, id: number) => (await call(app, 'GET', `/users/${id}`)) as { name: string; api_key: string | null } | null;
+
+async function queryCount(): Promise<number> {
+  const { rows } = await admin.query("SELECT calls FROM pg_stat_statements WHERE query LIKE 'select * from \"tc_users\" where \"id\" = $1 limit $2' LIMIT 1").catch(() => ({ rows: [] }));
+  return Number((rows[0] as { calls?: number } | undefined)?.calls ?? -1);
+}
+
+let admin: pg.Client;
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query('DROP TABLE IF EXISTS tc_posts, tc_users');
+  await admin.query('CREATE TABLE tc_users (id int PRIMARY KEY, name text UNIQUE NOT NULL, api_key text)');
+  await admin.query('CREATE TABLE tc_posts (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES tc_users (id) ON DELETE CASCADE, title text NOT NULL)');
+});
+beforeEach(async () => {
+  await admin.query('TRUNCATE tc_posts, tc_users');
+  await admin.query("INSERT INTO tc_users (id, name, api_key) VALUES (1, 'ada', 'key-1'), (2, 'bob', 'key-2'), (3, 'cy', null)");
+  await admin.query("INSERT INTO tc_posts (user_id, title) VALUES (1, 'a1'), (1, 'a2'), (2, 'b1')");
+});
+afterAll(async () => {
+  await admin.query('DROP TABLE IF EXISTS tc_posts, tc_users');
+  await admin.end();
+});
+void queryCount;
+
+describe('one process: a write is seen by the next read', () => {
+  it('caches reads (one query for many calls), and an edit, its revert, a revoked key and a delete are served at once', async () => {
+    const app = await start();
+    expect(await user(app, 1)).toMatchObject({ name: 'ada', api_key: 'key-1' });
+    for (let i = 0; i < 9; i++) await user(app, 1);
+    expect(app.stderr()).toMatch(/plugin "cache" started/);
+    await call(app, 'PUT', '/users/1', { name: 'ada2', apiKey: 'key-1' });
+    expect(await user(app, 1)).toMatchObject({ name: 'ada2' });
+    await call(app, 'PUT', '/users/1', { name: 'ada', apiKey: null }); // the edit reverted, the key revoked
+    expect(await user(app, 1)).toMatchObject({ name: 'ada', api_key: null });
+    await call(app, 'DELETE', '/users/3');
+    expect(await user(app, 3)).toBeNull();
+  });
+
+  it('a freed unique name is free at once; another user’s entry survives a write by id', async () => {
+    const app = await start();
+    expect(await call(app, 'GET', '/names/bob')).toEqual({ inUse: true });
+    expect(await user(app, 1)).toMatchObject({ name: 'ada' });
+    await call(app, 'PUT', '/users/2', { name: 'robert' });
+    expect(await call(app, 'GET', '/names/bob')).toEqual({ inUse: false });
+    expect(await call(app, 'GET', '/names/robert')).toEqual({ inUse: true });
+    expect(await user(app, 2)).toMatchObject({ name: 'robert' });
+  });
+
+  it('a write through a raw pg pool, through a stream (submittable), and by psql with the triggers is seen', async () => {
+    const app = await start();
+    expect(await user(app, 1)).toMatchObject({ name: 'ada' });
+    await call(app, 'PUT', '/raw/users/1', { name: 'raw' });
+    expect(await user(app, 1)).toMatchObject({ name: 'raw' });
+    await call(app, 'PUT', '/stream/users/1', { name: 'streamed' });
+    expect(await user(app, 1)).toMatchObject({ name: 'streamed' });
+  });
+
+  it('cascades: deleting a user drops the cached posts of that user (ON DELETE CASCADE) and joins over both tables', async () => {
+    const app = await start();
+    expect(await call(app, 'GET', '/users/1/posts')).toHaveLength(2);
+    expect(await call(app, 'GET', '/count')).toEqual({ n: 3 });
+    await sleep(200); // the catalog is read once, lazily, after the first query
+    await call(app, 'DELETE', '/users/1');
+    expect(await call(app, 'GET', '/users/1/posts')).toEqual([]);
+    expect(await call(app, 'GET', '/count')).toEqual({ n: 1 });
+    await call(app, 'POST', '/posts', { userId: 2, title: 'b2' });
+    expect(await call(app, 'GET', '/count')).toEqual({ n: 2 });
+  });
+
+  it('transactions: the read inside sees its own write; commit is seen after, rollback loses nothing', async () => {
+    const app = await start();
+    expect(await user(app, 2)).toMatchObject({ name: 'bob' });
+    expect(await call(app, 'POST', '/tx/users/2', { name: 'rolled', commit: false })).toEqual({ inside: 'rolled' });
+    expect(await user(app, 2)).toMatchObject({ name: 'bob' });
+    expect(await call(app, 'POST', '/tx/users/2', { name: 'committed', commit: true })).toEqual({ inside: 'committed' });
+    expect(await user(app, 2)).toMatchObject({ name: 'committed' });
+  });
+
+  it('a function returning a stream is left untouched (and says so)', async () => {
+    const app = await start();
+    expect(await call(app, 'GET', '/stream')).toHaveLength(3);
+    expect(await call(app, 'GET', '/stream')).toHaveLength(3);
+    expect(app.stderr()).toMatch(/PPERF_WRN_040[^\n]*streamUsers[^\n]*untouched/);
+  });
+
+  it('writes the process cannot see: with install-triggers and cache.listen, a psql write is seen within 100 ms', async () => {
+    const { cacheTriggersCommand } = await import('../../src/commands/cache-triggers.js');
+    expect(await cacheTriggersCommand(['install-triggers', '--url', databaseUrl, '--tables', 'tc_users'])).toBe(0);
+    try {
+      const app = await start({ PLANDEX_PERF_CACHE_LISTEN: 'true' });
+      expect(await user(app, 1)).toMatchObject({ name: 'ada' });
+      await sleep(300); // the LISTEN connection opens after the app's first query
+      await admin.query("UPDATE tc_users SET name = 'psql' WHERE id = 1");
+      const t0 = performance.now();
+      while ((await user(app, 1))?.name !== 'psql') {
+        expect(performance.now() - t0).toBeLessThan(100);
+        await sleep(5);
+      }
+    } finally {
+      await cacheTriggersCommand(['uninstall-triggers', '--url', databaseUrl, '--tables', 'tc_users']);
+    }
+  });
+});
+
+describe('two processes: a write in one is seen by the other within 100 ms', () => {
+  for (const kind of ['redis', 'postgres'] as const) {
+    it(`${kind} L2 (${kind === 'redis' ? 'pub/sub' : 'LISTEN/NOTIFY'})`, async (ctx) => {
+      if (kind === 'redis' && !(await redisUp())) return ctx.skip(`no Redis at ${REDIS_URL}`);
+      const prefix = runPrefix(`tables-${kind}`);
+      const env = { CACHE_L2: kind === 'redis' ? REDIS_URL : databaseUrl, CACHE_PREFIX: prefix };
+      try {
+        const [a, b] = await Promise.all([start(env), start(env)]);
+        expect(await user(b, 1)).toMatchObject({ name: 'ada' });
+        expect(await user(a, 1)).toMatchObject({ name: 'ada' });
+        // Steady state first: both stores connected and subscribed (a loaded machine can take a while).
+        await call(a, 'PUT', '/users/1', { name: 'warm' });
+        const deadline = performance.now() + 10_000;
+        while ((await user(b, 1))?.name !== 'warm' && performance.now() < deadline) await sleep(20);
+        const timings: number[] = [];
+        for (const name of ['one', 'two', 'three']) {
+          await call(a, 'PUT', '/users/1', { name });
+          expect(await user(a, 1)).toMatchObject({ name });
+          const t0 = performance.now();
+          while ((await user(b, 1))?.name !== name) {
+            expect(performance.now() - t0).toBeLessThan(100);
+            await sleep(2);
+          }
+          timings.push(performance.now() - t0);
+        }
+        console.log(`[cache tables] ${kind}: the other instance served the new value after ${timings.map((t) => t.toFixed(1)).join(', ')} ms`);
+      } finally {
+        if (kind === 'redis') await cleanRedis(REDIS_URL, prefix);
+        else await cleanPostgres(databaseUrl, 'pperf_cache', prefix).catch(() => {});
+      }
+    });
+  }
+});
+void fs;
