@@ -6,6 +6,7 @@ import type { PluginDefinition } from '../src/plugin.js';
 import telemetry from '../src/telemetry/index.js';
 import http from './http/index.js';
 import httpClient from './http-client/index.js';
+import redisClient from './redis-client/index.js';
 import pg from './pg/index.js';
 import runtime from './runtime/index.js';
 import heapBudget from './heap-budget/index.js';
@@ -14,4 +15,4 @@ import objectPool from './object-pool/index.js';
 import diagnostics from './diagnostics/index.js';
 import cache from './cache/index.js';
 
-export const plugins: PluginDefinition[] = [telemetry, http, httpClient, pg, pgPool, objectPool, runtime, heapBudget, cache, diagnostics];
+export const plugins: PluginDefinition[] = [telemetry, http, httpClient, redisClient, pg, pgPool, objectPool, runtime, heapBudget, cache, diagnostics];
