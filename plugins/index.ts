@@ -15,4 +15,4 @@ import objectPool from './object-pool/index.js';
 import diagnostics from './diagnostics/index.js';
 import cache from './cache/index.js';
 
-export const plugins: PluginDefinition[] = [telemetry, http, httpClient, redisClient, pg, pgPool, objectPool, runtime, heapBudget, cache, diagnostics];
+export const plugins: PluginDefinition[] = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, cache, diagnostics, httpClient, redisClient];
