@@ -5,6 +5,8 @@
 import type { PluginDefinition } from '../src/plugin.js';
 import telemetry from '../src/telemetry/index.js';
 import http from './http/index.js';
+import httpClient from './http-client/index.js';
+import redisClient from './redis-client/index.js';
 import pg from './pg/index.js';
 import runtime from './runtime/index.js';
 import heapBudget from './heap-budget/index.js';
@@ -14,4 +16,4 @@ import diagnostics from './diagnostics/index.js';
 import cache from './cache/index.js';
 import concurrencyLimit from './concurrency-limit/index.js';
 
-export const plugins: PluginDefinition[] = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, concurrencyLimit, cache, diagnostics];
+export const plugins: PluginDefinition[] = [telemetry, http, pg, pgPool, objectPool, runtime, heapBudget, concurrencyLimit, cache, diagnostics, httpClient, redisClient];

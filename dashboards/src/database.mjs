@@ -1,9 +1,12 @@
-/** Database and pools: queries (rate, duration, errors, slow, N+1), the pg pools, and generic-pool object pools. */
-import { db, pool } from './metrics.mjs';
+/** Database and pools: queries (rate, duration, errors, slow, N+1), the pg pools, Redis commands and clients, and generic-pool object pools. */
+import { db, pool, redis } from './metrics.mjs';
 import { UIDS, dashboard, quantile, queryVariable, rate, row, sel, stat, sumBy, svc, timeseries } from './panels.mjs';
 
 const POOL = 'db_client_connection_pool_name=~"$pool"';
 const OP = 'db_operation_name, db_collection_name';
+/** PostgreSQL only: the Redis plugin records into the same `db.client.operation.duration`. */
+const PG = 'db_system_name="postgresql"';
+const REDIS = 'db_system_name="redis"';
 const overview = { title: 'Overview', uid: UIDS.overview };
 
 export default function database() {
@@ -17,13 +20,13 @@ export default function database() {
     panels: [
       row('Queries'),
       timeseries({ title: 'Queries / s', description: 'By operation and table.', unit: 'ops', stack: true, links: [overview] }, [
-        { expr: sumBy(OP, rate(db.duration, { part: 'count' })), legend: '{{db_operation_name}} {{db_collection_name}}' },
+        { expr: sumBy(OP, rate(db.duration, { part: 'count', where: PG })), legend: '{{db_operation_name}} {{db_collection_name}}' },
       ]),
       timeseries({ title: 'Query duration p95', description: 'By operation and table; the client’s view, including the network.', unit: 's' }, [
-        { expr: quantile(0.95, db.duration, OP), legend: '{{db_operation_name}} {{db_collection_name}}' },
+        { expr: quantile(0.95, db.duration, OP, PG), legend: '{{db_operation_name}} {{db_collection_name}}' },
       ]),
       timeseries({ title: 'Query errors / s', description: 'Failed queries by error type (the SQLSTATE class, or the client error).', unit: 'ops', w: 8 }, [
-        { expr: sumBy('error_type, db_operation_name', rate(db.duration, { part: 'count', where: 'error_type!=""' })), legend: '{{error_type}} {{db_operation_name}}' },
+        { expr: sumBy('error_type, db_operation_name', rate(db.duration, { part: 'count', where: `${PG}, error_type!=""` })), legend: '{{error_type}} {{db_operation_name}}' },
       ]),
       timeseries({ title: 'Slow queries / s', description: 'Queries slower than the pg-pool plugin’s slowQueryMs; the log has their fingerprints.', unit: 'ops', w: 8 }, [
         { expr: sumBy('db_operation_name', rate(db.slow)), legend: '{{db_operation_name}}' },
@@ -66,6 +69,19 @@ export default function database() {
       stat({ title: 'Connections outside a pool / s', description: 'A steady stream means a new pg.Client per request.', unit: 'ops', thresholds: [{ value: 1, color: 'orange' }] }, {
         expr: sumBy('', rate(db.unpooled)),
       }),
+      row('Redis'),
+      timeseries({ title: 'Redis commands / s', description: 'By command (ioredis and node-redis); unknown command names are _OTHER.', unit: 'ops', stack: true, w: 8 }, [
+        { expr: sumBy('db_operation_name', rate(db.duration, { part: 'count', where: REDIS })), legend: '{{db_operation_name}}' },
+      ]),
+      timeseries({ title: 'Redis command duration p95', description: 'By command: from the call to the reply, offline-queue wait included.', unit: 's', w: 8 }, [
+        { expr: quantile(0.95, db.duration, 'db_operation_name', REDIS), legend: '{{db_operation_name}}' },
+      ]),
+      timeseries({ title: 'Redis errors / s', description: 'Failed commands by error type: the server’s prefix (WRONGTYPE, ERR) or the client’s error (ECONNREFUSED, ClientOfflineError, MaxRetriesPerRequestError).', unit: 'ops', min: 0, w: 8 }, [
+        { expr: sumBy('error_type, db_operation_name', rate(db.duration, { part: 'count', where: `${REDIS}, error_type!=""` })), legend: '{{error_type}} {{db_operation_name}}' },
+      ]),
+      timeseries({ title: 'Redis clients by state', description: 'The app’s Redis clients: ready, connecting (or reconnecting), closed. Clients that stay connecting mean Redis is unreachable.', unit: 'short', min: 0 }, [
+        { expr: sumBy('plandex_perf_redis_client_library, plandex_perf_redis_client_state', svc(sel(redis.clients))), legend: '{{plandex_perf_redis_client_state}} {{plandex_perf_redis_client_library}}' },
+      ]),
       row('Object pools (generic-pool)'),
       timeseries({ title: 'Resources', description: 'Borrowed and available resources per pool, and its max.', unit: 'short', min: 0, w: 8 }, [
         { expr: sumBy('plandex_perf_pool_name', svc(sel(pool.borrowed))), legend: 'borrowed {{plandex_perf_pool_name}}' },

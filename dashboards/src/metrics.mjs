@@ -19,6 +19,14 @@ export const http = {
   duration: ref('http.server.request.duration', 'histogram', 'seconds'),
 };
 
+export const httpClient = {
+  duration: ref('http.client.request.duration', 'histogram', 'seconds'),
+};
+
+export const redis = {
+  clients: ref('plandex_perf.redis.clients', 'gauge'),
+};
+
 export const db = {
   duration: ref('db.client.operation.duration', 'histogram', 'seconds'),
   connections: ref('db.client.connection.count', 'gauge'),

@@ -1,5 +1,5 @@
 /** Overview: the golden signals per route (rate, errors, duration) and the saturation signals. */
-import { budget, db, http, runtime } from './metrics.mjs';
+import { budget, db, http, httpClient, runtime } from './metrics.mjs';
 import { UIDS, dashboard, quantile, rate, row, sel, stat, sumBy, svc, timeseries } from './panels.mjs';
 
 const requests = (/** @type {string} */ by, /** @type {string} */ where = '') => sumBy(by, rate(http.duration, { part: 'count', where }));
@@ -34,6 +34,16 @@ export default function overview() {
       timeseries({ title: 'p50 duration by route', description: 'Median request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.5, http.duration, 'http_route'), legend: '{{http_route}}' }]),
       timeseries({ title: 'p95 duration by route', description: '95th percentile request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.95, http.duration, 'http_route'), legend: '{{http_route}}' }]),
       timeseries({ title: 'p99 duration by route', description: '99th percentile request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.99, http.duration, 'http_route'), legend: '{{http_route}}' }]),
+      row('Outbound HTTP'),
+      timeseries({ title: 'Outbound requests / s by host', description: 'Requests the app made (fetch, undici, node:http) by upstream host and status; hosts over the http-client plugin’s maxHosts are _OTHER.', unit: 'reqps', stack: true, w: 8 }, [
+        { expr: sumBy('server_address, http_response_status_code', rate(httpClient.duration, { part: 'count' })), legend: '{{server_address}} {{http_response_status_code}}' },
+      ]),
+      timeseries({ title: 'Outbound errors / s by host', description: 'Requests with no response (error.type is the error code: ECONNREFUSED, timeouts) or a 4xx/5xx answer.', unit: 'reqps', min: 0, w: 8 }, [
+        { expr: sumBy('server_address, error_type', rate(httpClient.duration, { part: 'count', where: 'error_type!=""' })), legend: '{{server_address}} {{error_type}}' },
+      ]),
+      timeseries({ title: 'Outbound p95 by host', description: 'Time until the upstream’s response headers arrive.', unit: 's', w: 8 }, [
+        { expr: quantile(0.95, httpClient.duration, 'server_address'), legend: '{{server_address}}' },
+      ]),
       row('Saturation'),
       timeseries(
         { title: 'Event loop utilization', description: 'Share of time the event loop was busy. Near 1, every request waits for the loop.', unit: 'percentunit', min: 0, max: 1, w: 8, links: [links.runtime], thresholds: [{ value: 0.8, color: 'red' }] },

@@ -41,6 +41,12 @@ const genericPool = require('generic-pool');
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
 const failing = genericPool.createPool({ create: async () => { throw new Error('backend down'); }, destroy: async () => {} }, { max: 1 });
 const things = genericPool.createPool({ create: async () => ({}), destroy: async () => {} }, { max: 2 });
+// Redis commands and an outbound call, for the Redis and outbound HTTP panels. Without a Redis the
+// commands fail at once (no offline queue), which still gives every Redis panel its series.
+const Redis = require('ioredis');
+const redis = new Redis({ host: '127.0.0.1', port: 6379, enableOfflineQueue: false, retryStrategy: () => 200, keyPrefix: 'pperf-dash-redis:' });
+redis.on('error', () => {});
+let port = 0;
 const api = await import(process.env.PPERF_API);
 const double = api.cached(async (x) => x * 2, { name: 'dashboard-demo', ttl: '30s', tags: ['demo'] });
 const routes = {
@@ -51,13 +57,15 @@ const routes = {
   async '/client'() { const c = new pg.Client({ connectionString: process.env.DATABASE_URL }); await c.connect(); await c.end(); },
   async '/pool-fail'() { await failing.acquire(); },
   async '/pool-leak'() { await things.acquire(); },
+  async '/redis'() { await redis.set('n', 'x').catch(() => {}); await redis.get('n').catch(() => {}); await redis.incr('n').catch(() => {}); },
+  async '/outbound'() { await (await fetch('http://127.0.0.1:' + port + '/query-missing')).arrayBuffer(); },
 };
 http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   const route = routes[url.pathname];
   if (!route) return res.writeHead(404).end();
   route(url).then(() => res.writeHead(200).end('ok'), (error) => res.writeHead(500).end(String(error.code ?? error.message)));
-}).listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ event: 'listening', port: this.address().port })); });
+}).listen(0, '127.0.0.1', function () { port = this.address().port; console.log(JSON.stringify({ event: 'listening', port })); });
 `;
 
 const databaseUrl = inject('databaseUrl');
@@ -113,6 +121,8 @@ describe.skipIf(missing !== undefined)('dashboards against a real Prometheus', (
     expect((await get(`${trouble.url}/invalidate`)).status).toBe(200); // a bus message
     expect((await get(`${trouble.url}/pool-fail`)).status).toBe(500);
     expect((await get(`${trouble.url}/pool-leak`)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await get(`${trouble.url}/redis`)).status).toBe(200); // SET, GET, an INCR that fails
+    for (let i = 0; i < 3; i++) expect((await get(`${trouble.url}/outbound`)).status).toBe(200); // a 404 from itself
     await new Promise((r) => setTimeout(r, 1600)); // the held client is back in the pool, idle
     const admin = new pg.Client({ connectionString: databaseUrl });
     await admin.connect();
