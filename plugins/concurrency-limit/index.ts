@@ -3,7 +3,7 @@ import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { schema } from './schema.js';
 import { GradientLimit, type LimitChange } from './limit.js';
 import { installGate } from './gate.js';
-import { pathMatcher } from './paths.js';
+import { pathMatcher } from '../../src/paths.js';
 import * as sc from './semconv.js';
 
 /** Limit changes are logged at debug at most this often; the lines in between are counted, not lost. */

@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { schema } from './schema.js';
 import { nextState, type BudgetState, type Sample } from './budget.js';
-import { exemptMatcher, installShedder } from './shed.js';
+import { installShedder } from './shed.js';
+import { pathMatcher } from '../../src/paths.js';
 import { heapLimitAdvice } from './advice.js';
 import { LoopDelay } from './loop-delay.js';
 import { heapSnapshotFit, readAvailableMemory, readCgroupLimit, readDisk } from '../diagnostics/fit.js';
@@ -137,12 +138,12 @@ export default definePlugin({
     const timer = setInterval(sample, options.sampleMs).unref();
     sample();
 
-    const isExempt = exemptMatcher(options.exemptPaths);
+    const isExempt = pathMatcher(options.exemptPaths);
     const removeShedder = options.shed
       ? installShedder({
           isShedding: () => state === 'shedding',
           isExempt,
-          isReadiness: exemptMatcher(options.readinessPaths),
+          isReadiness: pathMatcher(options.readinessPaths),
           isOwnServer: telemetry.isOwnServer,
           retryAfterSeconds: options.retryAfterSeconds,
           onShed: () => void shed++,

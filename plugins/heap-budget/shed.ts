@@ -56,11 +56,3 @@ export function installShedder(options: {
   });
   return () => protos.forEach((proto, i) => void (proto.emit = originals[i]!));
 }
-
-export function exemptMatcher(paths: readonly string[]): (url: string) => boolean {
-  return (url) => {
-    const q = url.indexOf('?');
-    const pathname = q === -1 ? url : url.slice(0, q);
-    return paths.some((p) => pathname === p || pathname.startsWith(p.endsWith('/') ? p : `${p}/`));
-  };
-}

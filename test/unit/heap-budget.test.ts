@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nextState, type Sample, type Thresholds } from '../../plugins/heap-budget/budget.js';
 import { heapLimitAdvice, nodeOptionsFor } from '../../plugins/heap-budget/advice.js';
-import { exemptMatcher } from '../../plugins/heap-budget/shed.js';
+import { pathMatcher as exemptMatcher } from '../../src/paths.js';
 import { LoopDelay, delayMs } from '../../plugins/heap-budget/loop-delay.js';
 import { schema } from '../../plugins/heap-budget/schema.js';
 import { resolveProfile } from '../../src/profiles.js';

@@ -1,6 +1,7 @@
 /**
- * Copied from plugins/heap-budget/shed.ts (`exemptMatcher`), which another plugin owns: the two should share
- * one module once merged. A path matches itself and anything below it; the query string is ignored.
+ * A matcher for path lists in options (exempt, readiness, liveness paths): a path matches itself and
+ * anything below it (`/health` matches `/health/db`, not `/healthz`); the query string is ignored.
+ * Shared by the plugins that answer before the app does (heap-budget's shedder, the concurrency limit).
  */
 export function pathMatcher(paths: readonly string[]): (url: string) => boolean {
   if (paths.length === 0) return () => false;
