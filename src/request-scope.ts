@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { keepAcrossQueues } from './async-context.js';
 
 /**
  * The HTTP request a piece of work belongs to, so a query can be tied to its route (slow-query log,
@@ -74,7 +75,10 @@ export const requestScope = {
     return enabled;
   },
   enable(): void {
+    if (enabled) return;
     enabled = true;
+    // A query parked in a pool's queue must stay tied to the request that issued it.
+    keepAcrossQueues({ current: () => storage.getStore(), run: (scope, fn) => (scope === undefined ? storage.exit(fn) : storage.run(scope, fn)) });
   },
   current(): RequestScope | undefined {
     return enabled ? storage.getStore() : undefined;

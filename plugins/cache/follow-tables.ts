@@ -4,7 +4,7 @@ import type { Engine } from './engine.js';
 import type { CacheOptions } from './schema.js';
 import { TableTracker } from './table-tracker.js';
 import { Catalog, clientLike } from './catalog.js';
-import { bindPoolCallbacks } from './pool-context.js';
+import { keepTracesAcrossQueues } from './pool-context.js';
 import { OWN_APPLICATION_NAME, PgListener, type PgClientLike } from './pg-listen.js';
 import { WRN_BUS_RECONNECTED, WRN_CATALOG, WRN_NO_TABLES } from './codes.js';
 
@@ -32,7 +32,7 @@ export function followTables(ctx: PluginContext, engine: Engine, options: CacheO
   });
   out.inTransaction = tracker.inTransaction;
   pg.onQueryStart((start) => (active ? tracker.onQueryStart(start) : undefined));
-  ctx.onModuleLoad('pg', (exports) => bindPoolCallbacks(ctx, exports));
+  keepTracesAcrossQueues();
 
   let listener: PgListener | undefined;
   const listen = (factory: () => PgClientLike): void => {

@@ -1,5 +1,6 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
+import { bindToCaller } from '../../src/async-context.js';
 import * as sc from './semconv.js';
 import type { PoolInfo } from './index.js';
 
@@ -112,6 +113,10 @@ export class PoolRegistry {
     const untrack = (pool: PgPool): void => void this.pools.delete(pool);
     proto.connect = function (this: PgPool, ...args: unknown[]) {
       if (!(this as unknown as Record<symbol, unknown>)[kTracked]) track(this);
+      // A parked callback (pool.query's own, or the app's) may be called from inside another caller's
+      // release: it must run in its caller's request, span and cached call (src/async-context.ts).
+      const last = args.length - 1;
+      if (last >= 0 && typeof args[last] === 'function') args[last] = bindToCaller(args[last] as (...a: unknown[]) => unknown);
       return connect.apply(this, args);
     };
     proto.end = function (this: PgPool, ...args: unknown[]) {

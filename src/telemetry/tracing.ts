@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, context, propagation, trace, type Context, type ContextManager, type Tracer } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { TelemetryOptions } from './schema.js';
+import { keepAcrossQueues } from '../async-context.js';
 
 /**
  * An AsyncLocalStorage context manager that can also *enter* a context. HTTP requests are seen through
@@ -66,6 +67,8 @@ export async function startTracing(options: TelemetryOptions, resource: Resource
   const ownManager = context.setGlobalContextManager(manager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
+  // A query parked in a pool's queue keeps its caller's span as parent, whichever context manager runs.
+  keepAcrossQueues({ current: () => context.active(), run: (ctx, fn) => context.with(ctx as Context, fn) });
   const tracer = provider.getTracer('@plandex-perf/register');
   return {
     tracer,
