@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Bundles the preload (dist/src/preload.js → dist/register.js) with esbuild: one file, so `-r` and
+// `--import` load the same code with no module resolution per dependency at start-up.
+//
+// One dependency is changed on its way into the bundle, deliberately and checked: the metrics SDK keys every
+// measurement by `hashAttributes(attributes)` (sort the keys, JSON.stringify them): ~1 KB of garbage and a
+// sort per `record()`, 4 times per request with a query on the overhead bench, where no public API lets a
+// caller pass a key it already has. The bundle memoises the hash of *frozen* attribute objects by identity
+// (a frozen object cannot change, so its hash cannot either); every other object is hashed as before. The
+// plugins pass frozen, cached attribute objects on their hot paths (src/telemetry/attributes.ts).
+// If the SDK's source no longer has the function this looks for, the build fails instead of shipping unpatched.
+import { build } from 'esbuild';
+import { readFile } from 'node:fs/promises';
+
+const HASH = 'function hashAttributes(attributes) {';
+const memoised = `
+const __pperfFrozenHashes = new WeakMap();
+function hashAttributes(attributes) {
+	if (!Object.isFrozen(attributes)) return __pperfHashAttributes(attributes);
+	let hash = __pperfFrozenHashes.get(attributes);
+	if (hash === undefined) __pperfFrozenHashes.set(attributes, (hash = __pperfHashAttributes(attributes)));
+	return hash;
+}
+function __pperfHashAttributes(attributes) {`;
+
+const patchSdk = {
+  name: 'plandex-perf-sdk-metrics-hash',
+  setup(b) {
+    let patched = false;
+    b.onLoad({ filter: /[\\/]@opentelemetry[\\/]sdk-metrics[\\/].*[\\/]utils\.m?js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(HASH)) return undefined;
+      patched = true;
+      return { contents: source.replace(HASH, memoised), loader: 'js' };
+    });
+    b.onEnd((result) => {
+      if (result.errors.length === 0 && !patched) {
+        result.errors.push({ text: `scripts/bundle.mjs: "${HASH}" not found in @opentelemetry/sdk-metrics; update the patch for this SDK version` });
+      }
+    });
+  },
+};
+
+await build({
+  entryPoints: ['dist/src/preload.js'],
+  outfile: 'dist/register.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22.15',
+  minifySyntax: true,
+  minifyWhitespace: true,
+  keepNames: true,
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  external: ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', 'keyv', '@keyv/redis', '@keyv/postgres', 'pg'],
+  banner: { js: "import{createRequire as __pperfRequire}from'node:module';const require=__pperfRequire(import.meta.url);" },
+  plugins: [patchSdk],
+});
