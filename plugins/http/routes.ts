@@ -44,3 +44,20 @@ function matches(parts: string[], segments: string[]): boolean {
   }
   return true;
 }
+
+/**
+ * The value of parameter `name` of `template` (`/t/:tenant/*`) in `url`, which the template matched: the
+ * segment at the parameter's place, percent-decoded when it decodes. Undefined when the template has none.
+ */
+export function templateParam(template: string, url: string, name: string): string | undefined {
+  const index = template.split('/').indexOf(`:${name}`);
+  if (index === -1) return undefined;
+  const q = url.indexOf('?');
+  const segment = (q === -1 ? url : url.slice(0, q)).split('/')[index];
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
