@@ -130,7 +130,8 @@ export default definePlugin({
         const span = tagged[kSpan];
         if (span) {
           span.setAttributes(attributes);
-          if (route !== undefined) span.updateName(`${method} ${route}`);
+          // The conventions name a span `{method} {http.route}` for a real template only: unmatched stays `{method}`.
+          if (route !== undefined && route !== sc.ROUTE_UNMATCHED) span.updateName(`${method} ${route}`);
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
           span.end();
         }

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, root, scrape, startApp, sumSamples, waitFor, type App } from './helpers.js';
@@ -140,5 +142,50 @@ describe('OTEL_EXCLUDED_HTTP_URLS', () => {
     const lines = await linesAfter(metricsPort, 1);
     expect(sumSamples(lines, 'http_server_request_duration_count')).toBe(1);
     expect(app.stderr()).toContain('PPERF_WRN_060');
+  });
+});
+
+interface OtlpSpan {
+  name: string;
+  kind: number;
+  attributes: { key: string; value: { stringValue?: string; intValue?: string } }[];
+}
+
+describe('spans', () => {
+  it('none for an excluded path; the extra attributes and the unmatched route on the others', async () => {
+    const spans: OtlpSpan[] = [];
+    const collector = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (req.url === '/v1/traces') {
+          const payload = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
+          for (const rs of payload.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    try {
+      const { app } = await start(expressApp, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+        OTEL_TRACES_SAMPLER_ARG: '1',
+        PLANDEX_PERF_HTTP_EXCLUDE: '/health',
+        PLANDEX_PERF_HTTP_ATTRIBUTES: 'tenant.id=header:x-tenant-id',
+      });
+      await send(app, [['/health', 200], ['/t/acme/orders/1', 200, { 'x-tenant-id': 'acme' }], ['/wp-login.php', 404]]);
+      app.child.kill('SIGTERM'); // flushes the spans
+      await app.exited;
+      await waitFor(() => spans.filter((s) => s.kind === 2).length >= 2);
+      const server = spans.filter((s) => s.kind === 2);
+      const attr = (span: OtlpSpan, key: string) => span.attributes.find((a) => a.key === key)?.value.stringValue;
+      const seen = server.map((s) => [s.name, attr(s, 'http.route'), attr(s, 'tenant.id'), attr(s, 'url.path')]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+      expect(seen).toEqual([
+        ['GET', '_UNMATCHED', undefined, '/wp-login.php'],
+        ['GET /t/:tenant/orders/:orderId', '/t/:tenant/orders/:orderId', 'acme', '/t/acme/orders/1'],
+      ]);
+    } finally {
+      await new Promise((resolve) => collector.close(resolve));
+    }
   });
 });
