@@ -45,16 +45,34 @@ function matches(parts: string[], segments: string[]): boolean {
   return true;
 }
 
+/** Where each parameter sits in a template (`/t/:tenant/*` → tenant: 2), per template; bounded by `http.routes` (≤ 1000). */
+const paramIndexes = new Map<string, Map<string, number>>();
+
 /**
  * The value of parameter `name` of `template` (`/t/:tenant/*`) in `url`, which the template matched: the
  * segment at the parameter's place, percent-decoded when it decodes. Undefined when the template has none.
  */
 export function templateParam(template: string, url: string, name: string): string | undefined {
-  const index = template.split('/').indexOf(`:${name}`);
-  if (index === -1) return undefined;
-  const q = url.indexOf('?');
-  const segment = (q === -1 ? url : url.slice(0, q)).split('/')[index];
-  if (segment === undefined) return undefined;
+  let indexes = paramIndexes.get(template);
+  if (!indexes) {
+    indexes = new Map();
+    template.split('/').forEach((part, i) => {
+      if (part.startsWith(':')) indexes!.set(part.slice(1), i);
+    });
+    if (template.startsWith('/')) paramIndexes.set(template, indexes); // a template, not `_UNMATCHED` or a framework's value
+  }
+  const index = indexes.get(name);
+  if (index === undefined) return undefined;
+  // The segment after the index-th slash, up to the next slash or the query.
+  let start = 0;
+  for (let i = 0; i < index; i++) {
+    start = url.indexOf('/', start) + 1;
+    if (start === 0) return undefined;
+  }
+  let end = start;
+  while (end < url.length && url[end] !== '/' && url[end] !== '?') end++;
+  const segment = url.slice(start, end);
+  if (!segment.includes('%')) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

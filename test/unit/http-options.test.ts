@@ -4,6 +4,7 @@ import http from '../../plugins/http/index.js';
 import { MAX_VALUE_LENGTH, RequestAttributes, parseAttributeSpecs } from '../../plugins/http/attributes.js';
 import { expressHandled, type ExpressRequest } from '../../plugins/http/express.js';
 import { templateParam } from '../../plugins/http/routes.js';
+import { pathMatcher } from '../../src/paths.js';
 import { envOverrides, resolveSection } from '../../src/config.js';
 import type { Profile } from '../../src/profiles.js';
 
@@ -99,9 +100,25 @@ describe('templateParam', () => {
     expect(templateParam('/t/:tenant/*', '/t/%E0%A4%A/x', 'tenant')).toBe('%E0%A4%A');
   });
 
+  it('gives the right parameter on repeated calls (the positions are kept per template)', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(templateParam('/a/:x/b/:y', `/a/x${i}/b/y${i}`, 'y')).toBe(`y${i}`);
+      expect(templateParam('/a/:x/b/:y', `/a/x${i}/b/y${i}`, 'x')).toBe(`x${i}`);
+    }
+    expect(templateParam('/a/:x/b/:y', '/a', 'y')).toBeUndefined();
+  });
+
   it('is undefined for a parameter the template does not have', () => {
     expect(templateParam('/t/:tenant', '/t/acme', 'plan')).toBeUndefined();
     expect(templateParam('_UNMATCHED', '/t/acme', 'tenant')).toBeUndefined();
+  });
+});
+
+describe('exclusion matching (src/paths.ts, shared with heap-budget and the concurrency limit)', () => {
+  const excluded = pathMatcher(['/health', '/ready', '/static/']);
+  it('matches a path, what is below it and its query strings, not a longer name', () => {
+    for (const url of ['/health', '/health/db', '/health?probe=1', '/ready', '/static/app.js']) expect(excluded(url), url).toBe(true);
+    for (const url of ['/healthz', '/', '/api/health', '/readyz?x', '/static']) expect(excluded(url), url).toBe(false);
   });
 });
 
