@@ -6,7 +6,7 @@ import { requestScope, type HttpRequestScope } from '../../src/request-scope.js'
 import { boundedLabel } from '../../src/bounded.js';
 import { pathMatcher } from '../../src/paths.js';
 import { schema } from './schema.js';
-import { RouteMatcher, templateParam } from './routes.js';
+import { RouteMatcher } from './routes.js';
 import { ExpressRoutes, expressHandled, type ExpressRequest } from './express.js';
 import { RequestAttributes, parseAttributeSpecs } from './attributes.js';
 import { watchFastify } from './fastify.js';
@@ -82,7 +82,7 @@ export default definePlugin({
     const paramOf = (request: ChannelMessage['request'] & Tagged, route: string | undefined, name: string): unknown => {
       const params = request[kParams] ?? request.params;
       if (params !== null && typeof params === 'object') return Object.hasOwn(params, name) ? (params as Record<string, unknown>)[name] : undefined;
-      return route === undefined ? undefined : templateParam(route, request.url ?? '/', name);
+      return route === undefined ? undefined : matcher.param(route, request.url ?? '/', name);
     };
 
     const onStart = (message: unknown): void => {

@@ -5,9 +5,16 @@
 export class RouteMatcher {
   private readonly bySegments = new Map<number, { template: string; parts: string[] }[]>();
   private readonly rest: { template: string; parts: string[] }[] = [];
+  /** Per template, where each parameter sits (`/t/:tenant/*` → tenant: 2), for `param()`. */
+  private readonly params = new Map<string, Map<string, number>>();
 
   constructor(templates: readonly string[]) {
     for (const template of templates) {
+      const indexes = new Map<string, number>();
+      template.split('/').forEach((part, i) => {
+        if (part.startsWith(':')) indexes.set(part.slice(1), i);
+      });
+      this.params.set(template, indexes);
       const parts = template.split('/').slice(1);
       if (parts.at(-1) === '*') this.rest.push({ template, parts: parts.slice(0, -1) });
       else {
@@ -20,6 +27,15 @@ export class RouteMatcher {
 
   get empty(): boolean {
     return this.bySegments.size === 0 && this.rest.length === 0;
+  }
+
+  /**
+   * The value of parameter `name` in `url`, which `template` (one of this matcher's) matched; undefined
+   * when the template is not one of its own or has no such parameter.
+   */
+  param(template: string, url: string, name: string): string | undefined {
+    const index = this.params.get(template)?.get(name);
+    return index === undefined ? undefined : segmentAt(url, index);
   }
 
   match(url: string): string | undefined {
@@ -45,25 +61,11 @@ function matches(parts: string[], segments: string[]): boolean {
   return true;
 }
 
-/** Where each parameter sits in a template (`/t/:tenant/*` → tenant: 2), per template; bounded by `http.routes` (≤ 1000). */
-const paramIndexes = new Map<string, Map<string, number>>();
-
 /**
- * The value of parameter `name` of `template` (`/t/:tenant/*`) in `url`, which the template matched: the
- * segment at the parameter's place, percent-decoded when it decodes. Undefined when the template has none.
+ * The value of the parameter at `index` (`/t/:tenant/*` → tenant: 2) in `url`: the segment after the
+ * index-th slash, up to the next slash or the query, percent-decoded when it decodes.
  */
-export function templateParam(template: string, url: string, name: string): string | undefined {
-  let indexes = paramIndexes.get(template);
-  if (!indexes) {
-    indexes = new Map();
-    template.split('/').forEach((part, i) => {
-      if (part.startsWith(':')) indexes!.set(part.slice(1), i);
-    });
-    if (template.startsWith('/')) paramIndexes.set(template, indexes); // a template, not `_UNMATCHED` or a framework's value
-  }
-  const index = indexes.get(name);
-  if (index === undefined) return undefined;
-  // The segment after the index-th slash, up to the next slash or the query.
+function segmentAt(url: string, index: number): string | undefined {
   let start = 0;
   for (let i = 0; i < index; i++) {
     start = url.indexOf('/', start) + 1;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import http from '../../plugins/http/index.js';
 import { MAX_VALUE_LENGTH, RequestAttributes, parseAttributeSpecs } from '../../plugins/http/attributes.js';
 import { expressHandled, type ExpressRequest } from '../../plugins/http/express.js';
-import { templateParam } from '../../plugins/http/routes.js';
+import { RouteMatcher } from '../../plugins/http/routes.js';
 import { pathMatcher } from '../../src/paths.js';
 import { envOverrides, resolveSection } from '../../src/config.js';
 import type { Profile } from '../../src/profiles.js';
@@ -92,25 +92,29 @@ describe('RequestAttributes', () => {
   });
 });
 
-describe('templateParam', () => {
+describe('RouteMatcher.param', () => {
+  const matcher = new RouteMatcher(['/t/:tenant/orders/:id', '/t/:tenant/*', '/a/:x/b/:y']);
+  const param = (template: string, url: string, name: string) => matcher.param(template, url, name);
+
   it('reads a parameter of a configured template from the path, decoded', () => {
-    expect(templateParam('/t/:tenant/orders/:id', '/t/acme/orders/9?x=1', 'tenant')).toBe('acme');
-    expect(templateParam('/t/:tenant/orders/:id', '/t/acme/orders/9?x=1', 'id')).toBe('9');
-    expect(templateParam('/t/:tenant/*', '/t/a%20b/x/y', 'tenant')).toBe('a b');
-    expect(templateParam('/t/:tenant/*', '/t/%E0%A4%A/x', 'tenant')).toBe('%E0%A4%A');
+    expect(param('/t/:tenant/orders/:id', '/t/acme/orders/9?x=1', 'tenant')).toBe('acme');
+    expect(param('/t/:tenant/orders/:id', '/t/acme/orders/9?x=1', 'id')).toBe('9');
+    expect(param('/t/:tenant/*', '/t/a%20b/x/y', 'tenant')).toBe('a b');
+    expect(param('/t/:tenant/*', '/t/%E0%A4%A/x', 'tenant')).toBe('%E0%A4%A');
   });
 
-  it('gives the right parameter on repeated calls (the positions are kept per template)', () => {
+  it('gives the right parameter on repeated calls', () => {
     for (let i = 0; i < 3; i++) {
-      expect(templateParam('/a/:x/b/:y', `/a/x${i}/b/y${i}`, 'y')).toBe(`y${i}`);
-      expect(templateParam('/a/:x/b/:y', `/a/x${i}/b/y${i}`, 'x')).toBe(`x${i}`);
+      expect(param('/a/:x/b/:y', `/a/x${i}/b/y${i}`, 'y')).toBe(`y${i}`);
+      expect(param('/a/:x/b/:y', `/a/x${i}/b/y${i}`, 'x')).toBe(`x${i}`);
     }
-    expect(templateParam('/a/:x/b/:y', '/a', 'y')).toBeUndefined();
+    expect(param('/a/:x/b/:y', '/a', 'y')).toBeUndefined();
   });
 
-  it('is undefined for a parameter the template does not have', () => {
-    expect(templateParam('/t/:tenant', '/t/acme', 'plan')).toBeUndefined();
-    expect(templateParam('_UNMATCHED', '/t/acme', 'tenant')).toBeUndefined();
+  it('is undefined for a parameter the template does not have, or a template that is not its own', () => {
+    expect(param('/t/:tenant/orders/:id', '/t/acme/orders/1', 'plan')).toBeUndefined();
+    expect(param('_UNMATCHED', '/t/acme', 'tenant')).toBeUndefined();
+    expect(param('/t/:tenant', '/t/acme', 'tenant')).toBeUndefined();
   });
 });
 
