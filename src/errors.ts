@@ -157,7 +157,7 @@ export const codes = {
   },
   PPERF_WRN_002: {
     cause: 'A label would have grown past its bound (too many distinct routes, tables or pools); further values are folded into `_OTHER`.',
-    fix: 'Declare route templates in `http.routes`; check for dynamic table names.',
+    fix: 'Declare route templates in `http.routes`; check for dynamic table names; for an attribute of `http.attributes`, raise `http.maxAttributeValues` or pick an attribute with fewer values.',
   },
   PPERF_WRN_003: {
     cause: '`PLANDEX_PERF_DISABLE` or the config names a plugin that does not exist.',
@@ -258,6 +258,10 @@ export const codes = {
   PPERF_WRN_043: {
     cause: 'Functions are cached (`cache.functions`) but the pg plugin is not running (disabled, or pg is not used), so writes to the database cannot invalidate cached entries.',
     fix: 'Enable the pg plugin, or bound staleness otherwise: short `ttl`s, `tags` with `invalidateTags()`, or `invalidatedBy` for the functions that write.',
+  },
+  PPERF_WRN_060: {
+    cause: '`OTEL_EXCLUDED_HTTP_URLS` is set. It is a proposal (opentelemetry-specification issue #3057), not part of the specification, and its siblings disagree on what it holds (Python: regular expressions searched in the full URL), so the http plugin does not read it.',
+    fix: 'Set `PLANDEX_PERF_HTTP_EXCLUDE` (or `http.exclude` in the config file) to the paths to leave out, e.g. `/health,/ready`; unset the variable to silence this warning.',
   },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 

@@ -5,9 +5,13 @@
  */
 export function pathMatcher(paths: readonly string[]): (url: string) => boolean {
   if (paths.length === 0) return () => false;
+  // Built once: this runs on every request (the http plugin's exclusions).
+  const exact = [...paths];
+  const below = paths.map((p) => (p.endsWith('/') ? p : `${p}/`));
   return (url) => {
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
-    return paths.some((p) => pathname === p || pathname.startsWith(p.endsWith('/') ? p : `${p}/`));
+    for (let i = 0; i < exact.length; i++) if (pathname === exact[i] || pathname.startsWith(below[i]!)) return true;
+    return false;
   };
 }

@@ -17,6 +17,7 @@ const ref = (otel, kind, unit) => (unit ? { otel, kind, unit } : { otel, kind })
 
 export const http = {
   duration: ref('http.server.request.duration', 'histogram', 'seconds'),
+  excluded: ref('http.server.excluded_requests', 'counter'),
 };
 
 export const httpClient = {

@@ -4,6 +4,10 @@ import { UIDS, dashboard, quantile, rate, row, sel, stat, sumBy, svc, timeseries
 
 const requests = (/** @type {string} */ by, /** @type {string} */ where = '') => sumBy(by, rate(http.duration, { part: 'count', where }));
 const ratio = (/** @type {string} */ by, /** @type {string} */ where) => `${requests(by, where)} / ${requests(by)}`;
+/** `ROUTE_UNMATCHED` in plugins/http/semconv.ts. */
+const UNMATCHED = '_UNMATCHED';
+/** Requests that carry the tenant attribute (plugins/http: `http.attributes`, named `tenant.id`). */
+const TENANT = 'tenant_id!=""';
 const links = {
   database: { title: 'Database and pools', uid: UIDS.database },
   runtime: { title: 'Runtime and heap budget', uid: UIDS.runtime },
@@ -24,7 +28,7 @@ export default function overview() {
       stat({ title: 'p95 duration', description: 'Over all routes.', unit: 's', thresholds: [{ value: 0.5, color: 'red' }] }, { expr: quantile(0.95, http.duration) }),
       stat({ title: 'p99 duration', description: 'Over all routes.', unit: 's', thresholds: [{ value: 1, color: 'red' }] }, { expr: quantile(0.99, http.duration) }),
       row('Per route'),
-      timeseries({ title: 'Requests / s by route', description: 'Unmatched paths have no route; set PLANDEX_PERF_HTTP_ROUTES for apps without a router.', unit: 'reqps', stack: true }, [
+      timeseries({ title: 'Requests / s by route', description: 'Requests Express or Fastify matched to no route are _UNMATCHED. On plain node:http, paths outside PLANDEX_PERF_HTTP_ROUTES have no route.', unit: 'reqps', stack: true }, [
         { expr: requests('http_route, http_request_method'), legend: '{{http_request_method}} {{http_route}}' },
       ]),
       timeseries({ title: 'Errors by route', description: 'Share of each route’s requests answered with 5xx (server) and 4xx (client) statuses.', unit: 'percentunit', min: 0 }, [
@@ -34,6 +38,22 @@ export default function overview() {
       timeseries({ title: 'p50 duration by route', description: 'Median request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.5, http.duration, 'http_route'), legend: '{{http_route}}' }]),
       timeseries({ title: 'p95 duration by route', description: '95th percentile request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.95, http.duration, 'http_route'), legend: '{{http_route}}' }]),
       timeseries({ title: 'p99 duration by route', description: '99th percentile request duration.', unit: 's', w: 8 }, [{ expr: quantile(0.99, http.duration, 'http_route'), legend: '{{http_route}}' }]),
+      timeseries({ title: 'Unmatched requests / s', description: 'Requests the router (Express, Fastify) matched to no route (http.route="_UNMATCHED"): 404s, scanners, answers from middleware before any route.', unit: 'reqps', min: 0, stack: true }, [
+        { expr: requests('http_request_method, http_response_status_code', `http_route="${UNMATCHED}"`), legend: '{{http_request_method}} {{http_response_status_code}}' },
+      ]),
+      timeseries({ title: 'Excluded requests / s', description: 'Requests to the paths in PLANDEX_PERF_HTTP_EXCLUDE (health checks…), which have no series above; counted unless PLANDEX_PERF_HTTP_COUNT_EXCLUDED=false.', unit: 'reqps', min: 0 }, [
+        { expr: sumBy('instance', rate(http.excluded)), legend: '{{instance}}' },
+      ]),
+      row('Per tenant (tenant.id)'),
+      timeseries({ title: 'Requests / s by tenant', description: 'The tenant.id attribute, set with PLANDEX_PERF_HTTP_ATTRIBUTES=tenant.id=header:<name> (or =param:<name>). Tenants over PLANDEX_PERF_HTTP_MAX_ATTRIBUTE_VALUES are _OTHER.', unit: 'reqps', stack: true, w: 8 }, [
+        { expr: requests('tenant_id', TENANT), legend: '{{tenant_id}}' },
+      ]),
+      timeseries({ title: 'Server errors by tenant', description: 'Share of each tenant’s requests answered with a 5xx status.', unit: 'percentunit', min: 0, w: 8 }, [
+        { expr: ratio('tenant_id', `${TENANT}, http_response_status_code=~"5.."`), legend: '{{tenant_id}}' },
+      ]),
+      timeseries({ title: 'p95 duration by tenant', description: '95th percentile request duration, all routes of the tenant together.', unit: 's', w: 8 }, [
+        { expr: quantile(0.95, http.duration, 'tenant_id', TENANT), legend: '{{tenant_id}}' },
+      ]),
       row('Outbound HTTP'),
       timeseries({ title: 'Outbound requests / s by host', description: 'Requests the app made (fetch, undici, node:http) by upstream host and status; hosts over the http-client plugin’s maxHosts are _OTHER.', unit: 'reqps', stack: true, w: 8 }, [
         { expr: sumBy('server_address, http_response_status_code', rate(httpClient.duration, { part: 'count' })), legend: '{{server_address}} {{http_response_status_code}}' },

@@ -47,6 +47,7 @@ export interface ExpressRequest {
   baseUrl?: string;
   originalUrl?: string;
   url?: string;
+  params?: Record<string, unknown>;
 }
 
 interface Step {
@@ -94,6 +95,16 @@ export class ExpressRoutes {
     }
     return resolution;
   }
+}
+
+/**
+ * Whether an Express app dispatched the request: Express gives each request it handles its app's request
+ * prototype, which carries `app`, before its router runs. A request with no route then matched none.
+ */
+export function expressHandled(request: ExpressRequest): boolean {
+  const app = request.app;
+  // An Express app is a function (the request listener) with the app's methods on it.
+  return (typeof app === 'function' || (app !== null && typeof app === 'object')) && routerOf(app) !== undefined;
 }
 
 function routerOf(app: AppLike): RouterLike | undefined {

@@ -4,9 +4,11 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attrib
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type HttpRequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
+import { pathMatcher } from '../../src/paths.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
-import { ExpressRoutes, type ExpressRequest } from './express.js';
+import { ExpressRoutes, expressHandled, type ExpressRequest } from './express.js';
+import { RequestAttributes, parseAttributeSpecs } from './attributes.js';
 import { watchFastify } from './fastify.js';
 import * as sc from './semconv.js';
 
@@ -20,13 +22,15 @@ const kStart = Symbol('plandex-perf.http.start');
 const kRoute = Symbol('plandex-perf.http.route');
 const kSpan = Symbol('plandex-perf.http.span');
 const kScope = Symbol('plandex-perf.http.scope');
-type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?: Span; [kScope]?: HttpRequestScope<IncomingMessage> };
+const kParams = Symbol('plandex-perf.http.params');
+type Tagged = IncomingMessage & { [kStart]?: number; [kRoute]?: string; [kSpan]?: Span; [kScope]?: HttpRequestScope<IncomingMessage>; [kParams]?: unknown };
 
 /**
  * HTTP server metrics from Node's own diagnostics channels: no module patching, so ESM and CommonJS
  * hosts are measured alike, whatever framework sits on top. The route comes from the framework when it
  * knows one (Express's matched route and the routers it is mounted through, Fastify's `routeOptions.url`),
- * else from configured templates. See README.md for the route on each path.
+ * else from configured templates. See README.md for the route on each path, excluded paths, the unmatched
+ * bucket and the extra attributes.
  */
 export default definePlugin({
   name: 'http',
@@ -44,8 +48,21 @@ export default definePlugin({
     const matcher = new RouteMatcher(options.routes);
     const boundRoute = boundedLabel('routes', options.maxRoutes);
     const express = new ExpressRoutes();
+    const isExcluded = options.exclude.length > 0 ? pathMatcher(options.exclude) : undefined;
+    const excludedRequests =
+      isExcluded && options.countExcluded
+        ? telemetry.meter.createCounter(sc.METRIC_HTTP_SERVER_EXCLUDED_REQUESTS, { description: 'HTTP server requests left out of the metrics and traces by http.exclude.', unit: '{request}' })
+        : undefined;
+    const extra = new RequestAttributes(parseAttributeSpecs(options.attributes), options.maxAttributeValues);
+    if (process.env.OTEL_EXCLUDED_HTTP_URLS !== undefined) {
+      ctx.log.once('http:otel-excluded', 'warn', 'PPERF_WRN_060', 'OTEL_EXCLUDED_HTTP_URLS is not read (not in the OpenTelemetry specification); set PLANDEX_PERF_HTTP_EXCLUDE instead');
+    }
 
-    const routeOf = (request: ChannelMessage['request'] & Tagged): string | undefined => {
+    /**
+     * `final`: the response has finished, so a framework's router that found no route has had its chance
+     * and the request is `ROUTE_UNMATCHED`; during the request (the request scope's `route()`) it may yet.
+     */
+    const routeOf = (request: ChannelMessage['request'] & Tagged, final: boolean): string | undefined => {
       const known = request[kRoute];
       if (known !== undefined) return known;
       let expressRoute: string | undefined;
@@ -55,14 +72,28 @@ export default definePlugin({
         ctx.log.once('http:express', 'error', 'PPERF_ERR_INSTRUMENTATION', 'reading the Express route failed; the request is recorded without it', { error });
       }
       if (expressRoute !== undefined) return expressRoute;
-      return (matcher.empty ? undefined : matcher.match(request.url ?? '/')) ?? sc.ROUTE_UNMATCHED;
+      const template = matcher.empty ? undefined : matcher.match(request.url ?? '/');
+      if (template !== undefined) return template;
+      return final && expressHandled(request) ? sc.ROUTE_UNMATCHED : undefined;
+    };
+    const currentRoute = (request: ChannelMessage['request'] & Tagged): string | undefined => routeOf(request, false);
+
+    /** A route parameter: Fastify's (kept by its hook), Express's `req.params`, else from the matched template. */
+    const paramOf = (request: ChannelMessage['request'] & Tagged, route: string | undefined, name: string): unknown => {
+      const params = request[kParams] ?? request.params;
+      if (params !== null && typeof params === 'object') return Object.hasOwn(params, name) ? (params as Record<string, unknown>)[name] : undefined;
+      return route === undefined ? undefined : matcher.param(route, request.url ?? '/', name);
     };
 
     const onStart = (message: unknown): void => {
       const { request, server } = message as ChannelMessage;
       if (telemetry.isOwnServer(server)) return;
+      if (isExcluded?.(request.url ?? '/')) {
+        excludedRequests?.add(1);
+        return;
+      }
       (request as Tagged)[kStart] = performance.now();
-      if (requestScope.enabled) (request as Tagged)[kScope] = requestScope.open(request, routeOf);
+      if (requestScope.enabled) (request as Tagged)[kScope] = requestScope.open(request, currentRoute);
       if (tracer) {
         const parent = propagation.extract(ROOT_CONTEXT, request.headers);
         const span = tracer.startSpan(
@@ -83,21 +114,24 @@ export default definePlugin({
       try {
         const status = response.statusCode;
         const method = methodOf(request.method);
-        const rawRoute = routeOf(request);
+        const rawRoute = routeOf(request, true);
         const attributes: Attributes = {
           [sc.ATTR_HTTP_REQUEST_METHOD]: method,
           [sc.ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
           [sc.ATTR_URL_SCHEME]: (request.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http',
         };
-        const route = rawRoute === undefined ? undefined : boundRoute(rawRoute);
+        // The unmatched bucket takes no place among the bounded routes: it must stay visible past the bound.
+        const route = rawRoute === undefined || rawRoute === sc.ROUTE_UNMATCHED ? rawRoute : boundRoute(rawRoute);
         if (route !== undefined) attributes[sc.ATTR_HTTP_ROUTE] = route;
         if (status >= 500) attributes[sc.ATTR_ERROR_TYPE] = String(status);
+        if (!extra.empty) extra.read({ headers: request.headers, param: (name) => paramOf(tagged, rawRoute, name) }, attributes);
         duration.record((performance.now() - started) / 1000, attributes);
         tagged[kScope]?.finish(route); // runs the end-of-request checks, then the scope lets go of the request
         const span = tagged[kSpan];
         if (span) {
           span.setAttributes(attributes);
-          if (route !== undefined) span.updateName(`${method} ${route}`);
+          // The conventions name a span `{method} {http.route}` for a real template only: unmatched stays `{method}`.
+          if (route !== undefined && route !== sc.ROUTE_UNMATCHED) span.updateName(`${method} ${route}`);
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
           span.end();
         }
@@ -107,7 +141,10 @@ export default definePlugin({
     };
 
     const unwatchFastify = watchFastify(
-      (raw, route) => void ((raw as Tagged)[kRoute] = route),
+      (raw, route, params) => {
+        (raw as Tagged)[kRoute] = route;
+        if (extra.usesParams && params !== undefined) (raw as Tagged)[kParams] = params;
+      },
       (error) => ctx.log.once('http:fastify', 'error', 'PPERF_ERR_INSTRUMENTATION', 'could not add the route hook to a Fastify instance', { error }),
     );
     diagnostics.subscribe('http.server.request.start', onStart);
@@ -121,5 +158,5 @@ export default definePlugin({
 });
 
 function methodOf(method: string | undefined): string {
-  return method !== undefined && sc.KNOWN_METHODS.has(method) ? method : '_OTHER';
+  return method !== undefined && sc.KNOWN_METHODS.has(method) ? method : sc.OTHER;
 }

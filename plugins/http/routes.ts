@@ -5,9 +5,16 @@
 export class RouteMatcher {
   private readonly bySegments = new Map<number, { template: string; parts: string[] }[]>();
   private readonly rest: { template: string; parts: string[] }[] = [];
+  /** Per template, where each parameter sits (`/t/:tenant/*` → tenant: 2), for `param()`. */
+  private readonly params = new Map<string, Map<string, number>>();
 
   constructor(templates: readonly string[]) {
     for (const template of templates) {
+      const indexes = new Map<string, number>();
+      template.split('/').forEach((part, i) => {
+        if (part.startsWith(':')) indexes.set(part.slice(1), i);
+      });
+      this.params.set(template, indexes);
       const parts = template.split('/').slice(1);
       if (parts.at(-1) === '*') this.rest.push({ template, parts: parts.slice(0, -1) });
       else {
@@ -20,6 +27,15 @@ export class RouteMatcher {
 
   get empty(): boolean {
     return this.bySegments.size === 0 && this.rest.length === 0;
+  }
+
+  /**
+   * The value of parameter `name` in `url`, which `template` (one of this matcher's) matched; undefined
+   * when the template is not one of its own or has no such parameter.
+   */
+  param(template: string, url: string, name: string): string | undefined {
+    const index = this.params.get(template)?.get(name);
+    return index === undefined ? undefined : segmentAt(url, index);
   }
 
   match(url: string): string | undefined {
@@ -43,4 +59,25 @@ function matches(parts: string[], segments: string[]): boolean {
     } else if (part !== segments[i]) return false;
   }
   return true;
+}
+
+/**
+ * The value of the parameter at `index` (`/t/:tenant/*` → tenant: 2) in `url`: the segment after the
+ * index-th slash, up to the next slash or the query, percent-decoded when it decodes.
+ */
+function segmentAt(url: string, index: number): string | undefined {
+  let start = 0;
+  for (let i = 0; i < index; i++) {
+    start = url.indexOf('/', start) + 1;
+    if (start === 0) return undefined;
+  }
+  let end = start;
+  while (end < url.length && url[end] !== '/' && url[end] !== '?') end++;
+  const segment = url.slice(start, end);
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

@@ -94,7 +94,7 @@ function expressSeries(asyncRoutes: boolean): Record<string, number> {
     'GET 200 /about': 1,
     'GET 200 /about-us': 1,
     'GET 200 /{regexp}/info': 1,
-    'GET 404 -': 1,
+    'GET 404 _UNMATCHED': 1,
   };
 }
 
@@ -137,7 +137,7 @@ describe.each([
 });
 
 describe('http.route on Fastify 5 (CommonJS)', () => {
-  it('is the route when a hook or schema validation answers, and absent for 404', async () => {
+  it('is the route when a hook or schema validation answers, and _UNMATCHED for 404', async () => {
     const { app, metricsPort } = await start(fixture('fastify-routes-server.cjs'));
     const requests: Request[] = [
       ['GET', `/private/${emails[0]}`, 401], // onRequest hook
@@ -154,9 +154,28 @@ describe('http.route on Fastify 5 (CommonJS)', () => {
       'POST 400 /links': 1,
       'GET 200 /api/orders/:orderId': 1,
       'GET 423 /api/orders/:orderId': 1,
-      'GET 404 -': 1,
+      'GET 404 _UNMATCHED': 1,
     });
     const text = labelText(lines);
     for (const raw of [...emails, 'example.', '9917', 'locked', '/nope']) expect(text, raw).not.toContain(raw);
+  });
+
+  it('gives the route parameter of a hook-answered request to an attribute (params from the Fastify request)', async () => {
+    const metricsPort = await freePort();
+    app = await startApp({
+      script: fixture('fastify-routes-server.cjs'),
+      env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), PLANDEX_PERF_HTTP_ATTRIBUTES: 'app.order=param:orderId' },
+    });
+    await send(app, [
+      ['GET', '/api/orders/9917', 200],
+      ['GET', '/api/orders/locked', 423],
+      ['GET', '/nope', 404],
+    ]);
+    const lines = await waitFor(async () => {
+      const l = await scrape(metricsPort);
+      return Object.values(requestSeries(l)).reduce((a, b) => a + b, 0) >= 3 ? l : undefined;
+    });
+    const orders = lines.filter((l) => l.startsWith('http_server_request_duration_count{')).map((l) => `${/http_route="([^"]*)"/.exec(l)?.[1]} ${/app_order="([^"]*)"/.exec(l)?.[1] ?? '-'}`);
+    expect(orders.sort()).toEqual(['/api/orders/:orderId 9917', '/api/orders/:orderId locked', '_UNMATCHED -']);
   });
 });

@@ -31,7 +31,10 @@ if (missing) console.warn(`[dashboards] skipping the Prometheus checks: ${missin
  */
 const KNOWN_PROMTOOL_FINDINGS = ['db_client_connection_count non-histogram and non-summary metrics should not have "_count" suffix'];
 
-/** An app that triggers each rare event once; served on loopback like the reference app. */
+/**
+ * An app that triggers each rare event once; served on loopback like the reference app. An Express app,
+ * so that a request no route matched lands in the unmatched bucket (the reference app has no router).
+ */
 const TROUBLE_APP = `
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -60,12 +63,15 @@ const routes = {
   async '/redis'() { await redis.set('n', 'x').catch(() => {}); await redis.get('n').catch(() => {}); await redis.incr('n').catch(() => {}); },
   async '/outbound'() { await (await fetch('http://127.0.0.1:' + port + '/query-missing')).arrayBuffer(); },
 };
-http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  const route = routes[url.pathname];
-  if (!route) return res.writeHead(404).end();
-  route(url).then(() => res.writeHead(200).end('ok'), (error) => res.writeHead(500).end(String(error.code ?? error.message)));
-}).listen(0, '127.0.0.1', function () { port = this.address().port; console.log(JSON.stringify({ event: 'listening', port })); });
+const app = require('express')();
+app.get('/health', (_req, res) => res.end('ok')); // excluded (PLANDEX_PERF_HTTP_EXCLUDE)
+for (const [path, route] of Object.entries(routes)) {
+  app.get(path, (req, res) => {
+    route(new URL(req.originalUrl, 'http://x')).then(() => res.status(200).end('ok'), (error) => res.status(500).end(String(error.code ?? error.message)));
+  });
+}
+app.use((_req, res) => res.status(404).end());
+app.listen(0, '127.0.0.1', function () { port = this.address().port; console.log(JSON.stringify({ event: 'listening', port })); });
 `;
 
 const databaseUrl = inject('databaseUrl');
@@ -100,6 +106,9 @@ describe.skipIf(missing !== undefined)('dashboards against a real Prometheus', (
         OTEL_EXPORTER_PROMETHEUS_PORT: String(troubleMetricsPort),
         OTEL_SERVICE_NAME: 'trouble-app',
         PLANDEX_PERF_LOG_LEVEL: 'silent',
+        // The tenant panels' attribute, and an excluded health check.
+        PLANDEX_PERF_HTTP_ATTRIBUTES: 'tenant.id=header:x-tenant-id',
+        PLANDEX_PERF_HTTP_EXCLUDE: '/health',
         PLANDEX_PERF_PG_POOL_CONNECTION_TIMEOUT_MILLIS: '300',
         PLANDEX_PERF_PG_POOL_LEAK_DETECTION_MS: '200',
         PLANDEX_PERF_OBJECT_POOL_LEAK_DETECTION_MS: '200',
@@ -119,7 +128,9 @@ describe.skipIf(missing !== undefined)('dashboards against a real Prometheus', (
     await new Promise((r) => setTimeout(r, 400));
     expect((await get(`${trouble.url}/cache`)).status).toBe(200); // L1 re-checks L2: an L2 hit
     expect((await get(`${trouble.url}/invalidate`)).status).toBe(200); // a bus message
-    expect((await get(`${trouble.url}/pool-fail`)).status).toBe(500);
+    expect((await get(`${trouble.url}/pool-fail`, { headers: { 'x-tenant-id': 'acme' } })).status).toBe(500);
+    for (const tenant of ['acme', 'globex']) expect((await get(`${trouble.url}/cache`, { headers: { 'x-tenant-id': tenant } })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await get(`${trouble.url}/health`)).status).toBe(200);
     expect((await get(`${trouble.url}/pool-leak`)).status).toBe(200);
     for (let i = 0; i < 3; i++) expect((await get(`${trouble.url}/redis`)).status).toBe(200); // SET, GET, an INCR that fails
     for (let i = 0; i < 3; i++) expect((await get(`${trouble.url}/outbound`)).status).toBe(200); // a 404 from itself
