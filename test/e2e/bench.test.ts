@@ -1,11 +1,39 @@
 // `plandex-perf bench` end to end: a real (short) run of the reference app bare and with the plugin,
 // its three files, the HTML report drawn in a real headless Chromium, and --compare's exit statuses.
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { spawn } from 'node:child_process';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import fs from 'node:fs';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import os from 'node:os';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import path from 'node:path';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { pathToFileURL } from 'node:url';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { root } from './helpers.js';
 
 const cli = path.join(root, 'dist/src/cli.js');
