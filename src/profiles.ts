@@ -67,7 +67,7 @@ export const namedProfiles: Record<string, ProfileFigures> = {
     memoryBytes: 512 * MiB, cpus: 1, constrained: true, connections: 3, intent: 'tuned',
     maxOldSpaceMb: 256, maxSemiSpaceMb: 4, uvThreadpoolSize: 2,
   },
-  // The background document's 2012 MacBook: 2 cores, 4 GB shared with an editor and a browser.
+  // A 2012 MacBook: 2 cores, 4 GB shared with an editor and a browser.
   'laptop-4g': {
     memoryBytes: 4 * GiB, cpus: 2, constrained: false, connections: 5, intent: 'tuned',
     maxOldSpaceMb: 512, maxSemiSpaceMb: 8, uvThreadpoolSize: 4,
