@@ -120,8 +120,9 @@ function findingsSummary(samples, logLines) {
 
   out.push(`N+1 queries    ${nPlusOne} requests ran one query 5 times or more (pg-pool.nPlusOneThreshold; PPERF_WRN_011)`);
   for (const line of byCode('PPERF_WRN_011').slice(0, 3)) out.push(`                 ${line.route}: the same query ${line.count}+ times in one request: load the rows in one query (JOIN, = ANY($1))`);
-  out.push(`Slow queries   ${slow} over 100 ms (pg-pool.slowQueryMs; PPERF_WRN_010)`);
+  // The log has one line per query fingerprint per minute (its first slow run), not every slow run.
   const slowest = byCode('PPERF_WRN_010').sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
+  out.push(`Slow queries   ${slow} over 100 ms (pg-pool.slowQueryMs; PPERF_WRN_010)${slowest.length > 0 ? '; as logged, once per query per minute:' : ''}`);
   for (const line of slowest) out.push(`                 ${line.durationMs} ms on ${line.route ?? '(no route)'}: ${String(line.fingerprint).slice(0, 70).trim()}`);
   if (slowest.length > 0) out.push('                 → npx plandex-perf db-report suggests the missing indexes');
   out.push(
