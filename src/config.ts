@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { PluginDefinition } from './plugin.js';
+import type { ConfigProblem, PluginDefinition } from './plugin.js';
 import type { Profile } from './profiles.js';
 import type { Kind } from './schema.js';
 
@@ -12,11 +12,7 @@ export type RawConfig = Record<string, unknown>;
 export const configFileNames = ['plandex-perf.config.mjs', 'plandex-perf.config.js', 'plandex-perf.config.json'];
 const topLevelKeys = new Set(['profile', 'profiles', 'disable']);
 
-export interface ConfigProblem {
-  /** Dotted path of the field, starting with the plugin name. */
-  path: string;
-  message: string;
-}
+export type { ConfigProblem } from './plugin.js';
 
 /** `PLANDEX_PERF_CONFIG` wins; otherwise the first config file found in the working directory. */
 export function findConfigFile(cwd = process.cwd(), env = process.env): string | undefined {

@@ -2,8 +2,14 @@ import type { ObjectSchema, Shape } from './schema.js';
 import type { Context, Meter, Tracer } from '@opentelemetry/api';
 import type { Profile } from './profiles.js';
 import type { log } from './log.js';
-import type { ConfigProblem } from './config.js';
 import type { ModuleTarget } from './hooks.js';
+
+/** One bad configuration field. (Here, with the contract that hands problems to `whenInvalid`, so config.ts and this file do not import each other.) */
+export interface ConfigProblem {
+  /** Dotted path of the field, starting with the plugin name. */
+  path: string;
+  message: string;
+}
 
 export type { ModuleTarget } from './hooks.js';
 

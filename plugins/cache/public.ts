@@ -2,6 +2,7 @@ import { Engine } from './engine.js';
 import { engineOptions } from './engine-options.js';
 import { schema } from './schema.js';
 import { autoProfile } from '../../src/profiles.js';
+import { l1BytesFor } from './profile.js';
 import { log } from '../../src/log.js';
 import type { CacheApi, CachedOptions } from './types.js';
 
@@ -25,7 +26,7 @@ function fallbackEngine(): Engine {
       store: undefined,
       log,
       // A plugin-less process still gets a bounded cache, smaller than the plugin's default.
-      l1Bytes: Math.min(autoProfile().cacheL1Bytes, 32 * MiB),
+      l1Bytes: Math.min(l1BytesFor(autoProfile()), 32 * MiB),
       handoff: running,
     }),
   );

@@ -1,18 +1,14 @@
+import { heapLimitBytes, nodeOptionsFor } from '../../src/heap-flags.js';
 import type { Profile } from '../../src/profiles.js';
 
 const MiB = 2 ** 20;
-
-/** The `NODE_OPTIONS` that apply a profile's heap flags and the preload. */
-export function nodeOptionsFor(profile: Profile, preload = '@plandex-perf/register'): string {
-  return `--max-old-space-size=${profile.maxOldSpaceMb} --max-semi-space-size=${profile.maxSemiSpaceMb} --import ${preload}`;
-}
 
 /**
  * V8 fixes its heap limit at start-up (a preload calling v8.setFlagsFromString changes nothing), so the
  * preload can only compare and advise. The limit V8 reports is the old space plus three semi-spaces.
  */
 export function heapLimitAdvice(profile: Profile, heapSizeLimit: number): { message: string; command: string } | undefined {
-  const expected = (profile.maxOldSpaceMb + 3 * profile.maxSemiSpaceMb) * MiB;
+  const expected = heapLimitBytes(profile);
   if (Math.abs(heapSizeLimit - expected) <= expected * 0.05) return undefined;
   const command = `NODE_OPTIONS="${nodeOptionsFor(profile)}" node server.js   # or: npx plandex-perf run --profile ${profile.name} -- node server.js`;
   return {

@@ -12,6 +12,7 @@ import { heapLimitAdvice } from './advice.js';
 import { LoopDelay } from './loop-delay.js';
 import { heapSnapshotFit, readAvailableMemory, readCgroupLimit, readDisk } from '../diagnostics/fit.js';
 import * as sc from './semconv.js';
+import { heapBudgetProfileDefaults } from './profile.js';
 
 class SnapshotSkipped extends Error {}
 
@@ -29,12 +30,7 @@ export default definePlugin({
   description: 'Samples heap, RSS and the event loop; asks caches and pools to shrink under pressure, and sheds new requests with 503 before the heap runs out.',
   dependsOn: ['telemetry'],
   schema,
-  profileDefaults: (profile) => ({
-    softHeapRatio: profile.softHeapRatio,
-    hardHeapRatio: profile.hardHeapRatio,
-    maxEventLoopDelayMs: profile.maxEventLoopDelayMs,
-    maxRssBytes: profile.constrained ? Math.round(profile.memoryBytes * 0.9) : 0,
-  }),
+  profileDefaults: heapBudgetProfileDefaults,
   setup(ctx, options) {
     const telemetry = ctx.use<Telemetry>('telemetry');
     if (options.softHeapRatio > options.hardHeapRatio) {

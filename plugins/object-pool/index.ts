@@ -5,6 +5,7 @@ import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { schema, type ObjectPoolOptions } from './schema.js';
 import { guardedPool, type CreatePool, type Factory, type GenericPool, type GuardedPool, type GuardInstruments } from './guard.js';
 import * as sc from './semconv.js';
+import { objectPoolProfileDefaults } from './profile.js';
 
 /** Where the running plugin leaves its pool manager for the API (public.ts), across copies of the package. */
 export const MANAGER = Symbol.for('plandex-perf.object-pool.manager');
@@ -23,7 +24,7 @@ export default definePlugin({
   // generic-pool 3 is the promise API this guards (createPool, acquire/release, drain/clear).
   modules: [{ name: 'generic-pool', file: 'index.js', versions: '>=3.0.0 <4' }],
   schema,
-  profileDefaults: (profile) => ({ max: profile.objectPoolMax }),
+  profileDefaults: objectPoolProfileDefaults,
   setup(ctx, options) {
     const telemetry = ctx.use<Telemetry>('telemetry');
     const meter = telemetry.meter;

@@ -8,6 +8,7 @@ import { createNoopMeter as noopMeter } from '@opentelemetry/api';
 import { guardedPool, type CreatePool, type Factory, type GenericPool, type GuardDefaults } from './guard.js';
 import { schema } from './schema.js';
 import { autoProfile } from '../../src/profiles.js';
+import { poolMaxFor } from './profile.js';
 import { log } from '../../src/log.js';
 import { MANAGER, type PoolManager } from './index.js';
 
@@ -26,7 +27,7 @@ export function createPool<T>(name: string, factory: Factory<T>, options: Record
   // Plugin off (PLANDEX_PERF_DISABLE, or no preload): still a working, guarded pool, just unmeasured.
   const createPool = (createRequire(path.join(process.cwd(), 'package.json'))('generic-pool') as { createPool: CreatePool }).createPool;
   const noop = noopMeter();
-  return guardedPool(createPool, name, factory, options, { ...(schema.defaults() as GuardDefaults), max: autoProfile().objectPoolMax }, {
+  return guardedPool(createPool, name, factory, options, { ...(schema.defaults() as GuardDefaults), max: poolMaxFor(autoProfile()) }, {
     acquireDuration: noop.createHistogram('unused'),
     createErrors: noop.createCounter('unused'),
     leaked: noop.createCounter('unused'),

@@ -1,7 +1,7 @@
 import { s, type Output } from '../../src/schema.js';
 
 const fields = {
-  max: s.integer({ min: 1, max: 10_000 }).default(4).describe('Pool size when the pool sets none. Default from the profile (`objectPoolMax`).'),
+  max: s.integer({ min: 1, max: 10_000 }).default(4).describe('Pool size when the pool sets none. Default from the profile: one per CPU, two per CPU in a `tuned` (named) profile, at most 16.'),
   min: s.integer({ min: 0, max: 10_000 }).default(0).describe('Resources kept when idle.'),
   acquireTimeoutMillis: s
     .integer({ min: 1 })

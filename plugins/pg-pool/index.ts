@@ -10,6 +10,7 @@ import { fingerprint } from './fingerprint.js';
 import { PoolWatch, type WatchedPool } from './watch.js';
 import { KnexPools } from './knex.js';
 import * as sc from './semconv.js';
+import { poolProfileDefaults } from './profile.js';
 
 type PoolClass = new (config?: PoolConfig, ...rest: unknown[]) => WatchedPool;
 interface PgExports {
@@ -22,16 +23,7 @@ const kCounts = Symbol('plandex-perf.pg-pool.counts');
 
 /** The pool values a profile carries; `auto` carries none, so they are all opt-in. */
 function profilePool(profile: Profile): Record<string, number> {
-  const values: Record<string, number | undefined> = {
-    max: profile.pgPoolMax,
-    min: profile.pgPoolMin,
-    connectionTimeoutMillis: profile.pgConnectionTimeoutMs,
-    idleTimeoutMillis: profile.pgIdleTimeoutMs,
-    statementTimeoutMs: profile.pgStatementTimeoutMs,
-    idleInTransactionTimeoutMs: profile.pgIdleInTransactionTimeoutMs,
-    maxLifetimeSeconds: profile.pgMaxLifetimeSeconds,
-  };
-  return Object.fromEntries(Object.entries(values).filter((e): e is [string, number] => e[1] !== undefined));
+  return poolProfileDefaults(profile);
 }
 
 /**

@@ -4,8 +4,8 @@ import { requestScope, type RequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
 import { schema } from './schema.js';
 import { SummaryCache } from './sql.js';
-import { PoolRegistry, type ForeignPool, type PgPool } from './pools.js';
-export type { ForeignPool, PgPool, PoolCounts } from './pools.js';
+import { PoolRegistry, type ForeignPool, type PgPool, type PoolInfo } from './pools.js';
+export type { ForeignPool, PgPool, PoolCounts, PoolInfo } from './pools.js';
 import * as sc from './semconv.js';
 
 type QueryFn = (this: PgClient, ...args: unknown[]) => unknown;
@@ -91,16 +91,6 @@ export interface PgInstrumentation {
   pools(): PoolInfo[];
   /** Reports a pool of pg.Clients that is not a pg.Pool (knex's) like one; returns its name (undefined past `maxPools`). */
   trackPool(pool: object, foreign: ForeignPool): string | undefined;
-}
-
-export interface PoolInfo {
-  name: string;
-  /** Who runs the pool: `pg` (a pg.Pool, tuned by pg-pool) or a library with its own pool of pg.Clients. */
-  owner: 'pg' | 'knex';
-  total: number;
-  idle: number;
-  waiting: number;
-  max: number;
 }
 
 /**

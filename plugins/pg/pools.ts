@@ -2,7 +2,17 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import { bindToCaller } from '../../src/async-context.js';
 import * as sc from './semconv.js';
-import type { PoolInfo } from './index.js';
+
+/** A pool as the pools() snapshot reports it (diagnostics, the pg-pool plugin). */
+export interface PoolInfo {
+  name: string;
+  /** Who runs the pool: `pg` (a pg.Pool, tuned by pg-pool) or a library with its own pool of pg.Clients. */
+  owner: 'pg' | 'knex';
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
 
 /** The public surface of a pg (pg-pool) Pool that we read. */
 export interface PgPool {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { helpOption, parseFlags, reportUsage, UsageError } from './args.js';
@@ -17,11 +18,13 @@ reference app and the load generator are not in the published package), after \`
   --rounds N           rounds (default 2)                         --connections N  (default: the scenario's peak users)
   --scale N            seed scale, 1 = 1 000 users (default 1)
   --redis URL          give the cache a Redis L2 (default: L1 only)   --no-cache   leave the cache off
-  --out DIR            where the files go (default loadtests/results)
+  --out DIR            where the files go (default: plandex-perf-bench/ in the system's temporary
+                       directory, outside the repository; give a folder to keep them)
   --compare FILE       compare with earlier results; exit 1 when a KPI regressed beyond the threshold
   --threshold PCT      allowed regression, in percent (default 10)
   --results FILE       compare FILE with --compare without running anything
-  --quick              1 round, 1 s warm-up, 3 s measured: a smoke run, not a measurement
+  --quick              1 round, 1 s warm-up, 3 s measured: a smoke run that checks the bench works;
+                       its report and file names say so, and its figures are not a measurement
   --verbose            forward the apps' output
 
 Exit status: 0 done; 1 a KPI regressed (with --compare) or a run failed; 2 bad usage or input.
@@ -44,6 +47,8 @@ interface BenchArgs {
   threshold: number;
   results: string | undefined;
   verbose: boolean;
+  /** `--quick`: a smoke run, marked as one in the report and the file names. */
+  smoke: boolean;
 }
 
 type Fail = (code: 'PPERF_ERR_BENCH_USAGE' | 'PPERF_ERR_BENCH_UNAVAILABLE' | 'PPERF_ERR_BENCH_FAILED' | 'PPERF_ERR_BENCH_RESULTS' | 'PPERF_ERR_BENCH_REGRESSION', message: string) => void;
@@ -77,6 +82,9 @@ const options = {
   threshold: { type: 'string' },
 } as const;
 
+/** Results stay out of the checkout unless asked: a bench run must not leave tracked files changed. */
+export const defaultOut = () => path.join(os.tmpdir(), 'plandex-perf-bench');
+
 /** Parses the arguments; a string is the usage error. `help` when `--help`/`-h` was given. */
 export function parseBenchArgs(argv: string[]): (BenchArgs & { help: boolean }) | string {
   let values;
@@ -86,7 +94,7 @@ export function parseBenchArgs(argv: string[]): (BenchArgs & { help: boolean }) 
     if (error instanceof UsageError) return error.message;
     throw error;
   }
-  const a: BenchArgs = { profile: values.profile, scenario: values.scenario ?? 'load', durationSec: 20, warmupSec: 5, rounds: 2, connections: undefined, scale: 1, redisUrl: values.redis, cache: !values['no-cache'], out: path.resolve(values.out ?? path.join(REPO, 'loadtests/results')), compare: values.compare && path.resolve(values.compare), threshold: 10, results: values.results && path.resolve(values.results), verbose: values.verbose === true };
+  const a: BenchArgs = { profile: values.profile, scenario: values.scenario ?? 'load', durationSec: 20, warmupSec: 5, rounds: 2, connections: undefined, scale: 1, redisUrl: values.redis, cache: !values['no-cache'], out: path.resolve(values.out ?? defaultOut()), compare: values.compare && path.resolve(values.compare), threshold: 10, results: values.results && path.resolve(values.results), verbose: values.verbose === true, smoke: values.quick === true };
   for (const [flag, [key, min, max]] of Object.entries(numbers)) {
     const value = values[flag as keyof typeof numbers];
     if (value === undefined) continue;
@@ -110,7 +118,7 @@ interface Report {
   compareResults: (p: BenchResults, c: BenchResults, t: number) => Comparison;
 }
 interface BenchResults {
-  meta: { date: string; node: string; options: { profile: string } };
+  meta: { date: string; node: string; options: { profile: string; smoke?: boolean } };
   problems: string[];
 }
 interface Comparison {
@@ -196,7 +204,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const bar = progressBar(process.stderr);
     try {
       results = await bench.runBench(
-        { profile, scenario: args.scenario, durationSec: args.durationSec, warmupSec: args.warmupSec, rounds: args.rounds, connections: args.connections, scale: args.scale, cache: args.cache, redisUrl: args.redisUrl, verbose: args.verbose },
+        { profile, scenario: args.scenario, durationSec: args.durationSec, warmupSec: args.warmupSec, rounds: args.rounds, connections: args.connections, scale: args.scale, cache: args.cache, redisUrl: args.redisUrl, verbose: args.verbose, smoke: args.smoke },
         { progress: bar.update, log: (line: string) => (bar.end(), process.stderr.write(`${line}\n`)) },
       );
     } catch (error) {
@@ -211,7 +219,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const markdown = bench.benchMarkdown(results, comparison);
   process.stdout.write(`${markdown}\n`);
   if (!args.results) {
-    const base = path.join(args.out, `bench-${results.meta.date.slice(0, 10)}-node${results.meta.node.slice(1).split('.')[0]}-${results.meta.options.profile}`);
+    const base = path.join(args.out, `bench-${results.meta.date.slice(0, 10)}-node${results.meta.node.slice(1).split('.')[0]}-${results.meta.options.profile}${results.meta.options.smoke ? '-smoke' : ''}`);
     try {
       fs.mkdirSync(args.out, { recursive: true });
       fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);

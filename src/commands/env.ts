@@ -1,4 +1,4 @@
-import { nodeOptionsFor } from '../../plugins/heap-budget/advice.js';
+import { nodeOptionsFor } from '../heap-flags.js';
 import type { Profile } from '../profiles.js';
 import { helpOption, parseFlags, reportUsage, UsageError } from './args.js';
 import { profileFromArgs } from './profile-args.js';

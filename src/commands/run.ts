@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { heapFlags } from '../heap-flags.js';
 import type { Profile } from '../profiles.js';
 import { helpOption, parseFlags, reportUsage, splitCommand, UsageError } from './args.js';
 import { profileFromArgs } from './profile-args.js';
@@ -37,11 +38,7 @@ const isNode = (command: string) => command === process.execPath || /^node(\.exe
 export function buildCommand(command: string[], profile: Profile, env: NodeJS.ProcessEnv, preload = preloadUrl()): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
   const [file, ...args] = command;
   if (file === undefined) throw new Error('nothing to run: give a command after --, e.g. plandex-perf run -- node server.js');
-  const flags: string[] = [];
-  const all = [...args, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (!all.some((a) => a.startsWith('--max-old-space-size'))) flags.push(`--max-old-space-size=${profile.maxOldSpaceMb}`);
-  if (!all.some((a) => a.startsWith('--max-semi-space-size'))) flags.push(`--max-semi-space-size=${profile.maxSemiSpaceMb}`);
-  flags.push(`--import=${preload}`);
+  const flags = [...heapFlags(profile, [...args, ...(env.NODE_OPTIONS ?? '').split(/\s+/)]), `--import=${preload}`];
   const childEnv: NodeJS.ProcessEnv = { ...env, PLANDEX_PERF_PROFILE: profile.name };
   childEnv.UV_THREADPOOL_SIZE ??= String(profile.uvThreadpoolSize);
   if (isNode(file)) return { file: file === 'node' ? process.execPath : file, args: [...flags, ...args], env: childEnv };

@@ -1,11 +1,39 @@
 // `plandex-perf bench` end to end: a real (short) run of the reference app bare and with the plugin,
 // its three files, the HTML report drawn in a real headless Chromium, and --compare's exit statuses.
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { spawn } from 'node:child_process';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import fs from 'node:fs';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import os from 'node:os';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import path from 'node:path';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { pathToFileURL } from 'node:url';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
+// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { root } from './helpers.js';
 
 const cli = path.join(root, 'dist/src/cli.js');
@@ -72,9 +100,15 @@ describe('plandex-perf bench', () => {
     expect(results.summary.bare!.cacheHitRatio).toBeNull();
   });
 
-  it('shows progress and prints the KPIs side by side with their ratios', () => {
+  it('shows progress and prints the KPIs side by side with their ratios, marked as a smoke run with the targets spelled out', () => {
     expect(run.stderr).toMatch(/\[100 %\] round 1\/1/);
     const md = fs.readFileSync(files.md, 'utf8');
+    expect(path.basename(files.md)).toMatch(/-smoke\.md$/);
+    expect(md.split('\n')[0]).toMatch(/^## plandex-perf bench \(smoke run\):/);
+    expect(md).toContain('**Smoke run (`--quick`)**');
+    expect(md).toContain('database work −50–70 %, API latency −25–50 %, peak memory −30–40 %');
+    expect(md).not.toMatch(/background document/i);
+    expect(fs.readFileSync(files.html, 'utf8')).toMatch(/<h1>plandex-perf bench \(smoke run\)/);
     expect(run.stdout).toContain(md.trim().split('\n')[0]);
     for (const kpi of ['DB time per request', 'API latency p50', 'API latency p95', 'API latency p99', 'Throughput', 'Peak RSS', 'Cache hit ratio']) {
       expect(md).toMatch(new RegExp(`\\| ${kpi} \\| [^|]+ \\| [^|]+ \\| `));

@@ -198,7 +198,7 @@ describe('plandex-perf config runs what the preload runs', () => {
   it('a config the preload rejects gets the same codes, with the field paths, and exit 1', () => {
     const cwd = project(JSON.stringify({ telemetry: { metricsPort: 99_999 }, profiles: { tiny: { memoryMb: 1 } }, telmetry: {}, http: { routes: ['/a/:id'] } }));
     // No port variable: it would win over the file's bad metricsPort (environment > file), as it does in the preload.
-    const env = { ...process.env, PLANDEX_PERF_SETUP_TIMEOUT_MS: 'soon' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PLANDEX_PERF_SETUP_TIMEOUT_MS: 'soon' };
     for (const name of ['PLANDEX_PERF_CONFIG', 'OTEL_EXPORTER_PROMETHEUS_PORT', 'PLANDEX_PERF_TELEMETRY_METRICS_PORT']) delete env[name];
     const fromPreload = preloadFindings(cwd, env);
     expect(fromPreload).toEqual(['error PPERF_ERR_CONFIG_INVALID', 'error PPERF_ERR_CONFIG_INVALID', 'warn PPERF_WRN_003', 'error PPERF_ERR_CONFIG_INVALID']);
@@ -214,7 +214,7 @@ describe('plandex-perf config runs what the preload runs', () => {
 
   it('a config file that does not load, and a disabled plugin, come out the same way', () => {
     const broken = project('export default {;', 'plandex-perf.config.mjs');
-    const env = { ...process.env, OTEL_EXPORTER_PROMETHEUS_PORT: '0', PLANDEX_PERF_DISABLE: 'cache,nope' };
+    const env: NodeJS.ProcessEnv = { ...process.env, OTEL_EXPORTER_PROMETHEUS_PORT: '0', PLANDEX_PERF_DISABLE: 'cache,nope' };
     delete env.PLANDEX_PERF_CONFIG;
     const result = runCli(['config'], env, broken);
     expect(cliFindings(result.stderr)).toEqual(preloadFindings(broken, env));

@@ -110,7 +110,7 @@ describe('diagnostics: heap snapshot and the JSON snapshot', () => {
     expect(snap.shedding).toMatchObject({ state: 'ok' });
     // The cache plugin runs (L1 only, nothing wrapped): its budget and counters are in the picture.
     expect(snap.cache).toMatchObject({ l1: { bytes: 0, entries: 0, budget: expect.any(Number) }, counts: expect.any(Object) });
-    expect(snap.cache!.l1!.budget).toBeGreaterThan(0);
+    expect((snap.cache!.l1 as { budget: number }).budget).toBeGreaterThan(0);
     expect(snap.config!.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'diagnostics', state: 'running' })]));
     expect(snap.profile).toMatchObject({ name: 'auto', memoryBytes: expect.any(Number) });
   });

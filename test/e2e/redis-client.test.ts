@@ -50,7 +50,7 @@ const cases = [
 ];
 
 describe('Redis client metrics (redis-client plugin)', () => {
-  it.each(cases)('$name: exact counts by command, a reply error by its prefix, the client as ready, no key in any label', async ({ script, lib, library }, ctx) => {
+  it.for(cases)('$name: exact counts by command, a reply error by its prefix, the client as ready, no key in any label', async ({ script, lib, library }, ctx) => {
     if (!redisUp) return ctx.skip('no Redis on 127.0.0.1:6379');
     const { app, metricsPort } = await start(script, lib, 'redis://127.0.0.1:6379');
     expect((await run(app, 5)).errors).toHaveLength(1); // the INCR of a non-number
@@ -87,7 +87,7 @@ describe('Redis client metrics (redis-client plugin)', () => {
     let redis: RedisProcess | undefined;
     afterAll(async () => redis?.kill());
 
-    it.each([
+    it.for([
       { lib: 'ioredis', library: 'ioredis', errorType: 'MaxRetriesPerRequestError' },
       { lib: 'redis', library: 'node-redis', errorType: 'ClientOfflineError' },
     ])('$lib: a command while it is down counts an error; the client is reported connecting', async ({ lib, library, errorType }, ctx) => {

@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs } from '../../src/commands/bench.js';
 
@@ -11,6 +13,16 @@ describe('plandex-perf bench arguments', () => {
     expect(parseBenchArgs(['--help'])).toMatchObject({ help: true });
     expect(parseBenchArgs(['-h', '--quick'])).toMatchObject({ help: true });
     expect(parseBenchArgs([])).toMatchObject({ help: false });
+  });
+
+  it('writes outside the checkout unless --out says where', () => {
+    expect(parseBenchArgs([])).toMatchObject({ out: path.join(os.tmpdir(), 'plandex-perf-bench') });
+    expect(parseBenchArgs(['--out', 'loadtests/results'])).toMatchObject({ out: path.resolve('loadtests/results') });
+  });
+
+  it('--quick is a smoke run, and says so', () => {
+    expect(parseBenchArgs(['--quick'])).toMatchObject({ smoke: true });
+    expect(parseBenchArgs(['--duration', '3', '--rounds', '1'])).toMatchObject({ smoke: false });
   });
 
   it('--quick shortens only what was not given, wherever it stands', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+// @ts-expect-error plain ESM shared with the bench
 import { checkResults, compareResults, kpiRows, summarize } from '../../loadtests/bench/report/kpis.mjs';
 
 const run = (variant: string, round: number, rps: number, extra: Record<string, unknown> = {}) => ({

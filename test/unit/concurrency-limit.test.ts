@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GradientLimit, type LimitOptions } from '../../plugins/concurrency-limit/limit.js';
 import { WaitQueue } from '../../plugins/concurrency-limit/queue.js';
+// @ts-expect-error plain ESM k6 helper without k6 imports
 import { mulberry32 } from '../../loadtests/k6/lib/zipf.js';
 
 const defaults: LimitOptions = {

@@ -15,7 +15,7 @@ import {
 import { definePlugin } from '../../src/plugin.js';
 import type { Profile } from '../../src/profiles.js';
 
-const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 4, constrained: false };
+const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 4, constrained: false, intent: 'safe', maxOldSpaceMb: 256, maxSemiSpaceMb: 4, uvThreadpoolSize: 4 };
 
 const pgPool = definePlugin({
   name: 'pg-pool',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nextState, type Sample, type Thresholds } from '../../plugins/heap-budget/budget.js';
-import { heapLimitAdvice, nodeOptionsFor } from '../../plugins/heap-budget/advice.js';
+import { heapLimitAdvice } from '../../plugins/heap-budget/advice.js';
+import { nodeOptionsFor } from '../../src/heap-flags.js';
 import { pathMatcher as exemptMatcher } from '../../src/paths.js';
 import { LoopDelay, delayMs } from '../../plugins/heap-budget/loop-delay.js';
 import { schema } from '../../plugins/heap-budget/schema.js';

@@ -6,7 +6,7 @@ import { log } from '../../src/log.js';
 import { definePlugin, type Close, type PluginContext, type PluginDefinition } from '../../src/plugin.js';
 import type { Profile } from '../../src/profiles.js';
 
-const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 2, constrained: false };
+const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 2, constrained: false, intent: 'safe', maxOldSpaceMb: 256, maxSemiSpaceMb: 4, uvThreadpoolSize: 2 };
 
 beforeAll(() => log.setLevel('silent'));
 afterEach(() => vi.restoreAllMocks());

@@ -6,7 +6,7 @@ import { patchMethod, unpatched } from '../../src/patch.js';
 import { definePlugin, type PluginDefinition } from '../../src/plugin.js';
 import type { Profile } from '../../src/profiles.js';
 
-const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 2, constrained: false };
+const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 2, constrained: false, intent: 'safe', maxOldSpaceMb: 256, maxSemiSpaceMb: 4, uvThreadpoolSize: 2 };
 beforeAll(() => log.setLevel('silent'));
 const none = new Map<string, { options?: Record<string, unknown>; off?: string }>();
 

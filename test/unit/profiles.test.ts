@@ -64,19 +64,25 @@ describe('resolveProfile', () => {
   });
 });
 
-describe('profile values', () => {
+describe('profile figures', () => {
   it('sizes auto for a 512 MB container like container-512m', () => {
     const auto = autoProfile({ constrainedMemory: 512 * 2 ** 20, totalMemory: 24 * 2 ** 30, cpus: 1 });
-    expect(auto).toMatchObject({ constrained: true, maxOldSpaceMb: 256, maxSemiSpaceMb: 4, hardHeapRatio: 0.85 });
+    expect(auto).toMatchObject({ constrained: true, maxOldSpaceMb: 256, maxSemiSpaceMb: 4, intent: 'safe' });
   });
 
-  it('auto carries no pg pool values (issue 12): the host keeps its own pool; named profiles keep theirs', () => {
+  it('auto knows no connections figure (issue 12): the host keeps its own pools; named profiles say theirs', () => {
     const auto = autoProfile({ constrainedMemory: 512 * 2 ** 20, totalMemory: 24 * 2 ** 30, cpus: 1 });
-    expect(Object.keys(auto).filter((k) => k.startsWith('pg'))).toEqual([]);
-    expect(resolveProfile('container-512m')).toMatchObject({ pgPoolMax: 3, pgConnectionTimeoutMs: 5000, pgStatementTimeoutMs: 30_000 });
-    const custom = resolveProfile('my-box', undefined, { 'my-box': { extends: 'auto', pgPoolMax: 4 } });
-    expect(custom?.pgPoolMax).toBe(4);
-    expect(custom?.pgStatementTimeoutMs).toBeUndefined();
+    expect(auto.connections).toBeUndefined();
+    expect(resolveProfile('container-512m')).toMatchObject({ connections: 3, intent: 'tuned' });
+    const custom = resolveProfile('my-box', undefined, { 'my-box': { extends: 'auto', connections: 4 } });
+    expect(custom).toMatchObject({ connections: 4, intent: 'safe' });
+  });
+
+  it('carries machine figures only: no plugin option in any profile', () => {
+    const figures = ['name', 'memoryBytes', 'cpus', 'constrained', 'connections', 'intent', 'maxOldSpaceMb', 'maxSemiSpaceMb', 'uvThreadpoolSize'];
+    for (const name of ['auto', ...Object.keys(namedProfiles)]) {
+      expect(Object.keys(resolveProfile(name)!).filter((k) => !figures.includes(k))).toEqual([]);
+    }
   });
 
   it('sizes auto for an unlimited 4 GB, 2-core laptop: a quarter of memory for the heap', () => {
@@ -85,17 +91,30 @@ describe('profile values', () => {
   });
 
   it('resolves a custom profile on top of the one it extends', () => {
-    const custom = { 'my-box': { extends: 'laptop-4g', pgPoolMax: 7 } };
-    expect(resolveProfile('my-box', undefined, custom)).toMatchObject({ name: 'my-box', pgPoolMax: 7, maxOldSpaceMb: 512 });
+    const custom = { 'my-box': { extends: 'laptop-4g', connections: 7 } };
+    expect(resolveProfile('my-box', undefined, custom)).toMatchObject({ name: 'my-box', connections: 7, maxOldSpaceMb: 512, intent: 'tuned' });
   });
 
-  it('reports every problem of custom profiles with its path', () => {
-    const problems = checkCustomProfiles({ a: { extends: 'nope', pgPoolMax: -1, colour: 3 }, b: { hardHeapRatio: 2 } });
-    expect(problems).toHaveLength(4);
-    expect(problems.join('\n')).toMatch(/profiles\.a\.extends/);
-    expect(problems.join('\n')).toMatch(/profiles\.a\.pgPoolMax/);
-    expect(problems.join('\n')).toMatch(/profiles\.a\.colour/);
-    expect(problems.join('\n')).toMatch(/profiles\.b\.hardHeapRatio/);
+  it('re-derives the heap and libuv figures of a custom machine, unless the profile sets them', () => {
+    const custom = {
+      small: { extends: 'server-16g' as const, memoryBytes: 1024 * MiB, cpus: 1, constrained: true },
+      pinned: { extends: 'server-16g' as const, memoryBytes: 1024 * MiB, maxOldSpaceMb: 300 },
+    };
+    expect(resolveProfile('small', undefined, custom)).toMatchObject({ maxOldSpaceMb: 512, maxSemiSpaceMb: 8, uvThreadpoolSize: 2, connections: 17 });
+    expect(resolveProfile('pinned', undefined, custom)).toMatchObject({ maxOldSpaceMb: 300, maxSemiSpaceMb: 8, uvThreadpoolSize: 8 });
+  });
+
+  it('reports every problem of custom profiles with its path, and where a former plugin value went', () => {
+    const problems = checkCustomProfiles({ a: { extends: 'nope', connections: -1, colour: 3 }, b: { intent: 'fast', constrained: 1 }, c: { pgPoolMax: 4, cacheL1Bytes: 1 } });
+    expect(problems).toHaveLength(7);
+    const text = problems.join('\n');
+    expect(text).toMatch(/profiles\.a\.extends: must name a built-in profile/);
+    expect(text).toMatch(/profiles\.a\.connections: must be a number/);
+    expect(text).toMatch(/profiles\.a\.colour: unknown profile figure/);
+    expect(text).toMatch(/profiles\.b\.intent: must be one of safe, tuned/);
+    expect(text).toMatch(/profiles\.b\.constrained: must be true or false/);
+    expect(text).toMatch(/profiles\.c\.pgPoolMax: .*`pg-pool\.max`/);
+    expect(text).toMatch(/profiles\.c\.cacheL1Bytes: .*`cache\.l1Bytes`/);
     expect(checkCustomProfiles(undefined)).toEqual([]);
   });
 });

@@ -61,7 +61,7 @@ afterAll(() => provider.shutdown());
 describe('redis-client under the plugin host', () => {
   it('patches ioredis and node-redis as they load, records their commands, and close restores every original', async (ctx) => {
     if (!redisUp) return ctx.skip('no Redis on 127.0.0.1:6379');
-    const host = new PluginHost({ name: 'test', memoryBytes: 1024 ** 3, cpus: 2, constrained: false }, 1000);
+    const host = new PluginHost({ name: 'test', memoryBytes: 1024 ** 3, cpus: 2, constrained: false, intent: 'safe', maxOldSpaceMb: 256, maxSemiSpaceMb: 4, uvThreadpoolSize: 2 }, 1000);
     await host.start([fakeTelemetry, redisClient], new Map([['redis-client', { options: { maxClients: 10 } }]]));
     expect(host.status.get('redis-client')?.state).toBe('running');
 

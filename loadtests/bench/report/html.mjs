@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { fmt } from '../../lib/bench-util.mjs';
 import { kpiRows } from './kpis.mjs';
+import { SMOKE_NOTE } from './markdown.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -70,7 +71,7 @@ ${comparison.rows
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>plandex-perf bench — ${escape(meta.date.slice(0, 10))} — Node ${escape(meta.node)}</title>
+<title>plandex-perf bench${o.smoke ? ' (smoke run)' : ''} — ${escape(meta.date.slice(0, 10))} — Node ${escape(meta.node)}</title>
 <style>${uplotCss}
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #1d2330; padding: 0 1rem; }
 h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
@@ -84,12 +85,13 @@ tr.missed:not(.on-value) td:nth-child(4), tr.missed.on-value td:nth-child(3) { c
 </style>
 </head>
 <body>
-<h1>plandex-perf bench: the reference app bare and with the plugin (profile <code>${escape(o.profile)}</code>)</h1>
+<h1>plandex-perf bench${o.smoke ? ' (smoke run)' : ''}: the reference app bare and with the plugin (profile <code>${escape(o.profile)}</code>)</h1>
 <p class="meta">${escape(meta.date)} · Node ${escape(meta.node)} · ${escape(meta.cpu)} × ${meta.cpus} CPUs · ${(meta.totalMemBytes / 2 ** 30).toFixed(1)} GiB ·
 scenario <code>${escape(o.scenario)}</code>, ${o.connections} connections, ${o.warmupSec} s warm-up + ${o.durationSec} s measured × ${o.rounds} round(s) · database ${escape(meta.database)} · CPU pinning: ${escape(meta.pinning)}</p>
+${o.smoke ? `<p class="problems" id="smoke">${escape(SMOKE_NOTE.replaceAll('**', '').replaceAll('`', ''))}</p>` : ''}
 ${problems}
 <h2>KPIs (medians over rounds)</h2>
-<table id="kpis"><thead><tr><th>KPI</th><th>bare</th><th>with plugin</th><th>plugin / bare</th><th>target</th><th>background document</th></tr></thead>
+<table id="kpis"><thead><tr><th>KPI</th><th>bare</th><th>with plugin</th><th>plugin / bare</th><th>target</th><th>the project's target</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

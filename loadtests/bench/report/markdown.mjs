@@ -4,6 +4,11 @@
 import { fmt } from '../../lib/bench-util.mjs';
 import { kpiRows } from './kpis.mjs';
 
+/** What a `--quick` report says first: it checked that the bench runs, it measured nothing. */
+export const SMOKE_NOTE =
+  '**Smoke run (`--quick`)**: one short round, to check that the bench works end to end. Its figures are not a measurement ' +
+  'and its ✓/✗ mean nothing; run without `--quick` (2 rounds of 20 s by default) to measure.';
+
 const mark = (met) => (met == null ? '' : met ? ' ✓' : ' ✗');
 
 /** @param {any} results  from ../suite.mjs   @param {ReturnType<typeof import('./kpis.mjs').compareResults>} [comparison] */
@@ -11,13 +16,14 @@ export function benchMarkdown(results, comparison) {
   const { meta, summary, problems } = results;
   const o = meta.options;
   const L = [];
-  L.push(`## plandex-perf bench: the reference app bare and with the plugin (profile \`${o.profile}\`)`, '');
+  L.push(`## plandex-perf bench${o.smoke ? ' (smoke run)' : ''}: the reference app bare and with the plugin (profile \`${o.profile}\`)`, '');
+  if (o.smoke) L.push(SMOKE_NOTE, '');
   L.push(
     `${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cpus} CPUs · ${(meta.totalMemBytes / 2 ** 30).toFixed(1)} GiB · ${meta.platform} · ` +
       `load average before ${meta.loadavgBefore.map((x) => x.toFixed(2)).join('/')}`,
     '',
   );
-  L.push('| KPI | bare | with plugin | plugin / bare | target (background document) |');
+  L.push('| KPI | bare | with plugin | plugin / bare | target |');
   L.push('|---|--:|--:|--:|---|');
   for (const k of kpiRows(summary)) {
     const show = (x) => (k.unit === '%' ? (x == null ? '–' : `${fmt(x * 100, k.digits)} %`) : `${fmt(x, k.digits)} ${k.unit}`);
@@ -28,7 +34,9 @@ export function benchMarkdown(results, comparison) {
   L.push('');
   const plugin = summary.plugin ?? {};
   L.push(
-    `Medians of ${o.rounds} round(s). DB time is PostgreSQL's own (\`pg_stat_database.active_time\` over the app's life, divided by its responses), ` +
+    'Targets, plugin against bare: database work −50–70 %, API latency −25–50 %, peak memory −30–40 %, cache hit rate ≥ 70 %; ' +
+      'a KPI is ✓ when its ratio reaches the near end of its range. ' +
+      `Medians of ${o.rounds} round(s). DB time is PostgreSQL's own (\`pg_stat_database.active_time\` over the app's life, divided by its responses), ` +
       'so the bare app is measured without any instrumentation. ' +
       (plugin.queryP95Ms != null ? `Client-side query p95 with the plugin (\`db.client.operation.duration\`): ${fmt(plugin.queryP95Ms, 2)} ms. ` : '') +
       (plugin.poolMax != null ? `pg pool max with the plugin: ${fmt(plugin.poolMax, 0)} (bare: pg's default, 10). ` : '') +

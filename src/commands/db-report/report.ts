@@ -5,13 +5,10 @@
  * without a database; `collectReport` only runs the queries of sql.ts and hands the rows over.
  */
 import { createHash } from 'node:crypto';
-import { FOREIGN_KEYS_SQL, INDEXES_SQL, MARK, SEQ_SCANS_SQL, SERVER_SQL } from './sql.js';
+import { FOREIGN_KEYS_SQL, INDEXES_SQL, MARK, SEQ_SCANS_SQL, SERVER_SQL, type Queryable } from './sql.js';
 import { readStatements, type StatementsSection } from './statements.js';
 
-/** What the report needs from a connection: node-postgres's `Client#query` fits. */
-export interface Queryable {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
-}
+export type { Queryable } from './sql.js';
 
 export interface ReportOptions {
   /** Tables with fewer rows are left out of the sequential-scan check: scanning them is as cheap as an index. `0`: every table. */

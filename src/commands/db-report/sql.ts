@@ -4,6 +4,11 @@
  * databases with thousands of tables. Arrays come back as JSON so any node-postgres type setup reads them.
  */
 
+/** What the report needs from a connection: node-postgres's `Client#query` fits. */
+export interface Queryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
 /**
  * In every statement, so the slowest-statements list can leave the report's own queries out: pg_stat_statements
  * keeps comments inside a statement (constants become $n, comments stay).

@@ -3,8 +3,7 @@
  * not having it (not shipped, not created, not preloaded) ends as advice on how to get it, never as a
  * failed report.
  */
-import { MARK, STATEMENTS_EXTENSION_SQL, STATEMENTS_SETUP_SQL, slowStatementsSql } from './sql.js';
-import type { Queryable } from './report.js';
+import { MARK, STATEMENTS_EXTENSION_SQL, STATEMENTS_SETUP_SQL, slowStatementsSql, type Queryable } from './sql.js';
 
 /**
  * `enabled`: statements listed. `not-installed`: CREATE EXTENSION was not run in this database.
