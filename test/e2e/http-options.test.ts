@@ -98,7 +98,7 @@ describe('the unmatched bucket', () => {
   });
 });
 
-describe.each([
+describe.each<{ name: string; script: string; env: Record<string, string> }>([
   { name: 'Express 5', script: expressApp, env: {} },
   { name: 'plain node:http', script: plainApp, env: { PLANDEX_PERF_HTTP_ROUTES: '/t/:tenant/orders/:orderId' } },
 ])('tenant attributes on $name', ({ script, env }) => {

@@ -9,7 +9,7 @@ import { envOverrides, resolveSection } from '../../src/config.js';
 import type { Profile } from '../../src/profiles.js';
 
 // The http plugin's options for excluded paths, the unmatched bucket and the extra attributes.
-const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 4, constrained: false };
+const profile: Profile = { name: 'test', memoryBytes: 1024 ** 3, cpus: 4, constrained: false, intent: 'safe', maxOldSpaceMb: 256, maxSemiSpaceMb: 4, uvThreadpoolSize: 4 };
 const resolve = (file: unknown, env: NodeJS.ProcessEnv = {}) => resolveSection(http, { profile, file, env: envOverrides(http, env) });
 
 describe('http options', () => {
