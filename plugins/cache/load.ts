@@ -7,6 +7,7 @@ import { CLOSED } from './breaker.js';
 import { NOT_DATA, type Entries } from './entries.js';
 import { ALL_TABLES_TAG, LoadTrace, TABLE_TAG, currentTrace, traces } from './trace.js';
 import { notDataReason } from './args.js';
+import { isValueTag } from './row-tags.js';
 import type { Flight, Flights } from './flights.js';
 import type { L1Entry } from './l1.js';
 import type { Stats, Level } from './stats.js';
@@ -313,9 +314,14 @@ export class Loader {
   }
 }
 
+/**
+ * The tags a function's entries usually carry, fetched with each L2 read. Single-row tags are left out:
+ * each entry has its own, so remembering them would fill the list with other calls' rows (and make
+ * every L2 read fetch 32 useless tag times, then a second round trip for its own).
+ */
 function rememberTags(f: Fn, tags: readonly string[]): void {
   for (const tag of tags) {
-    if (f.seenTags.includes(tag)) continue;
+    if (isValueTag(tag) || f.seenTags.includes(tag)) continue;
     if (f.seenTags.length >= MAX_SEEN_TAGS) f.seenTags.shift();
     f.seenTags.push(tag);
   }
