@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeEngine, type LogLine } from '../fixtures/cache-helpers.js';
 import { currentTrace, tableTag } from '../../plugins/cache/trace.js';
+import type { Store } from '../../plugins/cache/stores.js';
 
 /**
  * The engine on fake time: the engine's clock is injected (`now`) and timers are vitest's, so TTLs, grace,
@@ -427,5 +428,29 @@ describe('dependencies recorded while the origin runs', () => {
     expect((await getPage(1)).v).toBe(2);
     await engine.invalidateTags(['user']);
     expect((await getPage(1)).v).toBe(3);
+  });
+});
+
+describe('the invalidation bus', () => {
+  it('still sends when L2 is failing and its breaker is open (an invalidation is never silenced by slow reads)', async () => {
+    const sent: string[] = [];
+    const hang = () => new Promise<never>(() => {});
+    const store: Store = {
+      kind: 'redis',
+      getMany: hang,
+      set: hang,
+      delete: hang,
+      busTransport: () => ({ maxBytes: 65_536, connected: true, listen() {}, send: async (text: string) => void sent.push(text), close() {} }),
+      close: async () => {},
+    };
+    const engine = fake({ commandTimeoutMs: 10, breakerThreshold: 1, breakerCooldownMs: 60_000 }, { store });
+    const get = engine.cached(async (id: number) => ({ id }), { ttl: '1m' });
+    const pending = get(1);
+    await tick(20); // the L2 read times out: the breaker opens
+    await pending;
+    expect(engine.snapshot().l2?.breaker).toBe('open');
+    engine.tagsWritten(['@pg:users|id=1']);
+    await tick(1);
+    expect(sent.map((text) => JSON.parse(text).t)).toEqual([['@pg:users|id=1']]);
   });
 });
