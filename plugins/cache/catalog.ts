@@ -31,6 +31,8 @@ const CHANGES_CHILD = new Set(['c', 'n', 'd']);
 export interface CatalogMaps {
   /** Written table → tables that change with it whatever the write (views, partitions). */
   changes: Map<string, Set<string>>;
+  /** View → the tables it is built on: a write through an updatable view (or its rules, INSTEAD OF triggers) writes them. */
+  viewBases: Map<string, Set<string>>;
   /** Parent → children whose rows a DELETE of the parent changes (ON DELETE CASCADE | SET NULL | SET DEFAULT). */
   onDelete: Map<string, Set<string>>;
   /** Parent → children whose rows an UPDATE of the parent's key changes (ON UPDATE …). */
@@ -44,6 +46,7 @@ export interface CatalogMaps {
 export async function readCatalog(client: PgClientLike): Promise<CatalogMaps> {
   const changes = new Map<string, Set<string>>();
   const onDelete = new Map<string, Set<string>>();
+  const viewBases = new Map<string, Set<string>>();
   const onUpdate = new Map<string, Set<string>>();
   const referencedBy = new Map<string, Set<string>>();
   const add = (map: Map<string, Set<string>>, from: string, to: string) => {
@@ -58,7 +61,10 @@ export async function readCatalog(client: PgClientLike): Promise<CatalogMaps> {
     if (CHANGES_CHILD.has(fk.del)) add(onDelete, fk.parent, fk.child);
     if (CHANGES_CHILD.has(fk.upd)) add(onUpdate, fk.parent, fk.child);
   }
-  for (const v of (await client.query(VIEWS)).rows as { view: string; base: string }[]) add(changes, v.base, v.view);
+  for (const v of (await client.query(VIEWS)).rows as { view: string; base: string }[]) {
+    add(changes, v.base, v.view);
+    add(viewBases, v.view, v.base);
+  }
   for (const i of (await client.query(INHERITS)).rows as { child: string; parent: string }[]) {
     add(changes, i.child, i.parent);
     add(changes, i.parent, i.child);
@@ -71,7 +77,7 @@ export async function readCatalog(client: PgClientLike): Promise<CatalogMaps> {
     const known = kinds.get(c.column);
     kinds.set(c.column, known === undefined || known === kind ? kind : 'other');
   }
-  return { changes, onDelete, onUpdate, referencedBy, columns };
+  return { changes, viewBases, onDelete, onUpdate, referencedBy, columns };
 }
 
 /**
@@ -88,6 +94,8 @@ export function closure(maps: CatalogMaps, tables: readonly string[], truncate: 
     const first = tables.includes(table) ? op : undefined;
     const next = [
       ...(maps.changes.get(table) ?? []),
+      // Only a written table can be a view written through; its bases were not reached by a cascade.
+      ...(tables.includes(table) ? (maps.viewBases.get(table) ?? []) : []),
       ...(first !== 'insert' && first !== 'update' ? (maps.onDelete.get(table) ?? []) : []),
       ...(first !== 'insert' && first !== 'delete' ? (maps.onUpdate.get(table) ?? []) : []),
       ...(truncate ? (maps.referencedBy.get(table) ?? []) : []),

@@ -165,6 +165,7 @@ describe('fallbacks: whatever the parser cannot prove invalidates the whole tabl
 describe('cascades follow the foreign-key actions the write can fire', () => {
   const maps: CatalogMaps = {
     changes: new Map([['users', new Set(['users_view'])]]),
+    viewBases: new Map([['users_view', new Set(['users'])]]),
     onDelete: new Map([['users', new Set(['posts'])], ['posts', new Set(['tags'])]]),
     onUpdate: new Map(),
     referencedBy: new Map([['users', new Set(['posts'])]]),
@@ -176,6 +177,9 @@ describe('cascades follow the foreign-key actions the write can fire', () => {
     expect(closure(maps, ['users'], false, 'delete').sort()).toEqual(['posts', 'tags', 'users', 'users_view']);
     expect(closure(maps, ['users'], false).sort()).toEqual(['posts', 'tags', 'users', 'users_view']);
     expect(closure(maps, ['users'], true, 'update').sort()).toEqual(['posts', 'tags', 'users', 'users_view']);
+  });
+  it('a write through an updatable view writes its base tables (and what cascades from them)', () => {
+    expect(closure(maps, ['users_view'], false, 'update').sort()).toEqual(['posts', 'tags', 'users', 'users_view']);
   });
   it('the verb is read off the statement', () => {
     const op = (sql: string) => analyzeTables(sql).steps.find((s) => s.kind === 'write')?.op;
