@@ -225,10 +225,10 @@ export class Loader {
     return undefined;
   }
 
-  private async readL2(c: Call, l2: L2, l2key: string): Promise<StoredEntry | undefined | typeof UNAVAILABLE> {
+  private async readL2(c: Call, l2: L2, l2key: string, why?: { invalidated?: boolean }): Promise<StoredEntry | undefined | typeof UNAVAILABLE> {
     const t0 = performance.now();
     const guess = c.f.seenTags.length > 0 ? c.f.seenTags : (c.tags ?? []);
-    const result = await this.d.entries.read(l2, l2key, guess);
+    const result = await this.d.entries.read(l2, l2key, guess, why);
     this.d.duration('l2', (performance.now() - t0) / 1000);
     return result;
   }
@@ -238,8 +238,12 @@ export class Loader {
     const deadline = d.now() + d.leaseWaitMs;
     while (d.now() + POLL_MS <= deadline) {
       await sleep(POLL_MS, undefined, { ref: false });
-      const found = await this.readL2(c, l2, l2key);
-      if (found === UNAVAILABLE || l2.state !== CLOSED) return undefined;
+      const why: { invalidated?: boolean } = {};
+      const found = await this.readL2(c, l2, l2key, why);
+      // An entry this instance holds invalid (an invalidation it received after the lease holder started
+      // its load, which therefore may be fresh: this instance cannot tell) will not become valid by waiting:
+      // compute now rather than poll to the end of leaseWaitMs (seen as a 500 ms convergence on Redis).
+      if (found === UNAVAILABLE || l2.state !== CLOSED || why.invalidated === true) return undefined;
       if (found !== undefined && d.now() < found.expires) return found;
     }
     return undefined;
