@@ -225,11 +225,13 @@ describe('two processes: a write in one is seen by the other within 100 ms', () 
           await call(a, 'PUT', '/users/1', { name });
           expect(await user(a, 1)).toMatchObject({ name });
           const t0 = performance.now();
-          // Correctness: the other instance always converges. With the PostgreSQL L2 one write in a full,
-          // parallel suite run once took over 2 s (alone: 5–12 ms); not yet explained, so the bound is wide
-          // and the target below is on the median.
+          // Correctness: the other instance always converges, within 2 s even on a loaded machine. Two
+          // causes of slower convergence were found and fixed: a bus message sent through L2's breaker was
+          // dropped while the breaker was open (a slow, loaded database), leaving the other instance on its
+          // L1 cap (10 s); and an instance polling the writer's lease held the writer's fresh L2 entry
+          // invalid and polled out leaseWaitMs (500 ms). The target below is on the median.
           while ((await user(b, 1))?.name !== name) {
-            expect(performance.now() - t0).toBeLessThan(10_000);
+            expect(performance.now() - t0).toBeLessThan(2_000);
             await sleep(2);
           }
           timings.push(performance.now() - t0);
