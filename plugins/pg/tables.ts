@@ -685,6 +685,8 @@ function analyzeStatement(tokens: Token[], effects: Effects): void {
     // for its whole table.
     const own = tokens[i]!.depth === ownDepth;
     op = own && verb !== undefined ? (verb.toLowerCase() as WriteOp) : undefined;
+    // ON CONFLICT DO UPDATE updates existing rows: their ON UPDATE foreign-key actions may fire.
+    if (op === 'insert' && tokens.some((t, j) => j > i && t.type === T.Word && t.text === 'UPDATE' && s.word(j - 1) === 'DO')) op = 'update';
     filter = own && (verb === 'UPDATE' || verb === 'DELETE') ? writeFilter(s, i, verb) : undefined;
     insert = own && verb === 'INSERT' ? insertRows(s, i) : undefined;
   }

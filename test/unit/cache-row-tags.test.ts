@@ -185,6 +185,8 @@ describe('cascades follow the foreign-key actions the write can fire', () => {
     const op = (sql: string) => analyzeTables(sql).steps.find((s) => s.kind === 'write')?.op;
     expect(op('INSERT INTO users (id) VALUES (1)')).toBe('insert');
     expect(op('INSERT INTO users (id) SELECT 1')).toBe('insert');
+    expect(op('INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 2')).toBe('update');
+    expect(op('INSERT INTO users (id) VALUES (1) ON CONFLICT DO NOTHING')).toBe('insert');
     expect(op('UPDATE users SET name = 1')).toBe('update');
     expect(op('DELETE FROM users')).toBe('delete');
     expect(op('MERGE INTO users u USING posts p ON true WHEN MATCHED THEN DELETE')).toBeUndefined();
