@@ -207,7 +207,7 @@ async function main() {
       '',
     ].join('\n');
     process.stdout.write(lines);
-    const out = path.join(REPO, 'loadtests/results', `cache-app-${new Date().toISOString().slice(0, 10)}-node${process.versions.node.split('.')[0]}-writes${Math.round(writeShare * 100)}${GRACE ? `-grace${GRACE}` : ''}${quick ? '-quick' : ''}`);
+    const out = path.join(REPO, 'loadtests/results', `cache-app-${new Date().toISOString().slice(0, 10)}-node${process.versions.node.split('.')[0]}-writes${Math.round(writeShare * 100)}${process.env.BENCH_L2 === 'none' ? '-l1only' : ''}${GRACE ? `-grace${GRACE}` : ''}${quick ? '-quick' : ''}`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(`${out}.json`, JSON.stringify({ date: new Date().toISOString(), node: process.version, redis: redisUp, grace: GRACE ?? null, writeShare, rounds, duration, connections, results, throughput, p99, hitRatio, idealHitRatio, stale }, null, 2));
     fs.writeFileSync(`${out}.md`, lines);

@@ -481,3 +481,34 @@ describe('leases after an invalidation', () => {
     expect(performance.now() - t0).toBeLessThan(2500);
   });
 });
+
+describe('L2 reads race writes safely', () => {
+  it('an L2 entry whose tag a write drops during the second round trip (tag times) is not served', async () => {
+    vi.useRealTimers();
+    const now = Date.now();
+    const old = encode({ value: { v: 1 }, created: now - 1000, expires: now + 60_000, grace: now + 60_000, stale: now + 60_000, tags: ['@pg:plans|user_id=abc'] }, 0);
+    let release = (): void => {};
+    let secondRounds = 0;
+    const store: Store = {
+      kind: 'redis',
+      async getMany(keys: string[]) {
+        if (keys.some((key) => !key.includes(':tag:'))) return keys.map((key) => (key.includes(':tag:') ? undefined : old));
+        secondRounds++;
+        await new Promise<void>((resolve) => (release = resolve));
+        return keys.map(() => undefined); // the write's tag time has not reached L2 yet
+      },
+      set: async () => {},
+      delete: async () => {},
+      close: async () => {},
+    };
+    const engine = fake({ commandTimeoutMs: 5000, leaseMs: 0 }, { store });
+    let calls = 0;
+    const get = engine.cached(async (id: number) => ({ v: 1 + ++calls, id }), { ttl: '1m' });
+    const result = get(1);
+    while (secondRounds === 0) await new Promise((resolve) => setImmediate(resolve));
+    engine.tagsWritten(['@pg:plans|user_id=abc']); // the write ends while the tag times are on their way
+    release();
+    expect(await result).toEqual({ v: 2, id: 1 });
+    expect(calls).toBe(1);
+  });
+});
