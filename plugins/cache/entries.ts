@@ -91,6 +91,11 @@ export class Entries {
     return STORED;
   }
 
+  /** True when one of `tags` was invalidated (by this process's tag clock) at or after `since`. */
+  invalidatedSince(tags: Iterable<string>, since: number): boolean {
+    return this.tagClock.since(tags, since);
+  }
+
   /** Gives up this instance's L2 lease for a key it will not store. */
   release(f: Fn, argKey: string): void {
     const l2key = this.l2Key(f, argKey);

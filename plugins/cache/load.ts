@@ -88,7 +88,9 @@ export class Loader {
     }
     d.stats.l1Miss++;
     const running = d.flights.get(key);
-    if (running !== undefined) {
+    // A load invalidated since it started (a write ended meanwhile) may return what the write replaced: a
+    // caller arriving now must not join it, or it would be served the old value after the write returned.
+    if (running !== undefined && !running.invalidated && !d.entries.invalidatedSince(running.trace.tags, running.started)) {
       d.stats.coalesced++;
       if (outer !== undefined) running.trace.addParent(outer);
       return running.promise;
@@ -129,7 +131,7 @@ export class Loader {
       f.mode = ASYNC;
       return value;
     }
-    const flight: Flight = { promise: Promise.resolve(), invalidated: false, trace };
+    const flight: Flight = { promise: Promise.resolve(), invalidated: false, trace, started };
     this.keep({ f, self, args: list, argKey, key, tags: this.tagsFor(f, list), stale: undefined, refreshing: false, flight, started, leased: false }, value);
     return value;
   }
@@ -140,7 +142,7 @@ export class Loader {
   }
 
   private start(f: Fn, self: unknown, args: unknown[], argKey: string, key: string, stale: Stale | undefined, refreshing: boolean, outer: LoadTrace | undefined): Flight {
-    const flight: Flight = { promise: Promise.resolve(undefined), invalidated: false, trace: new LoadTrace(outer) };
+    const flight: Flight = { promise: Promise.resolve(undefined), invalidated: false, trace: new LoadTrace(outer), started: this.d.now() };
     if (!this.d.flights.add(key, flight)) {
       // Bounded: past the limit a call is not coalesced (and not cached), rather than tracked without end.
       this.d.stats.origin++;

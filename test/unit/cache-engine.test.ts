@@ -512,3 +512,33 @@ describe('L2 reads race writes safely', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('single flight and writes', () => {
+  it('a call after a write does not join a load that started before it (it would get the replaced value)', async () => {
+    const engine = fake();
+    const pending: ((v: number) => void)[] = [];
+    let version = 1;
+    const get = engine.cached(
+      async (id: number) => {
+        currentTrace()?.addTags(['@pg:t|id=1']); // as the table tracker records the query's rows
+        const seen = version; // the row as the query reads it
+        await new Promise<number>((resolve) => pending.push(resolve));
+        return { id, version: seen };
+      },
+      { ttl: '1m' },
+    );
+    const before = get(1);
+    await tick(5);
+    version = 2;
+    engine.tagsWritten(['@pg:t|id=1']); // the write returns to the app
+    await tick(1);
+    const after = get(1);
+    await tick(0);
+    expect(pending.length).toBe(2); // a second load, not a join
+    pending.forEach((resolve) => resolve(0));
+    expect(await before).toEqual({ id: 1, version: 1 });
+    expect(await after).toEqual({ id: 1, version: 2 });
+    expect(await get(1)).toEqual({ id: 1, version: 2 }); // the later load was kept, the earlier one not
+    expect(pending.length).toBe(2);
+  });
+});
