@@ -535,7 +535,7 @@ describe('single flight and writes', () => {
     const after = get(1);
     await tick(0);
     expect(pending.length).toBe(2); // a second load, not a join
-    pending.forEach((resolve) => resolve(0));
+    for (const resolve of pending) resolve(0);
     expect(await before).toEqual({ id: 1, version: 1 });
     expect(await after).toEqual({ id: 1, version: 2 });
     expect(await get(1)).toEqual({ id: 1, version: 2 }); // the later load was kept, the earlier one not
