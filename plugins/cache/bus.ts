@@ -24,6 +24,10 @@ export interface BusTransport {
   close(): void;
 }
 
+const MAX_PENDING = 1000;
+const RETRY_MS = 50;
+const SEND_TIMEOUT_MS = 2000;
+
 export class Bus {
   readonly id = crypto.randomUUID();
 
@@ -47,9 +51,31 @@ export class Bus {
     return Buffer.byteLength(text) > this.transport.maxBytes ? undefined : text;
   }
 
-  /** Sends through the owner's L2 guard (timeout and breaker). */
-  send(text: string): Promise<unknown> {
-    return this.transport.send(text);
+  /** Sends in progress (bounded: past MAX_PENDING a message is dropped, and L1's TTL cap bounds what that costs). */
+  private pending = 0;
+
+  /**
+   * Sends a message, not through L2's breaker: the breaker opens when L2 reads are slow (a loaded
+   * database), and an invalidation silenced then left the other instances serving the old value until
+   * their L1 cap ran out (seen as a write taking seconds to converge). A failed send is tried once more.
+   */
+  publish(text: string): void {
+    if (this.pending >= MAX_PENDING) return;
+    this.pending++;
+    const attempt = (retry: boolean): void => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('bus send timed out')), SEND_TIMEOUT_MS).unref()));
+      Promise.race([Promise.resolve().then(() => this.transport.send(text)), timeout])
+        .finally(() => clearTimeout(timer))
+        .then(
+        () => void this.pending--,
+        () => {
+          if (retry) setTimeout(() => attempt(false), RETRY_MS).unref();
+          else this.pending--;
+        },
+      );
+    };
+    attempt(true);
   }
 
   private receive(raw: string): void {

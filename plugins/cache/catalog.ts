@@ -1,4 +1,6 @@
 import { OWN_APPLICATION_NAME, type PgClientLike } from './pg-listen.js';
+import { columnKind, type ColumnKind, type Columns } from './row-tags.js';
+import type { WriteOp } from '../pg/tables.js';
 
 /**
  * What else a write to a table changes, from the database's catalog: the child tables of foreign keys
@@ -16,8 +18,8 @@ const VIEWS = `SELECT DISTINCT v.relname AS view, t.relname AS base
   JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
   JOIN pg_class t ON t.oid = d.refobjid
   WHERE v.relkind IN ('v', 'm') AND t.oid <> v.oid`;
-const COLUMNS = `SELECT c.relname AS table, a.attname AS column FROM pg_attribute a
-  JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+const COLUMNS = `SELECT c.relname AS table, a.attname AS column, t.typname AS type FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`;
 const INHERITS = `SELECT c.relname AS child, p.relname AS parent FROM pg_inherits i
@@ -27,16 +29,25 @@ const INHERITS = `SELECT c.relname AS child, p.relname AS parent FROM pg_inherit
 const CHANGES_CHILD = new Set(['c', 'n', 'd']);
 
 export interface CatalogMaps {
-  /** Written table → tables that change with it (cascades, views, partitions). */
+  /** Written table → tables that change with it whatever the write (views, partitions). */
   changes: Map<string, Set<string>>;
+  /** View → the tables it is built on: a write through an updatable view (or its rules, INSTEAD OF triggers) writes them. */
+  viewBases: Map<string, Set<string>>;
+  /** Parent → children whose rows a DELETE of the parent changes (ON DELETE CASCADE | SET NULL | SET DEFAULT). */
+  onDelete: Map<string, Set<string>>;
+  /** Parent → children whose rows an UPDATE of the parent's key changes (ON UPDATE …). */
+  onUpdate: Map<string, Set<string>>;
   /** Table → tables referencing it by any foreign key (TRUNCATE … CASCADE empties them). */
   referencedBy: Map<string, Set<string>>;
-  /** Table → its columns (the same name in two schemas: both tables' columns). */
-  columns: Map<string, string[]>;
+  /** Table → its columns and their kinds (the same name in two schemas: both tables' columns; a column of two kinds is 'other'). */
+  columns: Map<string, Map<string, ColumnKind>>;
 }
 
 export async function readCatalog(client: PgClientLike): Promise<CatalogMaps> {
   const changes = new Map<string, Set<string>>();
+  const onDelete = new Map<string, Set<string>>();
+  const viewBases = new Map<string, Set<string>>();
+  const onUpdate = new Map<string, Set<string>>();
   const referencedBy = new Map<string, Set<string>>();
   const add = (map: Map<string, Set<string>>, from: string, to: string) => {
     if (from === to) return;
@@ -47,29 +58,48 @@ export async function readCatalog(client: PgClientLike): Promise<CatalogMaps> {
   const fks = (await client.query(FOREIGN_KEYS)).rows as { child: string; parent: string; del: string; upd: string }[];
   for (const fk of fks) {
     add(referencedBy, fk.parent, fk.child);
-    if (CHANGES_CHILD.has(fk.del) || CHANGES_CHILD.has(fk.upd)) add(changes, fk.parent, fk.child);
+    if (CHANGES_CHILD.has(fk.del)) add(onDelete, fk.parent, fk.child);
+    if (CHANGES_CHILD.has(fk.upd)) add(onUpdate, fk.parent, fk.child);
   }
-  for (const v of (await client.query(VIEWS)).rows as { view: string; base: string }[]) add(changes, v.base, v.view);
+  for (const v of (await client.query(VIEWS)).rows as { view: string; base: string }[]) {
+    add(changes, v.base, v.view);
+    add(viewBases, v.view, v.base);
+  }
   for (const i of (await client.query(INHERITS)).rows as { child: string; parent: string }[]) {
     add(changes, i.child, i.parent);
     add(changes, i.parent, i.child);
   }
-  const columns = new Map<string, string[]>();
-  for (const c of (await client.query(COLUMNS)).rows as { table: string; column: string }[]) {
-    const list = columns.get(c.table) ?? [];
-    if (!list.includes(c.column)) list.push(c.column);
-    columns.set(c.table, list);
+  const columns = new Map<string, Map<string, ColumnKind>>();
+  for (const c of (await client.query(COLUMNS)).rows as { table: string; column: string; type: string }[]) {
+    let kinds = columns.get(c.table);
+    if (!kinds) columns.set(c.table, (kinds = new Map()));
+    const kind = columnKind(c.type);
+    const known = kinds.get(c.column);
+    kinds.set(c.column, known === undefined || known === kind ? kind : 'other');
   }
-  return { changes, referencedBy, columns };
+  return { changes, viewBases, onDelete, onUpdate, referencedBy, columns };
 }
 
-/** Everything reachable from `tables` (TRUNCATE first follows every foreign key). */
-export function closure(maps: CatalogMaps, tables: readonly string[], truncate: boolean): string[] {
+/**
+ * Everything reachable from `tables` (TRUNCATE first follows every foreign key). `op`, the verb of a
+ * one-table write, picks the foreign-key actions that can fire: none for an INSERT, ON DELETE for a
+ * DELETE, ON UPDATE for an UPDATE; without it (MERGE, several writes, cascaded rows) both.
+ */
+export function closure(maps: CatalogMaps, tables: readonly string[], truncate: boolean, op?: WriteOp): string[] {
   const out = new Set<string>(tables);
   const queue = [...tables];
   while (queue.length > 0) {
     const table = queue.pop()!;
-    const next = [...(maps.changes.get(table) ?? []), ...(truncate ? (maps.referencedBy.get(table) ?? []) : [])];
+    // A cascaded change is a DELETE or an UPDATE of the child (SET NULL/DEFAULT): it may cascade on either.
+    const first = tables.includes(table) ? op : undefined;
+    const next = [
+      ...(maps.changes.get(table) ?? []),
+      // Only a written table can be a view written through; its bases were not reached by a cascade.
+      ...(tables.includes(table) ? (maps.viewBases.get(table) ?? []) : []),
+      ...(first !== 'insert' && first !== 'update' ? (maps.onDelete.get(table) ?? []) : []),
+      ...(first !== 'insert' && first !== 'delete' ? (maps.onUpdate.get(table) ?? []) : []),
+      ...(truncate ? (maps.referencedBy.get(table) ?? []) : []),
+    ];
     for (const t of next) {
       if (out.has(t)) continue;
       out.add(t);
@@ -136,12 +166,12 @@ export class Catalog {
   }
 
   /** The tables a write to `tables` changes, or 'all' while the catalog is not known. */
-  expand(tables: readonly string[], truncate: boolean): string[] | 'all' {
-    return this.maps === undefined ? 'all' : closure(this.maps, tables, truncate);
+  expand(tables: readonly string[], truncate: boolean, op?: WriteOp): string[] | 'all' {
+    return this.maps === undefined ? 'all' : closure(this.maps, tables, truncate, op);
   }
 
-  /** The columns of `table`, when the catalog is known. */
-  columns(table: string): readonly string[] | undefined {
+  /** The columns of `table` and their kinds, when the catalog is known. */
+  columns(table: string): Columns | undefined {
     return this.maps?.columns.get(table);
   }
 

@@ -292,7 +292,7 @@ export class Engine implements CacheApi {
     const text = bus.encode(message);
     if (text === undefined) return;
     this.stats.busSent++;
-    this.l2.write(() => bus.send(text));
+    bus.publish(text);
   }
 
   private received(message: BusMessage): void {

@@ -6,6 +6,8 @@ export interface Flight {
   /** Set when the key is invalidated meanwhile: the result is returned but not stored. */
   invalidated: boolean;
   trace: LoadTrace;
+  /** When it started (the engine's clock): a tag invalidated at or after it may have reached it too late. */
+  started: number;
 }
 
 /** The loads in progress, bounded: past `max` a call is not coalesced (and not cached) rather than tracked without end. */

@@ -7,6 +7,7 @@ import { CLOSED } from './breaker.js';
 import { NOT_DATA, type Entries } from './entries.js';
 import { ALL_TABLES_TAG, LoadTrace, TABLE_TAG, currentTrace, traces } from './trace.js';
 import { notDataReason } from './args.js';
+import { isValueTag } from './row-tags.js';
 import type { Flight, Flights } from './flights.js';
 import type { L1Entry } from './l1.js';
 import type { Stats, Level } from './stats.js';
@@ -87,7 +88,9 @@ export class Loader {
     }
     d.stats.l1Miss++;
     const running = d.flights.get(key);
-    if (running !== undefined) {
+    // A load invalidated since it started (a write ended meanwhile) may return what the write replaced: a
+    // caller arriving now must not join it, or it would be served the old value after the write returned.
+    if (running !== undefined && !running.invalidated && !d.entries.invalidatedSince(running.trace.tags, running.started)) {
       d.stats.coalesced++;
       if (outer !== undefined) running.trace.addParent(outer);
       return running.promise;
@@ -128,7 +131,7 @@ export class Loader {
       f.mode = ASYNC;
       return value;
     }
-    const flight: Flight = { promise: Promise.resolve(), invalidated: false, trace };
+    const flight: Flight = { promise: Promise.resolve(), invalidated: false, trace, started };
     this.keep({ f, self, args: list, argKey, key, tags: this.tagsFor(f, list), stale: undefined, refreshing: false, flight, started, leased: false }, value);
     return value;
   }
@@ -139,7 +142,7 @@ export class Loader {
   }
 
   private start(f: Fn, self: unknown, args: unknown[], argKey: string, key: string, stale: Stale | undefined, refreshing: boolean, outer: LoadTrace | undefined): Flight {
-    const flight: Flight = { promise: Promise.resolve(undefined), invalidated: false, trace: new LoadTrace(outer) };
+    const flight: Flight = { promise: Promise.resolve(undefined), invalidated: false, trace: new LoadTrace(outer), started: this.d.now() };
     if (!this.d.flights.add(key, flight)) {
       // Bounded: past the limit a call is not coalesced (and not cached), rather than tracked without end.
       this.d.stats.origin++;
@@ -224,10 +227,10 @@ export class Loader {
     return undefined;
   }
 
-  private async readL2(c: Call, l2: L2, l2key: string): Promise<StoredEntry | undefined | typeof UNAVAILABLE> {
+  private async readL2(c: Call, l2: L2, l2key: string, why?: { invalidated?: boolean }): Promise<StoredEntry | undefined | typeof UNAVAILABLE> {
     const t0 = performance.now();
     const guess = c.f.seenTags.length > 0 ? c.f.seenTags : (c.tags ?? []);
-    const result = await this.d.entries.read(l2, l2key, guess);
+    const result = await this.d.entries.read(l2, l2key, guess, why);
     this.d.duration('l2', (performance.now() - t0) / 1000);
     return result;
   }
@@ -237,8 +240,12 @@ export class Loader {
     const deadline = d.now() + d.leaseWaitMs;
     while (d.now() + POLL_MS <= deadline) {
       await sleep(POLL_MS, undefined, { ref: false });
-      const found = await this.readL2(c, l2, l2key);
-      if (found === UNAVAILABLE || l2.state !== CLOSED) return undefined;
+      const why: { invalidated?: boolean } = {};
+      const found = await this.readL2(c, l2, l2key, why);
+      // An entry this instance holds invalid (an invalidation it received after the lease holder started
+      // its load, which therefore may be fresh: this instance cannot tell) will not become valid by waiting:
+      // compute now rather than poll to the end of leaseWaitMs (seen as a 500 ms convergence on Redis).
+      if (found === UNAVAILABLE || l2.state !== CLOSED || why.invalidated === true) return undefined;
       if (found !== undefined && d.now() < found.expires) return found;
     }
     return undefined;
@@ -313,9 +320,14 @@ export class Loader {
   }
 }
 
+/**
+ * The tags a function's entries usually carry, fetched with each L2 read. Single-row tags are left out:
+ * each entry has its own, so remembering them would fill the list with other calls' rows (and make
+ * every L2 read fetch 32 useless tag times, then a second round trip for its own).
+ */
 function rememberTags(f: Fn, tags: readonly string[]): void {
   for (const tag of tags) {
-    if (f.seenTags.includes(tag)) continue;
+    if (isValueTag(tag) || f.seenTags.includes(tag)) continue;
     if (f.seenTags.length >= MAX_SEEN_TAGS) f.seenTags.shift();
     f.seenTags.push(tag);
   }

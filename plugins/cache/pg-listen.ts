@@ -82,6 +82,12 @@ export class PgListener {
     }, delay).unref();
   }
 
+  /** A query on the listening connection (undefined client: rejected, the caller falls back). */
+  query(text: string, values: unknown[]): Promise<unknown> {
+    const client = this.ready ? this.client : undefined;
+    return client === undefined ? Promise.reject(new Error('not listening')) : client.query(text, values);
+  }
+
   close(): void {
     this.closed = true;
     this.ready = false;

@@ -167,7 +167,9 @@ export async function createPostgresStore(options: StoreOptions): Promise<Store>
             options.onError,
           );
         },
-        send: (text) => pool.query('SELECT pg_notify($1, $2)', [name, text]),
+        // On the LISTEN connection when it is up: it is otherwise idle, where the pool's two connections
+        // may be busy with L2 reads and writes that a notification would queue behind.
+        send: (text) => (state.listener?.ready === true ? state.listener.query('SELECT pg_notify($1, $2)', [name, text]) : pool.query('SELECT pg_notify($1, $2)', [name, text])),
         close: () => state.listener?.close(),
       };
     },

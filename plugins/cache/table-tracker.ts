@@ -29,6 +29,8 @@ export class TableTracker {
 
   inTransaction = (client: object): boolean => this.tx.has(client);
 
+  private readonly columnsOf = (table: string) => this.catalog.columns(table);
+
   onQueryStart = (start: QueryStart): ((error?: unknown) => void) | undefined => {
     const { client } = start;
     // pg-query-stream and pg-cursor keep their text on their cursor.
@@ -44,7 +46,7 @@ export class TableTracker {
       // The catalog is read once something is cached from the database: an app that caches nothing
       // never sees the cache's connection.
       this.catalog.note(client);
-      if (e.reads.length > 0) trace.addTags([ALL_TABLES_TAG, ...readTags(e, values)]);
+      if (e.reads.length > 0) trace.addTags([ALL_TABLES_TAG, ...readTags(e, values, this.columnsOf)]);
       if (this.tx.has(client)) trace.taint('it read through a client inside a transaction');
     }
     if (e.steps.length === 0 && !e.schemaChange) return undefined;
@@ -72,8 +74,8 @@ export class TableTracker {
           this.tx.set(client, pending);
           break;
         case 'write': {
-          const changed = step.all ? 'all' : this.catalog.expand(step.tables, step.truncate);
-          const tables = changed === 'all' ? 'all' : writeTags(step, changed, values, (table) => this.catalog.columns(table));
+          const changed = step.all ? 'all' : this.catalog.expand(step.tables, step.truncate, step.op);
+          const tables = changed === 'all' ? 'all' : writeTags(step, changed, values, this.columnsOf);
           if (pending === undefined) this.written(tables);
           else if (tables === 'all') this.tx.set(client, (pending = 'all'));
           else if (pending !== 'all') for (const t of tables) pending.add(t);

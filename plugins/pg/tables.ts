@@ -16,8 +16,27 @@ import { LRUCache } from 'lru-cache';
  */
 export type StepKind = 'begin' | 'commit' | 'rollback' | 'write';
 
-/** A value in a filter: the 1-based index of a parameter, or a constant as written. */
-export type FilterValue = { param: number } | { literal: string };
+/**
+ * A value in a filter: the 1-based index of a parameter, a constant as written, or a parameter holding an
+ * array whose elements are the values (`col = ANY($1)`).
+ */
+export type FilterValue = { param: number } | { literal: string } | { anyOf: number };
+
+/**
+ * The rows an `INSERT … VALUES` adds: its column list (undefined when it names none: the values follow
+ * the table's own column order, which is not read here) and, per row, each column's value when it is a
+ * parameter or a constant (undefined for an expression or DEFAULT). With `ON CONFLICT (…) DO UPDATE`, an
+ * existing row may be updated instead: only the conflict columns are then known, in `pinned`.
+ */
+export interface InsertRows {
+  columns: readonly string[] | undefined;
+  rows: readonly (readonly (FilterValue | undefined)[])[];
+  /** The columns whose values are known for every touched row (all of `columns` without ON CONFLICT DO UPDATE). */
+  pinned: readonly string[];
+}
+
+/** The verb of a one-table write, for the foreign keys that act on it (an INSERT cascades nowhere). */
+export type WriteOp = 'insert' | 'update' | 'delete';
 
 /**
  * `column = value` (or `column IN (values)`), a conjunct of the WHERE clause at the table's own level with
@@ -38,6 +57,10 @@ export interface Step {
   truncate: boolean;
   /** A one-table UPDATE or DELETE that touches only rows matching this (and does not SET its column). */
   filter?: Filter;
+  /** A one-table INSERT … VALUES (not inside a CTE): the rows it adds. */
+  insert?: InsertRows;
+  /** The verb, for a statement with one write at its own level (not MERGE, not inside a CTE). */
+  op?: WriteOp;
 }
 
 export interface TableEffects {
@@ -360,6 +383,9 @@ function conjunct(tokens: Token[]): Conjunct | undefined {
   const eq = (t: Token | undefined) => t !== undefined && t.type === T.Punct && t.text === '=';
   const left = column(0);
   if (left !== undefined) {
+    if (eq(list[left.next]) && list[left.next + 1]?.type === T.Word && list[left.next + 1]!.text === 'ANY' && list[left.next + 2]?.text === '(' && list[left.next + 3]?.type === T.Param && list[left.next + 4]?.text === ')' && list.length === left.next + 5) {
+      return { qualifier: left.qualifier, column: left.column, values: [{ anyOf: Number(list[left.next + 3]!.text) }] };
+    }
     if (eq(list[left.next]) && list.length === left.next + 2) {
       const value = valueOf(list[left.next + 1]);
       return value === undefined ? undefined : { qualifier: left.qualifier, column: left.column, values: [value] };
@@ -454,6 +480,99 @@ function writeFilter(s: Statement, at: number, verb: 'UPDATE' | 'DELETE'): Filte
   return filter !== undefined && !set.has(filter.column) ? filter : undefined;
 }
 
+/** A single parameter or constant (optionally cast), or undefined for anything else. */
+function singleValue(tokens: readonly Token[]): FilterValue | undefined {
+  const t = tokens[0];
+  const cast = tokens.length === 3 && tokens[1]!.type === T.Punct && tokens[1]!.text === '::' && isName(tokens[2]);
+  if (tokens.length !== 1 && !cast) return undefined;
+  return valueOf(t);
+}
+
+/**
+ * The column list of a group opening at `i` (names only, no subscripts or fields), and the index after it.
+ * Undefined when the group holds anything but names and commas.
+ */
+function nameList(s: Statement, i: number): { names: string[]; next: number } | undefined {
+  if (!s.isPunct(i, '(')) return undefined;
+  const depth = s.tokens[i]!.depth + 1;
+  const names: string[] = [];
+  let j = i + 1;
+  for (; j < s.tokens.length; j++) {
+    const t = s.tokens[j]!;
+    if (t.type === T.Punct && t.text === ')' && t.depth === depth - 1) break;
+    if (t.depth !== depth) return undefined;
+    if ((names.length === 0 || s.isPunct(j - 1, ',')) && (t.type === T.Word || t.type === T.Quoted)) names.push(nameOf(t));
+    else if (!(t.type === T.Punct && t.text === ',' && !s.isPunct(j - 1, ','))) return undefined;
+  }
+  return names.length > 0 ? { names, next: j + 1 } : undefined;
+}
+
+/** The rows of `INSERT INTO t [AS a] [(cols)] [OVERRIDING …] VALUES (…), … | DEFAULT VALUES [ON CONFLICT …]`, from its verb at `at`. */
+function insertRows(s: Statement, at: number): InsertRows | undefined {
+  let i = at + 2;
+  const found = s.name(i);
+  if (found === undefined) return undefined;
+  i = found.next;
+  if (s.word(i) === 'AS') i += 2;
+  let columns: string[] | undefined;
+  if (s.isPunct(i, '(')) {
+    const list = nameList(s, i);
+    if (list === undefined) return undefined;
+    columns = list.names;
+    i = list.next;
+  }
+  if (s.word(i) === 'OVERRIDING') i += 3;
+  const rows: (FilterValue | undefined)[][] = [];
+  if (s.word(i) === 'DEFAULT' && s.word(i + 1) === 'VALUES') {
+    rows.push([]);
+    i += 2;
+  } else {
+    // INSERT … SELECT (or TABLE, or a parenthesised query): its rows are not known here.
+    if (s.word(i) !== 'VALUES') return undefined;
+    i++;
+    for (;;) {
+      if (!s.isPunct(i, '(')) return undefined;
+      const depth = s.tokens[i]!.depth + 1;
+      const end = s.skipGroup(i);
+      const row: (FilterValue | undefined)[] = [];
+      let item: Token[] = [];
+      for (let j = i + 1; j < end - 1; j++) {
+        const t = s.tokens[j]!;
+        if (t.depth === depth && t.type === T.Punct && t.text === ',') {
+          row.push(singleValue(item));
+          item = [];
+        } else item.push(t);
+      }
+      row.push(singleValue(item));
+      if (columns !== undefined && row.length !== columns.length) return undefined;
+      rows.push(row);
+      i = end;
+      if (!s.isPunct(i, ',')) break;
+      i++;
+    }
+  }
+  let pinned: readonly string[] = columns ?? [];
+  if (s.word(i) === 'ON' && s.word(i + 1) === 'CONFLICT') {
+    i += 2;
+    const target = nameList(s, i);
+    const rest = s.tokens.slice(target?.next ?? i).map((t) => (t.type === T.Word ? t.text : ''));
+    const doUpdate = rest.includes('UPDATE');
+    if (doUpdate) {
+      // An existing row may be updated instead: only the conflict columns are then known, if the
+      // update does not set them.
+      if (target === undefined) return undefined;
+      const set = new Set<string>();
+      for (let j = target.next; j < s.tokens.length; j++) {
+        const t = s.tokens[j]!;
+        if ((t.type === T.Word || t.type === T.Quoted) && (s.word(j - 1) === 'SET' || s.isPunct(j - 1, ',')) && s.isPunct(j + 1, '=')) set.add(nameOf(t));
+        if (s.isPunct(j, '(') && s.word(j - 1) === 'SET') return undefined;
+      }
+      pinned = target.names.filter((c) => columns?.includes(c) === true && !set.has(c));
+    }
+  }
+  return { columns, rows, pinned };
+}
+
 function analyzeStatement(tokens: Token[], effects: Effects): void {
   const s = new Statement(tokens);
   const { verb, at } = verbOf(s);
@@ -543,12 +662,15 @@ function analyzeStatement(tokens: Token[], effects: Effects): void {
   s.collectReads();
   const writes = new Set<string>();
   let filter: Filter | undefined;
+  let insert: InsertRows | undefined;
+  let op: WriteOp | undefined;
   let writeCount = 0;
+  const ownDepth = tokens[at]!.depth;
   for (let i = 0; i < tokens.length; i++) {
     const w = s.word(i);
     let target: string | undefined;
-    let verb: 'UPDATE' | 'DELETE' | undefined;
-    if (w === 'INSERT' && s.word(i + 1) === 'INTO') target = s.target(i + 2);
+    let verb: 'UPDATE' | 'DELETE' | 'INSERT' | undefined;
+    if (w === 'INSERT' && s.word(i + 1) === 'INTO') (target = s.target(i + 2)), (verb = 'INSERT');
     else if (w === 'MERGE' && s.word(i + 1) === 'INTO') target = s.target(i + 2);
     else if (w === 'DELETE' && s.word(i + 1) === 'FROM') (target = s.target(i + 2)), (verb = 'DELETE');
     else if (w === 'UPDATE') {
@@ -559,7 +681,14 @@ function analyzeStatement(tokens: Token[], effects: Effects): void {
     if (target === undefined || s.cteNames.has(target)) continue;
     writes.add(target);
     writeCount++;
-    filter = verb === undefined ? undefined : writeFilter(s, i, verb);
+    // Rows are only read off the statement's own write: one inside a CTE (`WITH x AS (DELETE …)`) counts
+    // for its whole table.
+    const own = tokens[i]!.depth === ownDepth;
+    op = own && verb !== undefined ? (verb.toLowerCase() as WriteOp) : undefined;
+    // ON CONFLICT DO UPDATE updates existing rows: their ON UPDATE foreign-key actions may fire.
+    if (op === 'insert' && tokens.some((t, j) => j > i && t.type === T.Word && t.text === 'UPDATE' && s.word(j - 1) === 'DO')) op = 'update';
+    filter = own && (verb === 'UPDATE' || verb === 'DELETE') ? writeFilter(s, i, verb) : undefined;
+    insert = own && verb === 'INSERT' ? insertRows(s, i) : undefined;
   }
   for (const o of s.occurrences) {
     effects.reads.add(o.table);
@@ -571,7 +700,8 @@ function analyzeStatement(tokens: Token[], effects: Effects): void {
   for (const t of writes) readWhole(effects, t);
   if (writes.size > 0) {
     // Only a statement with a single write keeps its filter (a CTE that writes elsewhere too does not).
-    effects.steps.push({ kind: 'write', tables: [...writes], all: false, truncate: false, ...(writeCount === 1 && filter !== undefined ? { filter } : {}) });
+    const one = writeCount === 1;
+    effects.steps.push({ kind: 'write', tables: [...writes], all: false, truncate: false, ...(one && filter !== undefined ? { filter } : {}), ...(one && insert !== undefined ? { insert } : {}), ...(one && op !== undefined ? { op } : {}) });
   }
 }
 

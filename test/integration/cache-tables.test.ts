@@ -147,6 +147,65 @@ describe('one process: a write is seen by the next read', () => {
   });
 });
 
+describe('row level: a write pinned to rows invalidates those rows only; what the parser cannot bound, the whole table', () => {
+  // A write by the admin connection is invisible to the app (no triggers here): after one, the app still
+  // serving the old value proves its entry was kept, and serving the new one proves it was dropped.
+  const sql = (app: App, text: string, values: unknown[] = []) => call(app, 'POST', '/sql', { text, values });
+  /** Caches user `id`, changes it behind the app's back, checks the old name is still served, and returns it. */
+  async function cachedAndChangedBehind(app: App, id: number, hidden: string): Promise<string | undefined> {
+    const cached = (await user(app, id))?.name;
+    expect(cached).not.toBe(hidden);
+    await admin.query('UPDATE tc_users SET name = $2 WHERE id = $1', [id, hidden]);
+    expect((await user(app, id))?.name).toBe(cached); // served from the cache
+    return cached;
+  }
+  /**
+   * Until the cache has read the catalog (columns and their types, once something is cached), every write
+   * counts for its whole table: wait for that steady state, proven by a pinned write keeping an entry.
+   */
+  async function rowLevel(app: App): Promise<void> {
+    const deadline = performance.now() + 10_000;
+    for (let n = 0; ; n++) {
+      const cached = await cachedAndChangedBehind(app, 3, `probe-${n}`);
+      await sql(app, 'UPDATE tc_users SET api_key = $2 WHERE id = $1', [1, `probe-${n}`]);
+      if ((await user(app, 3))?.name === cached) return;
+      expect(performance.now()).toBeLessThan(deadline);
+      await sleep(50);
+    }
+  }
+
+  it('a write by id drops that id’s entry and keeps another id’s entry cached', async () => {
+    const app = await start();
+    await rowLevel(app);
+    const cached = await cachedAndChangedBehind(app, 2, 'hidden-2');
+    expect(await user(app, 1)).toMatchObject({ name: 'ada' });
+    await call(app, 'PUT', '/users/1', { name: 'ada-new' }); // knex: update … where "id" = $3
+    expect(await user(app, 1)).toMatchObject({ name: 'ada-new' });
+    await sql(app, 'DELETE FROM tc_users WHERE id = $1', [3]);
+    expect(await user(app, 3)).toBeNull();
+    await call(app, 'POST', '/users', { id: 4, name: 'dee' }); // knex: insert … values ($1, $2)
+    expect(await user(app, 4)).toMatchObject({ name: 'dee' });
+    expect((await user(app, 2))?.name).toBe(cached); // still the cached entry
+  });
+
+  for (const [what, text, values] of [
+    ['an UPDATE that changes the key column', 'UPDATE tc_users SET id = $2 WHERE id = $1', [3, 30]],
+    ['an OR predicate', 'UPDATE tc_users SET api_key = $3 WHERE id = $1 OR id = $2', [3, 30, 'k']],
+    ['an INSERT … SELECT', "INSERT INTO tc_users (id, name) SELECT 40, 'from-select'", []],
+  ] as [string, string, unknown[]][]) {
+    it(`${what} invalidates the whole table`, async () => {
+      const app = await start();
+      await rowLevel(app);
+      const cached = await cachedAndChangedBehind(app, 2, 'hidden-2');
+      // The control: a pinned write on another row keeps user 2 cached.
+      await sql(app, 'UPDATE tc_users SET api_key = $2 WHERE id = $1', [1, 'control']);
+      expect((await user(app, 2))?.name).toBe(cached);
+      expect(await sql(app, text, values)).toBe(1);
+      expect(await user(app, 2)).toMatchObject({ name: 'hidden-2' });
+    });
+  }
+});
+
 describe('two processes: a write in one is seen by the other within 100 ms', () => {
   for (const kind of ['redis', 'postgres'] as const) {
     it(`${kind} L2 (${kind === 'redis' ? 'pub/sub' : 'LISTEN/NOTIFY'})`, async (ctx) => {
@@ -166,11 +225,13 @@ describe('two processes: a write in one is seen by the other within 100 ms', () 
           await call(a, 'PUT', '/users/1', { name });
           expect(await user(a, 1)).toMatchObject({ name });
           const t0 = performance.now();
-          // Correctness: the other instance always converges. With the PostgreSQL L2 one write in a full,
-          // parallel suite run once took over 2 s (alone: 5–12 ms); not yet explained, so the bound is wide
-          // and the target below is on the median.
+          // Correctness: the other instance always converges, within 2 s even on a loaded machine. Two
+          // causes of slower convergence were found and fixed: a bus message sent through L2's breaker was
+          // dropped while the breaker was open (a slow, loaded database), leaving the other instance on its
+          // L1 cap (10 s); and an instance polling the writer's lease held the writer's fresh L2 entry
+          // invalid and polled out leaseWaitMs (500 ms). The target below is on the median.
           while ((await user(b, 1))?.name !== name) {
-            expect(performance.now() - t0).toBeLessThan(10_000);
+            expect(performance.now() - t0).toBeLessThan(2_000);
             await sleep(2);
           }
           timings.push(performance.now() - t0);

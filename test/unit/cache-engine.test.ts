@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeEngine, type LogLine } from '../fixtures/cache-helpers.js';
 import { currentTrace, tableTag } from '../../plugins/cache/trace.js';
+import type { Store } from '../../plugins/cache/stores.js';
+import { encode } from '../../plugins/cache/codec.js';
 
 /**
  * The engine on fake time: the engine's clock is injected (`now`) and timers are vitest's, so TTLs, grace,
@@ -427,5 +429,116 @@ describe('dependencies recorded while the origin runs', () => {
     expect((await getPage(1)).v).toBe(2);
     await engine.invalidateTags(['user']);
     expect((await getPage(1)).v).toBe(3);
+  });
+});
+
+describe('the invalidation bus', () => {
+  it('still sends when L2 is failing and its breaker is open (an invalidation is never silenced by slow reads)', async () => {
+    const sent: string[] = [];
+    const hang = () => new Promise<never>(() => {});
+    const store: Store = {
+      kind: 'redis',
+      getMany: hang,
+      set: hang,
+      delete: hang,
+      busTransport: () => ({ maxBytes: 65_536, connected: true, listen() {}, send: async (text: string) => void sent.push(text), close() {} }),
+      close: async () => {},
+    };
+    const engine = fake({ commandTimeoutMs: 10, breakerThreshold: 1, breakerCooldownMs: 60_000 }, { store });
+    const get = engine.cached(async (id: number) => ({ id }), { ttl: '1m' });
+    const pending = get(1);
+    await tick(20); // the L2 read times out: the breaker opens
+    await pending;
+    expect(engine.snapshot().l2?.breaker).toBe('open');
+    engine.tagsWritten(['@pg:users|id=1']);
+    await tick(1);
+    expect(sent.map((text) => JSON.parse(text).t)).toEqual([['@pg:users|id=1']]);
+  });
+});
+
+describe('leases after an invalidation', () => {
+  it('an instance that holds the L2 entry invalid computes at once instead of polling out leaseWaitMs', async () => {
+    vi.useRealTimers(); // the poll sleeps with node:timers/promises
+    const now = Date.now();
+    const old = encode({ value: { id: 1, version: 1 }, created: now - 1000, expires: now + 60_000, grace: now + 60_000, stale: now + 60_000, tags: ['t'] }, 0);
+    const store: Store = {
+      kind: 'redis',
+      getMany: async (keys: string[]) => keys.map((key) => (key.includes(':tag:') ? undefined : old)),
+      set: async () => {},
+      delete: async () => {},
+      lease: async () => false, // another instance holds the lease and is computing
+      release: async () => {},
+      close: async () => {},
+    };
+    const engine = fake({ leaseWaitMs: 5000, commandTimeoutMs: 1000 }, { store });
+    let calls = 0;
+    const get = engine.cached(async (id: number) => ({ id, version: 1 + ++calls }), { ttl: '1m', tags: ['t'] });
+    engine.tagsWritten(['t']); // received after the lease holder started: its entry could be either
+    const t0 = performance.now();
+    expect(await get(1)).toEqual({ id: 1, version: 2 });
+    expect(calls).toBe(1);
+    // Polling it out would take leaseWaitMs (5 s); the first poll (25 ms) decides, with room for a loaded machine.
+    expect(performance.now() - t0).toBeLessThan(2500);
+  });
+});
+
+describe('L2 reads race writes safely', () => {
+  it('an L2 entry whose tag a write drops during the second round trip (tag times) is not served', async () => {
+    vi.useRealTimers();
+    const now = Date.now();
+    const old = encode({ value: { v: 1 }, created: now - 1000, expires: now + 60_000, grace: now + 60_000, stale: now + 60_000, tags: ['@pg:plans|user_id=abc'] }, 0);
+    let release = (): void => {};
+    let secondRounds = 0;
+    const store: Store = {
+      kind: 'redis',
+      async getMany(keys: string[]) {
+        if (keys.some((key) => !key.includes(':tag:'))) return keys.map((key) => (key.includes(':tag:') ? undefined : old));
+        secondRounds++;
+        await new Promise<void>((resolve) => (release = resolve));
+        return keys.map(() => undefined); // the write's tag time has not reached L2 yet
+      },
+      set: async () => {},
+      delete: async () => {},
+      close: async () => {},
+    };
+    const engine = fake({ commandTimeoutMs: 5000, leaseMs: 0 }, { store });
+    let calls = 0;
+    const get = engine.cached(async (id: number) => ({ v: 1 + ++calls, id }), { ttl: '1m' });
+    const result = get(1);
+    while (secondRounds === 0) await new Promise((resolve) => setImmediate(resolve));
+    engine.tagsWritten(['@pg:plans|user_id=abc']); // the write ends while the tag times are on their way
+    release();
+    expect(await result).toEqual({ v: 2, id: 1 });
+    expect(calls).toBe(1);
+  });
+});
+
+describe('single flight and writes', () => {
+  it('a call after a write does not join a load that started before it (it would get the replaced value)', async () => {
+    const engine = fake();
+    const pending: ((v: number) => void)[] = [];
+    let version = 1;
+    const get = engine.cached(
+      async (id: number) => {
+        currentTrace()?.addTags(['@pg:t|id=1']); // as the table tracker records the query's rows
+        const seen = version; // the row as the query reads it
+        await new Promise<number>((resolve) => pending.push(resolve));
+        return { id, version: seen };
+      },
+      { ttl: '1m' },
+    );
+    const before = get(1);
+    await tick(5);
+    version = 2;
+    engine.tagsWritten(['@pg:t|id=1']); // the write returns to the app
+    await tick(1);
+    const after = get(1);
+    await tick(0);
+    expect(pending.length).toBe(2); // a second load, not a join
+    for (const resolve of pending) resolve(0);
+    expect(await before).toEqual({ id: 1, version: 1 });
+    expect(await after).toEqual({ id: 1, version: 2 });
+    expect(await get(1)).toEqual({ id: 1, version: 2 }); // the later load was kept, the earlier one not
+    expect(pending.length).toBe(2);
   });
 });
