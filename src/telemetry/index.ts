@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import os from 'node:os';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { definePlugin, type Telemetry } from '../plugin.js';
@@ -10,6 +9,9 @@ import { log } from '../log.js';
 import { fromOtelEnv, schema, whenInvalid } from './schema.js';
 import { MetricsEndpoint, processRole } from './cluster.js';
 import type { Tracing } from './tracing.js';
+import { bucketViews } from './buckets.js';
+import { ExemplarStore } from './exemplars.js';
+import { DeltaReader, SeriesStore } from './series.js';
 
 /**
  * The app's name: the nearest package.json (with a name) above the main module, then the working
@@ -61,10 +63,13 @@ export default definePlugin({
 
     const readers = [];
     let endpoint: MetricsEndpoint | undefined;
+    let series: SeriesStore | undefined;
     const serviceName = String(resource.attributes['service.name'] ?? 'unknown_service:node');
     if (options.metricsExporter === 'prometheus') {
-      const exporter = new PrometheusExporter({ preventServerStart: true });
-      readers.push(exporter);
+      // Deltas from the SDK, cumulated by our store, so that series that went quiet can be dropped (series.ts).
+      const reader = new DeltaReader();
+      readers.push(reader);
+      series = new SeriesStore({ reader, staleAfterMs: options.staleSeriesAfterMs });
       endpoint = new MetricsEndpoint({
         host: options.metricsHost,
         port: options.metricsPort,
@@ -72,18 +77,23 @@ export default definePlugin({
         serviceName,
         cluster: options.cluster,
         clusterScrapeTimeoutMs: options.clusterScrapeTimeoutMs,
-        reader: exporter,
+        reader: series,
         log,
       });
     }
-    const provider = new MeterProvider({ resource, readers });
+    const provider = new MeterProvider({ resource, readers, views: bucketViews(options.buckets) });
     endpoint?.start();
+    series?.start();
 
     // Synchronous unless traces are on, so that under `-r` the plugins after this one set up before the
     // app's first module runs.
     const finish = (tracing: Tracing | undefined) => {
+      const meter = provider.getMeter('@plandex-perf/register');
+      // Exemplars only while traces are on: otherwise plugins get the SDK's meter itself, and nothing runs per request.
+      const exemplars = tracing && endpoint && options.exemplars ? new ExemplarStore(options.buckets) : undefined;
+      if (endpoint) endpoint.exemplars = exemplars;
       const telemetry: Telemetry = {
-        meter: provider.getMeter('@plandex-perf/register'),
+        meter: exemplars ? exemplars.wrap(meter) : meter,
         serviceName,
         tracer: tracing?.tracer,
         enterContext: (c) => tracing?.enter(c),
@@ -105,6 +115,7 @@ export default definePlugin({
       ctx.provide(telemetry);
 
       return async () => {
+        series?.stop();
         await endpoint?.close(options.shutdownFlushMs);
         await tracing?.shutdown();
         await provider.shutdown();
