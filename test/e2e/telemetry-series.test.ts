@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { prometheusMissing, promtoolCheckMetrics, startPrometheus } from '../integration/prometheus.js';
 import { freePort, root, startApp, sumSamples, waitFor, type App } from './helpers.js';
+import { waitForProcesses } from './cluster-helpers.js';
 
 /**
  * Items 3, 7 and 8 of issue #15 as a user sees them: custom histogram buckets from the environment,
@@ -122,6 +123,26 @@ describe('exemplars', () => {
       await prometheus.stop();
     }
   }, 60_000);
+});
+
+describe('exemplars in a cluster', () => {
+  it('the leader serves its followers\' exemplars: node:cluster workers answer, the primary scrapes', async () => {
+    const metricsPort = await freePort();
+    app = await startApp({
+      script: path.join(root, 'test/fixtures/cluster/app.mjs'),
+      env: { WORKERS: '2', PORT: String(await freePort()), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl, OTEL_TRACES_SAMPLER_ARG: '0' },
+    });
+    await waitForProcesses(metricsPort, 3);
+    const traces = Array.from({ length: 8 }, (_, i) => `${TRACE.slice(0, -1)}${i}`);
+    // New connections, so both workers get some; only workers serve HTTP, so any exemplar came over the wire.
+    for (const traceId of traces) await fetch(app.url, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, connection: 'close' } });
+    const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { accept: OM } });
+    const text = await response.text();
+    const ids = [...text.matchAll(/ # \{trace_id="([0-9a-f]{32})"/g)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThanOrEqual(1);
+    for (const id of ids) expect(traces).toContain(id);
+    expect(sumSamples(samples(text), `${DURATION}_count`)).toBe(8);
+  }, 30_000);
 });
 
 describe('stale series', () => {
