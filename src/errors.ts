@@ -259,6 +259,10 @@ export const codes = {
     cause: 'Functions are cached (`cache.functions`) but the pg plugin is not running (disabled, or pg is not used), so writes to the database cannot invalidate cached entries.',
     fix: 'Enable the pg plugin, or bound staleness otherwise: short `ttl`s, `tags` with `invalidateTags()`, or `invalidatedBy` for the functions that write.',
   },
+  PPERF_WRN_065: {
+    cause: '`telemetry.buckets` names a metric that no histogram of this process had created a minute after start (a typo, a metric of a plugin that is off, or not a histogram), so those boundaries apply to nothing.',
+    fix: 'Use the OpenTelemetry instrument name as the plugin docs list it (`http.server.request.duration`, not the Prometheus name `http_server_request_duration_bucket`), or remove the entry.',
+  },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 
 export type Code = keyof typeof codes;

@@ -18,6 +18,8 @@ export interface EndpointOptions {
   /** `auto`: processes of one app on one host share the port (one leader sums all); `off`: each alone. */
   cluster: 'auto' | 'off';
   clusterScrapeTimeoutMs: number;
+  /** Retired series (of processes gone) that no live process reports are dropped after this; `0` keeps them. */
+  staleSeriesAfterMs: number;
   /** The cumulative view of this process's metrics (`SeriesStore`, over a delta reader). */
   reader: { collect(): Promise<CollectionResult> };
   log: typeof Log;
@@ -117,6 +119,7 @@ export class MetricsEndpoint {
         serviceName: this.options.serviceName,
         collectOwn: () => this.collectOwn(),
         timeoutMs: this.options.clusterScrapeTimeoutMs,
+        staleAfterMs: this.options.staleSeriesAfterMs,
         maxFollowers: MAX_FOLLOWERS,
         inherited: this.baseline,
         debug: (message) => log.debug(message),

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { Meter } from '@opentelemetry/api';
 import os from 'node:os';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { definePlugin, type Telemetry } from '../plugin.js';
@@ -33,6 +34,18 @@ function hostPackageName(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+const UNMATCHED_BUCKETS_AFTER_MS = 60_000;
+
+/** The same meter, noting the name of each histogram created (for PPERF_WRN_065); nothing per measurement. */
+function namesHistograms(meter: Meter, names: Set<string>): Meter {
+  const named = Object.create(meter) as Meter;
+  named.createHistogram = (name, options) => {
+    names.add(name);
+    return meter.createHistogram(name, options);
+  };
+  return named;
 }
 
 /**
@@ -77,6 +90,7 @@ export default definePlugin({
         serviceName,
         cluster: options.cluster,
         clusterScrapeTimeoutMs: options.clusterScrapeTimeoutMs,
+        staleSeriesAfterMs: options.staleSeriesAfterMs,
         reader: series,
         log,
       });
@@ -84,11 +98,18 @@ export default definePlugin({
     const provider = new MeterProvider({ resource, readers, views: bucketViews(options.buckets) });
     endpoint?.start();
     series?.start();
+    // A bucket list for a name no histogram has does nothing: say so once, when the plugins had time to create theirs.
+    const histograms = new Set<string>();
+    const configured = Object.keys(options.buckets);
+    const unmatched = configured.length === 0 ? undefined : setTimeout(() => {
+      const names = configured.filter((name) => !histograms.has(name));
+      if (names.length > 0) log.warn('PPERF_WRN_065', `telemetry.buckets names ${names.map((n) => `"${n}"`).join(', ')}, which no histogram has; those boundaries apply to nothing`, { histograms: [...histograms] });
+    }, UNMATCHED_BUCKETS_AFTER_MS).unref();
 
     // Synchronous unless traces are on, so that under `-r` the plugins after this one set up before the
     // app's first module runs.
     const finish = (tracing: Tracing | undefined) => {
-      const meter = provider.getMeter('@plandex-perf/register');
+      const meter = namesHistograms(provider.getMeter('@plandex-perf/register'), histograms);
       // Exemplars only while traces are on: otherwise plugins get the SDK's meter itself, and nothing runs per request.
       const exemplars = tracing && endpoint && options.exemplars ? new ExemplarStore(options.buckets) : undefined;
       if (endpoint) endpoint.exemplars = exemplars;
@@ -116,6 +137,7 @@ export default definePlugin({
 
       return async () => {
         series?.stop();
+        clearTimeout(unmatched);
         await endpoint?.close(options.shutdownFlushMs);
         await tracing?.shutdown();
         await provider.shutdown();

@@ -1,5 +1,9 @@
 import { MeterProvider, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { log } from '../../src/log.js';
+import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import { s } from '../../src/schema.js';
+import { start } from '../../src/start.js';
 import { envOverrides } from '../../src/config.js';
 import { bucketViews, MAX_BOUNDARIES } from '../../src/telemetry/buckets.js';
 import telemetry from '../../src/telemetry/index.js';
@@ -102,5 +106,35 @@ describe('bucket views', () => {
     const h = byName('http.server.request.duration');
     if (h.dataPointType !== DataPointType.HISTOGRAM) throw new Error('expected a histogram');
     expect(h.dataPoints[0]?.value.buckets.boundaries).toEqual([0.005, 0.01, 10]);
+  });
+});
+
+describe('PPERF_WRN_065', () => {
+  it('warns once, a minute after start, about bucket lists for names no histogram has', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const warn = vi.spyOn(log, 'warn').mockImplementation(() => {});
+    const probe = definePlugin({
+      name: 'probe',
+      description: 'creates one histogram',
+      dependsOn: ['telemetry'],
+      schema: s.object({}),
+      setup(ctx) {
+        ctx.use<Telemetry>('telemetry').meter.createHistogram('probe.duration');
+      },
+    });
+    const runtime = await start({ plugins: [telemetry, probe], config: { telemetry: { metricsExporter: 'none', buckets: { 'probe.duration': [1], 'typo.duration': [1] } } }, handleSignals: false });
+    try {
+      vi.advanceTimersByTime(59_000);
+      expect(warn.mock.calls.filter(([code]) => code === 'PPERF_WRN_065')).toHaveLength(0);
+      vi.advanceTimersByTime(1_000);
+      const calls = warn.mock.calls.filter(([code]) => code === 'PPERF_WRN_065');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.[1]).toContain('"typo.duration"');
+      expect(calls[0]?.[1]).not.toContain('probe.duration');
+    } finally {
+      vi.useRealTimers();
+      warn.mockRestore();
+      await runtime.shutdown(100);
+    }
   });
 });
