@@ -34,7 +34,7 @@ const fields = {
   staleSeriesAfterMs: s
     .integer({ min: 0, max: 7 * 24 * 3_600_000 })
     .default(30 * 60_000)
-    .describe('A series (one attribute set: a route, pool, tenant…) with no new measurement for this long is dropped from memory and from `/metrics`; if it comes back it starts again as a new series, which Prometheus reads as a counter reset. Up-down counters are dropped only at 0. `0` keeps every series for the life of the process. Default: 30 min.'),
+    .describe('A series (one attribute set: a route, pool, tenant…) with no new measurement for this long is dropped from memory and from `/metrics`; if it comes back it starts again as a new series, which Prometheus reads as a counter reset. An observable instrument counts as quiet when its callback stops reporting the set; a synchronous up-down counter is dropped only at 0. `0` keeps every series for the life of the process. Default: 30 min.'),
   exemplars: s
     .boolean()
     .default(true)

@@ -28,10 +28,10 @@ import { addHistograms, attributesKey } from './merge.js';
  * without a previous sample — hence a default long enough that a series active at least twice per
  * `staleAfterMs` is never dropped.
  *
- * What counts as quiet: a counter or histogram with no new recording; a gauge not reported (an
- * observable gauge reports on every collection while its pool lives); an up-down counter with no change
- * *and* a value of 0 — one that holds a non-zero value is live state (connections held), and restarting
- * it from 0 would be wrong, not just reset.
+ * What counts as quiet: a counter or histogram with no new recording; an observable instrument not
+ * reported (it reports on every collection while its pool lives); a synchronous up-down counter with no
+ * change *and* a value of 0 — one that holds a non-zero value is live state (connections held), and
+ * restarting it from 0 would be wrong, not just reset.
  */
 
 /** The SDK's default per-instrument cardinality limit, kept here: the store is the limit now. */
@@ -60,6 +60,9 @@ interface Stream {
   metric: MetricData;
   series: Map<string, Series>;
 }
+
+/** The SDK passes its instrument descriptor, whose `type` (`OBSERVABLE_GAUGE`, …) its public type leaves out. */
+const isObservable = (metric: MetricData): boolean => String((metric.descriptor as { type?: unknown }).type ?? '').startsWith('OBSERVABLE');
 
 type HistogramValue = Parameters<typeof addHistograms>[0];
 const copyHistogram = (v: HistogramValue): HistogramValue => ({ ...v, buckets: { boundaries: [...v.buckets.boundaries], counts: [...v.buckets.counts] } });
@@ -162,7 +165,9 @@ export class SeriesStore {
     }
     const { metric } = stream;
     if (metric.dataPointType === DataPointType.SUM) {
-      if ((point.value as number) !== 0 || metric.isMonotonic) series.lastChange = now;
+      // An observable instrument reports every live attribute set on each collection (a delta of 0
+      // included): being reported is the sign of life. A synchronous one is reported only when recorded.
+      series.lastChange = now;
       series.value = (series.value as number) + (point.value as number);
     } else if (metric.dataPointType === DataPointType.HISTOGRAM) {
       // Boundaries changed (a view differs after a restart of the provider): start over rather than add wrongly.
@@ -181,7 +186,9 @@ export class SeriesStore {
     if (staleAfterMs <= 0) return;
     const now = this.now();
     for (const [key, stream] of this.streams) {
-      const keepNonZero = stream.metric.dataPointType === DataPointType.SUM && !stream.metric.isMonotonic;
+      // A quiet synchronous up-down counter holding a value is live state (connections held); an
+      // observable one that is no longer reported is gone (its pool closed), whatever its last value.
+      const keepNonZero = stream.metric.dataPointType === DataPointType.SUM && !stream.metric.isMonotonic && !isObservable(stream.metric);
       for (const [id, series] of stream.series) {
         if (now - series.lastChange < staleAfterMs) continue;
         if (keepNonZero && series.value !== 0) continue;

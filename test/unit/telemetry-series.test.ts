@@ -98,6 +98,18 @@ describe('SeriesStore', () => {
     expect(await values('connections', 'pool')).toEqual({});
   });
 
+  it('drops an observable up-down counter its callback stopped reporting, even at a non-zero value', async () => {
+    const { meter, values, advance } = setup(MIN);
+    const pools = new Map([['a', 3], ['b', 4]]);
+    meter.createObservableUpDownCounter('pool.connections').addCallback((r) => {
+      for (const [name, v] of pools) r.observe(v, { pool: name });
+    });
+    expect(await values('pool.connections', 'pool')).toEqual({ a: 3, b: 4 });
+    pools.delete('b');
+    advance(MIN);
+    expect(await values('pool.connections', 'pool')).toEqual({ a: 3 }); // a: unchanged but reported, kept
+  });
+
   it('with staleAfterMs 0 keeps every series', async () => {
     const { meter, values, advance } = setup(0);
     meter.createCounter('requests').add(1, { route: '/once' });
