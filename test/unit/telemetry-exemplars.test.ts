@@ -2,7 +2,7 @@ import { ROOT_CONTEXT, TraceFlags, trace, type Context } from '@opentelemetry/ap
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bucketIndex, ExemplarStore, type WithExemplars } from '../../src/telemetry/exemplars.js';
+import { bucketIndex, ExemplarStore, RING, seriesKey, type WithExemplars } from '../../src/telemetry/exemplars.js';
 import { mergeExemplars, mergeSnapshots, toResourceMetrics, toSnapshot } from '../../src/telemetry/merge.js';
 import { acceptsOpenMetrics, OpenMetricsSerializer, toOpenMetrics } from '../../src/telemetry/openmetrics.js';
 import { DeltaReader, SeriesStore } from '../../src/telemetry/series.js';
@@ -57,6 +57,25 @@ describe('ExemplarStore', () => {
       { value: 0.5, traceId: '11111111111111111111111111111111', spanId: '2222222222222222', timeMs: 1_700_000_000_002 },
     ]);
     expect(points.find((p) => p.attributes.route === '/b')?.exemplars).toBeUndefined();
+  });
+
+  it('between two collections keeps the last RING sampled recordings: the latest per bucket wins', async () => {
+    const { meter, collect } = setup();
+    const h = meter.createHistogram('d', { advice: { explicitBucketBoundaries: [1] } });
+    h.record(0.5, { route: '/rare' }, withSpan(TRACE, '0000000000000001'));
+    for (let i = 0; i < RING; i++) h.record(0.5, { route: '/busy' }, withSpan(TRACE, (i + 2).toString(16).padStart(16, '0')));
+    const points = (await collect()).scopeMetrics[0]?.metrics[0]?.dataPoints as (WithExemplars & { attributes: Record<string, unknown> })[];
+    expect(points.find((p) => p.attributes.route === '/rare')?.exemplars).toBeUndefined(); // overwritten in the ring
+    expect(points.find((p) => p.attributes.route === '/busy')?.exemplars?.[0]?.spanId).toBe((RING + 1).toString(16).padStart(16, '0'));
+    h.record(0.5, { route: '/rare' }, withSpan(TRACE, '00000000000000ff'));
+    const again = (await collect()).scopeMetrics[0]?.metrics[0]?.dataPoints as (WithExemplars & { attributes: Record<string, unknown> })[];
+    expect(again.find((p) => p.attributes.route === '/rare')?.exemplars?.[0]?.spanId).toBe('00000000000000ff');
+  });
+
+  it('keys a series by its attribute set, whatever the key order or value type', () => {
+    expect(seriesKey({ a: 1, b: 'x' })).toBe(seriesKey({ b: 'x', a: 1 }));
+    expect(seriesKey({ a: 1 })).not.toBe(seriesKey({ a: '1' }));
+    expect(seriesKey({ a: 'x', b: 'y' })).not.toBe(seriesKey({ a: 'x\u0001b\u0000sy' }));
   });
 
   it('records against the configured buckets when a view overrides the advice', async () => {
