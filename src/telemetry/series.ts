@@ -105,7 +105,7 @@ export class SeriesStore {
   start(): void {
     if (this.options.staleAfterMs <= 0 || this.timer) return;
     const every = Math.min(60_000, Math.max(1000, this.options.staleAfterMs / 4));
-    this.timer = setInterval(() => void this.collect().catch(() => {}), every).unref();
+    this.timer = setInterval(() => void this.run(false).catch(() => {}), every).unref();
   }
 
   stop(): void {
@@ -114,11 +114,16 @@ export class SeriesStore {
   }
 
   collect(): Promise<CollectionResult> {
+    return this.run(true) as Promise<CollectionResult>;
+  }
+
+  /** One collection: fold and prune, and build the view only for a scrape (not for the background fold). */
+  private run(view: boolean): Promise<CollectionResult | undefined> {
     const run = this.chain.then(async () => {
       const { resourceMetrics, errors } = await this.options.reader.collect();
       this.fold(resourceMetrics);
       this.prune();
-      return { resourceMetrics: this.view(resourceMetrics.resource), errors };
+      return view ? { resourceMetrics: this.view(resourceMetrics.resource), errors } : undefined;
     });
     this.chain = run.catch(() => {});
     return run;

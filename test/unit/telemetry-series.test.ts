@@ -1,5 +1,5 @@
 import { DataPointType, MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeltaReader, SeriesStore } from '../../src/telemetry/series.js';
 
 const MIN = 60_000;
@@ -108,6 +108,24 @@ describe('SeriesStore', () => {
     pools.delete('b');
     advance(MIN);
     expect(await values('pool.connections', 'pool')).toEqual({ a: 3 }); // a: unchanged but reported, kept
+  });
+
+  it('without any scrape, folds in the background (unref\'d timer) and still drops quiet series', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { meter, store, advance } = setup(4 * MIN);
+      store.start();
+      meter.createCounter('requests').add(1, { route: '/once' });
+      vi.advanceTimersByTime(MIN); // every min(1 min, staleAfterMs / 4)
+      await vi.waitFor(() => expect(store.size).toBe(1));
+      advance(4 * MIN);
+      vi.advanceTimersByTime(MIN);
+      await vi.waitFor(() => expect(store.size).toBe(0));
+      expect(store.dropped).toBe(1);
+      store.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('with staleAfterMs 0 keeps every series', async () => {
