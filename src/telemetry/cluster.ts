@@ -63,8 +63,8 @@ export class MetricsEndpoint {
   private readonly serializer = new PrometheusSerializer();
   private readonly openMetrics = new OpenMetricsSerializer();
   /**
-   * Set once traces are on: histogram points then carry exemplars, in snapshots too (a follower's reach
-   * the leader's scrape), and a scraper asking for OpenMetrics gets them.
+   * Set once traces are on: histogram points then carry exemplars, in snapshots too (so followers'
+   * exemplars reach the leader's scrape), and a scraper asking for OpenMetrics gets them.
    */
   exemplars: ExemplarStore | undefined;
 

@@ -49,8 +49,8 @@ function namesHistograms(meter: Meter, names: Set<string>): Meter {
 }
 
 /**
- * The core telemetry plugin: one MeterProvider with a Prometheus reader, and a tracer only when traces
- * are configured. Every capability plugin depends on it; `OTEL_SDK_DISABLED=true` switches it and them off.
+ * The core telemetry plugin: one MeterProvider whose delta reader feeds our series store (served as
+ * Prometheus text, or OpenMetrics with exemplars), and a tracer only when traces are configured. Every capability plugin depends on it; `OTEL_SDK_DISABLED=true` switches it and them off.
  */
 export default definePlugin({
   name: 'telemetry',
