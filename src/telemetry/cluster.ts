@@ -96,11 +96,12 @@ export class MetricsEndpoint {
     return resourceMetrics;
   }
 
-  private async render(accept: string | undefined): Promise<{ body: string; contentType: string }> {
+  private async render(accept: string | undefined): Promise<{ body: string; contentType: string; varies: boolean }> {
     const resourceMetrics = this.leader ? await this.leader.collect() : await this.collectOwn();
     // OpenMetrics only when there are exemplars to carry: otherwise the answer stays what it always was.
-    if (this.exemplars && acceptsOpenMetrics(accept)) return { body: this.openMetrics.serialize(resourceMetrics), contentType: OPENMETRICS_CONTENT_TYPE };
-    return { body: this.serializer.serialize(resourceMetrics), contentType: PROMETHEUS_CONTENT_TYPE };
+    const varies = this.exemplars !== undefined;
+    if (varies && acceptsOpenMetrics(accept)) return { body: this.openMetrics.serialize(resourceMetrics), contentType: OPENMETRICS_CONTENT_TYPE, varies };
+    return { body: this.serializer.serialize(resourceMetrics), contentType: PROMETHEUS_CONTENT_TYPE, varies };
   }
 
   private where(): string {

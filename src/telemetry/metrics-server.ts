@@ -28,7 +28,7 @@ export function createMetricsServer(options: {
   port: number;
   path: string;
   /** This scrape, serialised in the format the `Accept` header asks for (when it can be served). */
-  render: (accept: string | undefined) => Promise<{ body: string; contentType: string }>;
+  render: (accept: string | undefined) => Promise<{ body: string; contentType: string; varies?: boolean }>;
   /** Value of the `x-plandex-perf-process` header: which process answered (and, for /debug, was profiled). */
   describeProcess: () => string;
 }): MetricsServer {
@@ -38,8 +38,9 @@ export function createMetricsServer(options: {
     response.setHeader(HEADER_PROCESS, options.describeProcess());
     if (request.method === 'GET' && pathname === options.path) {
       options.render(request.headers.accept).then(
-        ({ body, contentType }) => {
-          response.writeHead(200, { 'content-type': contentType });
+        ({ body, contentType, varies }) => {
+          // Only while the format depends on Accept (exemplars on), so the plain answer stays as it was.
+          response.writeHead(200, varies ? { 'content-type': contentType, vary: 'accept' } : { 'content-type': contentType });
           response.end(body);
         },
         (error: unknown) => {

@@ -39,7 +39,7 @@ async function start(env: Record<string, string>) {
   app = await startApp({ script: plainApp, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), PLANDEX_PERF_HTTP_ROUTES: '/status/:code,/sleep/:ms', ...env } });
   const metrics = async (accept?: string) => {
     const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, accept ? { headers: { accept } } : {});
-    return { contentType: response.headers.get('content-type') ?? '', text: await response.text() };
+    return { contentType: response.headers.get('content-type') ?? '', vary: response.headers.get('vary'), text: await response.text() };
   };
   return { app, metricsPort, metrics };
 }
@@ -76,6 +76,7 @@ describe('exemplars', () => {
 
     const om = await metrics(OM);
     expect(om.contentType).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+    expect(om.vary).toBe('accept');
     const withExemplar = om.text.split('\n').filter((l) => l.includes(' # {trace_id='));
     expect(withExemplar).toHaveLength(1);
     const [line] = withExemplar;
@@ -105,6 +106,7 @@ describe('exemplars', () => {
     await fetch(`${app.url}/status/200`, { headers: { traceparent: `00-${TRACE}-00f067aa0ba902b7-01` } });
     const om = await metrics(OM);
     expect(om.contentType).toBe('text/plain');
+    expect(om.vary).toBeNull();
     expect(om.text).not.toContain('# EOF');
     expect(om.text).not.toContain('trace_id');
   });
