@@ -263,6 +263,10 @@ export const codes = {
     cause: '`OTEL_EXCLUDED_HTTP_URLS` is set. It is a proposal (opentelemetry-specification issue #3057), not part of the specification, and its siblings disagree on what it holds (Python: regular expressions searched in the full URL), so the http plugin does not read it.',
     fix: 'Set `PLANDEX_PERF_HTTP_EXCLUDE` (or `http.exclude` in the config file) to the paths to leave out, e.g. `/health,/ready`; unset the variable to silence this warning.',
   },
+  PPERF_WRN_065: {
+    cause: '`telemetry.buckets` names a metric that no histogram of this process had created a minute after start (a typo, a metric of a plugin that is off, or not a histogram), so those boundaries apply to nothing.',
+    fix: 'Use the OpenTelemetry instrument name as the plugin docs list it (`http.server.request.duration`, not the Prometheus name `http_server_request_duration_bucket`), or remove the entry.',
+  },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 
 export type Code = keyof typeof codes;

@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import type { MetricReader } from '@opentelemetry/sdk-metrics';
+import type { CollectionResult } from '@opentelemetry/sdk-metrics';
+import type { ExemplarStore } from './exemplars.js';
+import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, OpenMetricsSerializer, PROMETHEUS_CONTENT_TYPE } from './openmetrics.js';
 import type { log as Log } from '../log.js';
 import { Follower } from './follower.js';
 import { Leader } from './leader.js';
@@ -16,7 +18,10 @@ export interface EndpointOptions {
   /** `auto`: processes of one app on one host share the port (one leader sums all); `off`: each alone. */
   cluster: 'auto' | 'off';
   clusterScrapeTimeoutMs: number;
-  reader: MetricReader;
+  /** Retired series (of processes gone) that no live process reports are dropped after this; `0` keeps them. */
+  staleSeriesAfterMs: number;
+  /** The cumulative view of this process's metrics (`SeriesStore`, over a delta reader). */
+  reader: { collect(): Promise<CollectionResult> };
   log: typeof Log;
 }
 
@@ -56,13 +61,19 @@ export class MetricsEndpoint {
   private attempts = 0;
   private closed = false;
   private readonly serializer = new PrometheusSerializer();
+  private readonly openMetrics = new OpenMetricsSerializer();
+  /**
+   * Set once traces are on: histogram points then carry exemplars, in snapshots too (so followers'
+   * exemplars reach the leader's scrape), and a scraper asking for OpenMetrics gets them.
+   */
+  exemplars: ExemplarStore | undefined;
 
   constructor(private readonly options: EndpointOptions) {
     this.server = createMetricsServer({
       host: options.host,
       port: options.port,
       path: options.path,
-      render: () => this.render(),
+      render: (accept) => this.render(accept),
       describeProcess: () => {
         const info = this.info();
         return `pid=${info.pid}; role=${info.role}; metrics=${info.metrics}; processes=${info.processes}`;
@@ -81,12 +92,16 @@ export class MetricsEndpoint {
   private async collectOwn() {
     const { resourceMetrics, errors } = await this.options.reader.collect();
     if (errors.length > 0) this.options.log.debug('metrics collection errors', { errors: errors.map(String) });
+    this.exemplars?.attach(resourceMetrics);
     return resourceMetrics;
   }
 
-  private async render(): Promise<string> {
+  private async render(accept: string | undefined): Promise<{ body: string; contentType: string; varies: boolean }> {
     const resourceMetrics = this.leader ? await this.leader.collect() : await this.collectOwn();
-    return this.serializer.serialize(resourceMetrics);
+    // OpenMetrics only when there are exemplars to carry: otherwise the answer stays what it always was.
+    const varies = this.exemplars !== undefined;
+    if (varies && acceptsOpenMetrics(accept)) return { body: this.openMetrics.serialize(resourceMetrics), contentType: OPENMETRICS_CONTENT_TYPE, varies };
+    return { body: this.serializer.serialize(resourceMetrics), contentType: PROMETHEUS_CONTENT_TYPE, varies };
   }
 
   private where(): string {
@@ -105,6 +120,7 @@ export class MetricsEndpoint {
         serviceName: this.options.serviceName,
         collectOwn: () => this.collectOwn(),
         timeoutMs: this.options.clusterScrapeTimeoutMs,
+        staleAfterMs: this.options.staleSeriesAfterMs,
         maxFollowers: MAX_FOLLOWERS,
         inherited: this.baseline,
         debug: (message) => log.debug(message),

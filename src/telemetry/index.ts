@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { Meter } from '@opentelemetry/api';
 import os from 'node:os';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { definePlugin, type Telemetry } from '../plugin.js';
@@ -10,6 +10,9 @@ import { log } from '../log.js';
 import { fromOtelEnv, schema, whenInvalid } from './schema.js';
 import { MetricsEndpoint, processRole } from './cluster.js';
 import type { Tracing } from './tracing.js';
+import { bucketViews } from './buckets.js';
+import { ExemplarStore } from './exemplars.js';
+import { DeltaReader, SeriesStore } from './series.js';
 
 /**
  * The app's name: the nearest package.json (with a name) above the main module, then the working
@@ -33,9 +36,21 @@ function hostPackageName(): string | undefined {
   }
 }
 
+const UNMATCHED_BUCKETS_AFTER_MS = 60_000;
+
+/** The same meter, noting the name of each histogram created (for PPERF_WRN_065); nothing per measurement. */
+function namesHistograms(meter: Meter, names: Set<string>): Meter {
+  const named = Object.create(meter) as Meter;
+  named.createHistogram = (name, options) => {
+    names.add(name);
+    return meter.createHistogram(name, options);
+  };
+  return named;
+}
+
 /**
- * The core telemetry plugin: one MeterProvider with a Prometheus reader, and a tracer only when traces
- * are configured. Every capability plugin depends on it; `OTEL_SDK_DISABLED=true` switches it and them off.
+ * The core telemetry plugin: one MeterProvider whose delta reader feeds our series store (served as
+ * Prometheus text, or OpenMetrics with exemplars), and a tracer only when traces are configured. Every capability plugin depends on it; `OTEL_SDK_DISABLED=true` switches it and them off.
  */
 export default definePlugin({
   name: 'telemetry',
@@ -61,10 +76,13 @@ export default definePlugin({
 
     const readers = [];
     let endpoint: MetricsEndpoint | undefined;
+    let series: SeriesStore | undefined;
     const serviceName = String(resource.attributes['service.name'] ?? 'unknown_service:node');
     if (options.metricsExporter === 'prometheus') {
-      const exporter = new PrometheusExporter({ preventServerStart: true });
-      readers.push(exporter);
+      // Deltas from the SDK, cumulated by our store, so that series that went quiet can be dropped (series.ts).
+      const reader = new DeltaReader();
+      readers.push(reader);
+      series = new SeriesStore({ reader, staleAfterMs: options.staleSeriesAfterMs });
       endpoint = new MetricsEndpoint({
         host: options.metricsHost,
         port: options.metricsPort,
@@ -72,18 +90,31 @@ export default definePlugin({
         serviceName,
         cluster: options.cluster,
         clusterScrapeTimeoutMs: options.clusterScrapeTimeoutMs,
-        reader: exporter,
+        staleSeriesAfterMs: options.staleSeriesAfterMs,
+        reader: series,
         log,
       });
     }
-    const provider = new MeterProvider({ resource, readers });
+    const provider = new MeterProvider({ resource, readers, views: bucketViews(options.buckets) });
     endpoint?.start();
+    series?.start();
+    // A bucket list for a name no histogram has does nothing: say so once, when the plugins had time to create theirs.
+    const histograms = new Set<string>();
+    const configured = Object.keys(options.buckets);
+    const unmatched = configured.length === 0 ? undefined : setTimeout(() => {
+      const names = configured.filter((name) => !histograms.has(name));
+      if (names.length > 0) log.warn('PPERF_WRN_065', `telemetry.buckets names ${names.map((n) => `"${n}"`).join(', ')}, which no histogram has; those boundaries apply to nothing`, { histograms: [...histograms] });
+    }, UNMATCHED_BUCKETS_AFTER_MS).unref();
 
     // Synchronous unless traces are on, so that under `-r` the plugins after this one set up before the
     // app's first module runs.
     const finish = (tracing: Tracing | undefined) => {
+      const meter = namesHistograms(provider.getMeter('@plandex-perf/register'), histograms);
+      // Exemplars only while traces are on: otherwise plugins get the SDK's meter itself, and nothing runs per request.
+      const exemplars = tracing && endpoint && options.exemplars ? new ExemplarStore(options.buckets) : undefined;
+      if (endpoint) endpoint.exemplars = exemplars;
       const telemetry: Telemetry = {
-        meter: provider.getMeter('@plandex-perf/register'),
+        meter: exemplars ? exemplars.wrap(meter) : meter,
         serviceName,
         tracer: tracing?.tracer,
         enterContext: (c) => tracing?.enter(c),
@@ -105,6 +136,8 @@ export default definePlugin({
       ctx.provide(telemetry);
 
       return async () => {
+        series?.stop();
+        clearTimeout(unmatched);
         await endpoint?.close(options.shutdownFlushMs);
         await tracing?.shutdown();
         await provider.shutdown();

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { cumulativePart, mergeSnapshots, toSnapshot, type MergeInput, type Snapshot } from './merge.js';
+import { attributesKey, cumulativePart, mergeSnapshots, toSnapshot, type MergeInput, type Snapshot } from './merge.js';
 import { clusterMetrics, type ClusterCounts } from './cluster-metrics.js';
 import { decodeHello, encodeHeader, HELLO_HEADER, isLocal, PROTOCOL, readLines, send, UPGRADE_PATH, type Hello } from './wire.js';
 
@@ -24,6 +24,12 @@ export interface LeaderOptions {
   maxFollowers: number;
   /** Whether a pid still runs (`process.kill(pid, 0)`); a parameter for the tests. */
   isAlive?: (pid: number) => boolean;
+  /**
+   * A retired series (of processes gone) that no live process reports for this long is dropped, as each
+   * process drops its own quiet series; `0` or unset keeps them. A parameter with `now` for the tests.
+   */
+  staleAfterMs?: number;
+  now?: () => number;
   /** Totals handed over by a previous leader (this process was its heir). */
   inherited?: { term: string; data: Snapshot };
   debug: (message: string) => void;
@@ -53,6 +59,8 @@ export class Leader {
   private readonly departed = new Map<string, { pid: number; snapshot: Snapshot }>();
   /** Counters and histograms of processes gone for good. */
   private retired: Snapshot = [];
+  /** Per retired series: when a live process last reported it (or when it was retired). */
+  private readonly retiredSeen = new Map<string, number>();
   private readonly inheritedTerms = new Set<string>();
   private readonly counts: ClusterCounts = { timeouts: 0, departures: 0, inherited: 0 };
   private clustered = false;
@@ -193,10 +201,49 @@ export class Leader {
     const ownSnapshot = toSnapshot(own.scopeMetrics);
     const gone: MergeInput[] = [{ snapshot: this.retired }, ...[...this.departed.values()].map((d) => ({ snapshot: cumulativePart(d.snapshot) }))];
     const live: MergeInput[] = [...this.followers].filter((f) => f.last).map((f) => ({ snapshot: f.last!, slot: f.slot }));
+    this.pruneRetired([ownSnapshot, ...live.map((l) => l.snapshot)]);
+    gone[0] = { snapshot: this.retired };
     const merged = mergeSnapshots([{ snapshot: ownSnapshot, slot: 0 }, ...live, ...gone]);
     this.handOver(gone, ownSnapshot);
     const extra = clusterMetrics({ ...this.counts, answered, late, startMs: this.startMs, nowMs: Date.now() });
     return { resource: own.resource, scopeMetrics: [...merged, extra] };
+  }
+
+  /**
+   * Without this the retired totals would keep every route a departed worker ever served, for the life
+   * of the leader. A retired series still reported by a live process is kept (dropping it would make the
+   * sum go backwards); one that no live process has reported for `staleAfterMs` goes, and if it comes
+   * back it is a new series, a counter reset to Prometheus — the same rule as in each process.
+   */
+  private pruneRetired(live: Snapshot[]): void {
+    const staleAfterMs = this.options.staleAfterMs ?? 0;
+    if (staleAfterMs <= 0 || this.retired.length === 0) return;
+    const now = (this.options.now ?? Date.now)();
+    const key = (scope: string, metric: string, attributes: Record<string, unknown>) => `${scope}\u0000${metric}\u0000${attributesKey(attributes as never)}`;
+    const reported = new Set<string>();
+    for (const snapshot of live) for (const { scope, metrics } of snapshot) for (const m of metrics) for (const p of m.dataPoints) reported.add(key(scope.name, m.descriptor.name, p.attributes));
+    const kept = new Set<string>();
+    let dropped = false;
+    this.retired = this.retired
+      .map(({ scope, metrics }) => ({
+        scope,
+        metrics: metrics
+          .map((metric) => {
+            const dataPoints = (metric.dataPoints as { attributes: Record<string, unknown> }[]).filter((p) => {
+              const k = key(scope.name, metric.descriptor.name, p.attributes);
+              const seen = this.retiredSeen.get(k);
+              if (seen === undefined || reported.has(k)) this.retiredSeen.set(k, now);
+              else if (now - seen >= staleAfterMs) return !(dropped = true);
+              kept.add(k);
+              return true;
+            });
+            return { ...metric, dataPoints } as typeof metric;
+          })
+          .filter((metric) => metric.dataPoints.length > 0),
+      }))
+      .filter((s) => s.metrics.length > 0);
+    for (const k of this.retiredSeen.keys()) if (!kept.has(k)) this.retiredSeen.delete(k);
+    if (dropped) this.options.debug('metrics: dropped retired series no live process reports any more');
   }
 
   /**

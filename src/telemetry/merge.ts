@@ -1,6 +1,7 @@
 import { DataPointType, type DataPoint, type MetricData, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { ATTR_PROCESS_SLOT } from './semconv.js';
+import type { BucketExemplars, WithExemplars } from './exemplars.js';
 
 /**
  * Pure functions behind the cluster view: one process's `collect()` result as plain JSON (a
@@ -91,7 +92,22 @@ function addPoint(metric: MetricData, into: DataPoint<unknown>, point: DataPoint
   else if (metric.dataPointType === DataPointType.HISTOGRAM) value = addHistograms(into.value as HistogramValue, point.value as HistogramValue);
   else value = point.value; // a gauge without slot label (one process): the later wins
   if (value === undefined) return undefined;
-  return { startTime: earlier(into.startTime, point.startTime), endTime: later(into.endTime, point.endTime), attributes: into.attributes, value };
+  const sum: DataPoint<unknown> & WithExemplars = { startTime: earlier(into.startTime, point.startTime), endTime: later(into.endTime, point.endTime), attributes: into.attributes, value };
+  // Exemplars: the newer of each bucket's, whichever process recorded it (both are real traces).
+  const exemplars = mergeExemplars((into as WithExemplars).exemplars, (point as WithExemplars).exemplars);
+  if (exemplars) sum.exemplars = exemplars;
+  return sum;
+}
+
+/** Keeps the newer exemplar of each bucket. */
+export function mergeExemplars(a: BucketExemplars | undefined, b: BucketExemplars | undefined): BucketExemplars | undefined {
+  if (!a) return b;
+  if (!b || a.length !== b.length) return a;
+  return a.map((x, i) => {
+    const y = b[i] ?? null;
+    if (!x) return y;
+    return y && y.timeMs > x.timeMs ? y : x;
+  });
 }
 
 const additive = (m: MetricData): boolean => m.dataPointType === DataPointType.SUM || m.dataPointType === DataPointType.HISTOGRAM;

@@ -27,8 +27,8 @@ export function createMetricsServer(options: {
   host: string;
   port: number;
   path: string;
-  /** Serialised Prometheus text of this scrape. */
-  render: () => Promise<string>;
+  /** This scrape, serialised in the format the `Accept` header asks for (when it can be served). */
+  render: (accept: string | undefined) => Promise<{ body: string; contentType: string; varies?: boolean }>;
   /** Value of the `x-plandex-perf-process` header: which process answered (and, for /debug, was profiled). */
   describeProcess: () => string;
 }): MetricsServer {
@@ -37,9 +37,10 @@ export function createMetricsServer(options: {
     const pathname = (request.url ?? '/').split('?', 1)[0] ?? '/';
     response.setHeader(HEADER_PROCESS, options.describeProcess());
     if (request.method === 'GET' && pathname === options.path) {
-      options.render().then(
-        (body) => {
-          response.writeHead(200, { 'content-type': 'text/plain' });
+      options.render(request.headers.accept).then(
+        ({ body, contentType, varies }) => {
+          // Only while the format depends on Accept (exemplars on), so the plain answer stays as it was.
+          response.writeHead(200, varies ? { 'content-type': contentType, vary: 'accept' } : { 'content-type': contentType });
           response.end(body);
         },
         (error: unknown) => {

@@ -1,5 +1,6 @@
 import { s, type Input, type Output } from '../schema.js';
 import { log } from '../log.js';
+import { bucketsField, MAX_BOUNDARIES, MAX_METRICS } from './buckets.js';
 
 const fields = {
   serviceName: s
@@ -27,6 +28,17 @@ const fields = {
     .integer({ min: 50, max: 10000 })
     .default(1000)
     .describe('How long a scrape waits for each other process of the app; one that does not answer is counted in `plandex_perf_cluster_scrape_timeouts_total` and its last snapshot is used.'),
+  buckets: bucketsField().describe(
+    `Histogram bucket boundaries per metric, in seconds, e.g. \`{ "http.server.request.duration": [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] }\`; a metric not named keeps its plugin's defaults. Each list: 1 to ${MAX_BOUNDARIES} finite numbers > 0, strictly increasing; at most ${MAX_METRICS} metrics. Env: \`name=b1,b2,…;name2=…\`. One bad entry is reported with its path and every metric then uses its default buckets. Default: none.`,
+  ),
+  staleSeriesAfterMs: s
+    .integer({ min: 0, max: 7 * 24 * 3_600_000 })
+    .default(30 * 60_000)
+    .describe('A series (one attribute set: a route, pool, tenant…) with no new measurement for this long is dropped from memory and from `/metrics`; if it comes back it starts again as a new series, which Prometheus reads as a counter reset. An observable instrument counts as quiet when its callback stops reporting the set; a synchronous up-down counter is dropped only at 0. `0` keeps every series for the life of the process. Default: 30 min.'),
+  exemplars: s
+    .boolean()
+    .default(true)
+    .describe('While traces are on, histogram buckets carry the trace id of a recent sampled request, served as OpenMetrics exemplars to a scraper that sends `Accept: application/openmetrics-text`; Prometheus text is unchanged. No effect with traces off.'),
   tracesExporter: s
     .enum(['none', 'otlp', 'console'])
     .default('none')
@@ -91,6 +103,7 @@ export function whenInvalid(problems: { path: string }[]): { options: Partial<In
     options.tracesExporter = 'none';
     effects.push('traces are off');
   }
-  if (bad.some((f) => !METRICS_FIELDS.has(f) && !TRACES_FIELDS.has(f))) effects.push('the other invalid fields use their defaults');
+  if (bad.includes('buckets')) effects.push('custom histogram buckets are ignored: every metric uses its default buckets');
+  if (bad.some((f) => !METRICS_FIELDS.has(f) && !TRACES_FIELDS.has(f) && f !== 'buckets')) effects.push('the other invalid fields use their defaults');
   return { options, effect: effects.join('; ') };
 }

@@ -31,7 +31,8 @@ export interface PromResponse {
   data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
 }
 
-export async function startPrometheus(targets: Record<string, string[]>): Promise<Prometheus> {
+/** `flags`: extra command-line flags, e.g. `--enable-feature=exemplar-storage`. */
+export async function startPrometheus(targets: Record<string, string[]>, flags: string[] = []): Promise<Prometheus> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-prom-'));
   const config = [
     'global:',
@@ -46,7 +47,7 @@ export async function startPrometheus(targets: Record<string, string[]>): Promis
   let log = '';
   const child: ChildProcess = spawn(
     'prometheus',
-    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...flags],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));

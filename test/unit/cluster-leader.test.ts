@@ -38,7 +38,7 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
 
-async function setup(options: { own?: () => Snapshot; timeoutMs?: number; alive?: Set<number>; inherited?: { term: string; data: Snapshot } } = {}) {
+async function setup(options: { own?: () => Snapshot; timeoutMs?: number; alive?: Set<number>; inherited?: { term: string; data: Snapshot }; staleAfterMs?: number; now?: () => number } = {}) {
   const alive = options.alive ?? new Set<number>();
   const leader = new Leader({
     serviceName: 'app',
@@ -47,6 +47,8 @@ async function setup(options: { own?: () => Snapshot; timeoutMs?: number; alive?
     maxFollowers: 3,
     isAlive: (pid) => alive.has(pid),
     inherited: options.inherited,
+    ...(options.staleAfterMs === undefined ? {} : { staleAfterMs: options.staleAfterMs }),
+    ...(options.now ? { now: options.now } : {}),
     debug: () => {},
   });
   const server = http.createServer();
@@ -119,6 +121,41 @@ describe('Leader', () => {
     expect(b.result).toMatchObject({ welcome: { slot: 1 } });
     rm = await leader.collect();
     expect(total(rm)).toBe(16);
+  });
+
+  it('drops a retired series once no live process has reported it for staleAfterMs; keeps one still reported', async () => {
+    const byRoute = (routes: Record<string, number>): Snapshot => [
+      {
+        scope: { name: 's' },
+        metrics: [
+          {
+            descriptor: { name: 'requests', description: '', unit: '', valueType: ValueType.INT },
+            aggregationTemporality: AggregationTemporality.CUMULATIVE,
+            dataPointType: DataPointType.SUM,
+            isMonotonic: true,
+            dataPoints: Object.entries(routes).map(([route, value]) => ({ startTime: [1, 0], endTime: [2, 0], attributes: { route }, value })),
+          },
+        ] as MetricData[],
+      },
+    ];
+    let t = 0;
+    const { leader, follow, alive } = await setup({ own: () => byRoute({ '/a': 10 }), staleAfterMs: 60_000, now: () => t });
+    const a = await follow(101, async () => byRoute({ '/a': 5, '/b': 3 }));
+    await leader.collect();
+    a.follower.baseline = undefined;
+    await a.follower.close(0);
+    alive.delete(101);
+    await settle();
+    const route = async (r: string) => valueOf(await leader.collect(), 'requests', { route: r });
+    expect(await route('/a')).toEqual([15]);
+    expect(await route('/b')).toEqual([3]);
+    t += 59_000;
+    expect(await route('/b')).toEqual([3]);
+    t += 1_000;
+    expect(await route('/b')).toEqual([]); // retired, reported by no live process for 60 s: dropped
+    expect(await route('/a')).toEqual([15]); // the leader still reports /a: the retired 5 stays in the sum
+    t += 3_600_000;
+    expect(await route('/a')).toEqual([15]);
   });
 
   it('a graceful leave sends its last counts', async () => {
