@@ -7,21 +7,11 @@
 // sort per `record()`, 4 times per request with a query on the overhead bench, where no public API lets a
 // caller pass a key it already has. The bundle memoises the hash of *frozen* attribute objects by identity
 // (a frozen object cannot change, so its hash cannot either); every other object is hashed as before. The
-// plugins pass frozen, cached attribute objects on their hot paths (src/telemetry/attributes.ts).
+// plugins pass frozen, cached attribute objects on their hot paths (src/attribute-sets.ts).
 // If the SDK's source no longer has the function this looks for, the build fails instead of shipping unpatched.
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-
-const HASH = 'function hashAttributes(attributes) {';
-const memoised = `
-const __pperfFrozenHashes = new WeakMap();
-function hashAttributes(attributes) {
-	if (!Object.isFrozen(attributes)) return __pperfHashAttributes(attributes);
-	let hash = __pperfFrozenHashes.get(attributes);
-	if (hash === undefined) __pperfFrozenHashes.set(attributes, (hash = __pperfHashAttributes(attributes)));
-	return hash;
-}
-function __pperfHashAttributes(attributes) {`;
+import { HASH, patchHashAttributes } from './sdk-patch.mjs';
 
 const patchSdk = {
   name: 'plandex-perf-sdk-metrics-hash',
@@ -29,9 +19,10 @@ const patchSdk = {
     let patched = false;
     b.onLoad({ filter: /[\\/]@opentelemetry[\\/]sdk-metrics[\\/].*[\\/]utils\.m?js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      if (!source.includes(HASH)) return undefined;
+      const contents = patchHashAttributes(source);
+      if (contents === undefined) return undefined;
       patched = true;
-      return { contents: source.replace(HASH, memoised), loader: 'js' };
+      return { contents, loader: 'js' };
     });
     b.onEnd((result) => {
       if (result.errors.length === 0 && !patched) {

@@ -5,6 +5,7 @@ import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type HttpRequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
 import { pathMatcher } from '../../src/paths.js';
+import { AttributeSets } from '../../src/attribute-sets.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
 import { ExpressRoutes, expressHandled, type ExpressRequest } from './express.js';
@@ -85,6 +86,9 @@ export default definePlugin({
       return route === undefined ? undefined : matcher.param(route, request.url ?? '/', name);
     };
 
+    // One frozen object per route, method, status and scheme: hashed once by the metrics SDK (src/attribute-sets.ts).
+    const attributeSets = new AttributeSets(requestAttributes);
+
     const onStart = (message: unknown): void => {
       const { request, server } = message as ChannelMessage;
       if (telemetry.isOwnServer(server)) return;
@@ -115,16 +119,16 @@ export default definePlugin({
         const status = response.statusCode;
         const method = methodOf(request.method);
         const rawRoute = routeOf(request, true);
-        const attributes: Attributes = {
-          [sc.ATTR_HTTP_REQUEST_METHOD]: method,
-          [sc.ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
-          [sc.ATTR_URL_SCHEME]: (request.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http',
-        };
+        const scheme = (request.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
         // The unmatched bucket takes no place among the bounded routes: it must stay visible past the bound.
         const route = rawRoute === undefined || rawRoute === sc.ROUTE_UNMATCHED ? rawRoute : boundRoute(rawRoute);
-        if (route !== undefined) attributes[sc.ATTR_HTTP_ROUTE] = route;
-        if (status >= 500) attributes[sc.ATTR_ERROR_TYPE] = String(status);
-        if (!extra.empty) extra.read({ headers: request.headers, param: (name) => paramOf(tagged, rawRoute, name) }, attributes);
+        let attributes: Attributes;
+        if (extra.empty) {
+          attributes = attributeSets.get(route, method, status, scheme);
+        } else {
+          attributes = requestAttributes(route, method, status, scheme);
+          extra.read({ headers: request.headers, param: (name) => paramOf(tagged, rawRoute, name) }, attributes);
+        }
         duration.record((performance.now() - started) / 1000, attributes);
         tagged[kScope]?.finish(route); // runs the end-of-request checks, then the scope lets go of the request
         const span = tagged[kSpan];
@@ -156,6 +160,18 @@ export default definePlugin({
     };
   },
 });
+
+/** The attributes of one finished request, without the configured extra ones. */
+function requestAttributes(route: string | undefined, method: string, status: number, scheme: string): Attributes {
+  const attributes: Attributes = {
+    [sc.ATTR_HTTP_REQUEST_METHOD]: method,
+    [sc.ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
+    [sc.ATTR_URL_SCHEME]: scheme,
+  };
+  if (route !== undefined) attributes[sc.ATTR_HTTP_ROUTE] = route;
+  if (status >= 500) attributes[sc.ATTR_ERROR_TYPE] = String(status);
+  return attributes;
+}
 
 function methodOf(method: string | undefined): string {
   return method !== undefined && sc.KNOWN_METHODS.has(method) ? method : sc.OTHER;

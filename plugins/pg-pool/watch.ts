@@ -103,7 +103,8 @@ export class PoolWatch {
   }
 
   adopt(pool: WatchedPool): void {
-    const attributes: Attributes = { [sc.ATTR_POOL_NAME]: this.nameOf(pool) };
+    // Frozen: hashed once by the metrics SDK (src/attribute-sets.ts); recorded on every checkout.
+    const attributes: Attributes = Object.freeze({ [sc.ATTR_POOL_NAME]: this.nameOf(pool) });
     if (this.pools.size < 1000) this.pools.set(pool, attributes);
     // An idle client's error (server restart, network cut) is emitted on the pool; with no listener it kills the host.
     pool.on('error', (error: unknown) => {

@@ -2,6 +2,7 @@ import { SpanKind, SpanStatusCode, context, type Attributes, type Span } from '@
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type RequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
+import { AttributeSets } from '../../src/attribute-sets.js';
 import { schema } from './schema.js';
 import { SummaryCache } from './sql.js';
 import { PoolRegistry, type ForeignPool, type PgPool, type PoolInfo } from './pools.js';
@@ -121,22 +122,25 @@ export default definePlugin({
     const notifyStart = (start: QueryStart): ((error?: unknown) => void)[] => startListeners.flatMap((listener) => listener(start) ?? []);
     const boundCollection = boundedLabel('tables', options.maxCollections);
 
-    const attributesFor = (client: PgClient, text: string | undefined): Attributes => {
+    // One frozen object per database and statement summary: hashed once by the metrics SDK (src/attribute-sets.ts).
+    const attributeSets = new AttributeSets((database: string | undefined, operation: string | undefined, collection: string | undefined): Attributes => {
       const attributes: Attributes = { [sc.ATTR_DB_SYSTEM_NAME]: sc.DB_SYSTEM_POSTGRESQL };
-      if (client.database) attributes[sc.ATTR_DB_NAMESPACE] = client.database;
-      if (text !== undefined) {
-        const summary = summaries.get(text);
-        attributes[sc.ATTR_DB_OPERATION_NAME] = summary.operation;
-        if (summary.collection !== undefined) attributes[sc.ATTR_DB_COLLECTION_NAME] = boundCollection(summary.collection);
-      }
+      if (database) attributes[sc.ATTR_DB_NAMESPACE] = database;
+      if (operation !== undefined) attributes[sc.ATTR_DB_OPERATION_NAME] = operation;
+      if (collection !== undefined) attributes[sc.ATTR_DB_COLLECTION_NAME] = collection;
       return attributes;
+    });
+    const attributesFor = (client: PgClient, text: string | undefined): Attributes => {
+      if (text === undefined) return attributeSets.get(client.database);
+      const summary = summaries.get(text);
+      return attributeSets.get(client.database, summary.operation, summary.collection === undefined ? undefined : boundCollection(summary.collection));
     };
 
     /** Returns the callback that records the operation; it is called once, with the error if any. */
     const begin = (client: PgClient, config: unknown, values?: unknown): ((error?: unknown) => void) => {
       const started = performance.now();
       const text = queryText(config);
-      const attributes = attributesFor(client, text);
+      let attributes = attributesFor(client, text);
       let span: Span | undefined;
       if (tracer) {
         const name = [attributes[sc.ATTR_DB_OPERATION_NAME], attributes[sc.ATTR_DB_COLLECTION_NAME]].filter(Boolean).join(' ') || 'postgresql';
@@ -162,7 +166,7 @@ export default definePlugin({
           }
           if (error) {
             const code = (error as { code?: unknown }).code;
-            attributes[sc.ATTR_ERROR_TYPE] = typeof code === 'string' ? code : 'error';
+            attributes = { ...attributes, [sc.ATTR_ERROR_TYPE]: typeof code === 'string' ? code : 'error' };
             if (typeof code === 'string') attributes[sc.ATTR_DB_RESPONSE_STATUS_CODE] = code;
           }
           duration.record((performance.now() - started) / 1000, attributes);
