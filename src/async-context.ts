@@ -27,14 +27,21 @@ export function keepAcrossQueues<T>(keeper: ContextKeeper<T>): void {
 
 /** `fn`, made to run in the caller's values of every registered store (itself when none is registered). */
 export function bindToCaller<A extends unknown[], R>(fn: (this: unknown, ...args: A) => R): (this: unknown, ...args: A) => R {
+  // Keepers are only ever appended: the first `n` stay the same ones, so nothing is copied per call.
   const n = keepers.length;
   if (n === 0) return fn;
-  const own = keepers.slice();
-  const values = own.map((k) => k.current());
+  if (n === 1) {
+    const keeper = keepers[0]!;
+    const value = keeper.current();
+    return function (this: unknown, ...args: A): R {
+      return keeper.current() === value ? fn.apply(this, args) : keeper.run(value, () => fn.apply(this, args));
+    };
+  }
+  const values = keepers.slice(0, n).map((k) => k.current());
   return function (this: unknown, ...args: A): R {
     let changed = -1;
     for (let i = 0; i < n; i++) {
-      if (own[i]!.current() !== values[i]) {
+      if (keepers[i]!.current() !== values[i]) {
         changed = i;
         break;
       }
@@ -42,7 +49,7 @@ export function bindToCaller<A extends unknown[], R>(fn: (this: unknown, ...args
     if (changed < 0) return fn.apply(this, args);
     let run = (): R => fn.apply(this, args);
     for (let i = n - 1; i >= changed; i--) {
-      const keeper = own[i]!;
+      const keeper = keepers[i]!;
       const value = values[i];
       const inner = run;
       run = () => keeper.run(value, inner);

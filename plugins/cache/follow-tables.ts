@@ -12,16 +12,24 @@ import { WRN_BUS_RECONNECTED, WRN_CATALOG, WRN_NO_TABLES } from './codes.js';
  * Connects the engine to the database's writes: the pg plugin's query-start hook feeds the table tracker
  * (reads recorded on the running load, writes dropping entries), and with `listen` a LISTEN connection
  * receives the notifications of the triggers `install-triggers` put on tables written from elsewhere.
- * Returns the undo; the pg plugin keeps its listener list, so the tracker goes quiet rather than away.
+ * Returns how to start (see `follow`) and the undo; the pg plugin keeps its listener list, so the tracker goes quiet rather than away.
  */
-export function followTables(ctx: PluginContext, engine: Engine, options: CacheOptions, out: { inTransaction: ((client: object) => boolean) | undefined }): () => void {
-  if (!options.tables) return () => {};
+export interface TableFollowing {
+  /** Starts following queries (idempotent): at setup when something can need it, else at the first `cached()`. */
+  follow(): void;
+  unfollow(): void;
+}
+
+const NOT_FOLLOWING: TableFollowing = { follow: () => {}, unfollow: () => {} };
+
+export function followTables(ctx: PluginContext, engine: Engine, options: CacheOptions, out: { inTransaction: ((client: object) => boolean) | undefined }): TableFollowing {
+  if (!options.tables) return NOT_FOLLOWING;
   const pg = ctx.use<PgInstrumentation | undefined>('pg');
   if (pg === undefined || typeof pg.onQueryStart !== 'function') {
     if (options.functions.length > 0) {
       ctx.log.warn(WRN_NO_TABLES, 'cache: the pg plugin is not running, so writes do not invalidate cached entries; only TTLs, tags and invalidatedBy end them');
     }
-    return () => {};
+    return NOT_FOLLOWING;
   }
   let active = true;
   const catalog = new Catalog((error) =>
@@ -31,8 +39,16 @@ export function followTables(ctx: PluginContext, engine: Engine, options: CacheO
     if (active) engine.tagsWritten(tags);
   });
   out.inTransaction = tracker.inTransaction;
-  pg.onQueryStart((start) => (active ? tracker.onQueryStart(start) : undefined));
-  keepTracesAcrossQueues();
+  // Every query of the host goes through the tracker once it follows: with nothing cached in this process
+  // and no shared L2 to tell others of its writes (the default), it does not follow at all.
+  let following = false;
+  const follow = (): void => {
+    if (following || !active) return;
+    following = true;
+    pg.onQueryStart((start) => (active ? tracker.onQueryStart(start) : undefined));
+    keepTracesAcrossQueues();
+  };
+  if (options.functions.length > 0 || options.l2.store !== 'none' || options.listen) follow();
 
   let listener: PgListener | undefined;
   const listen = (factory: () => PgClientLike): void => {
@@ -66,8 +82,11 @@ export function followTables(ctx: PluginContext, engine: Engine, options: CacheO
       });
     }
   }
-  return () => {
-    active = false;
-    listener?.close();
+  return {
+    follow,
+    unfollow: () => {
+      active = false;
+      listener?.close();
+    },
   };
 }

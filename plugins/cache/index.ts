@@ -68,11 +68,11 @@ function start(ctx: PluginContext, options: CacheOptions): { engine: Engine; clo
   const engine = new Engine(engineOptions(options, { store: undefined, log: ctx.log, inTransaction: (client) => tables.inTransaction?.(client) ?? false }));
   registerMetrics(telemetry.meter, engine);
   const unfollowHeap = followHeapBudget(ctx.use<HeapBudget | undefined>('heap-budget'), engine.l1, ctx.log);
-  const unfollowTables = followTables(ctx, engine, options, tables);
+  const following = followTables(ctx, engine, options, tables);
   wrapConfigured(ctx, engine, options.functions);
 
   const api: CachePlugin = {
-    cached: (fn, cachedOptions) => engine.cached(fn, cachedOptions),
+    cached: (fn, cachedOptions) => (following.follow(), engine.cached(fn, cachedOptions)),
     invalidate: (fnOrName, ...args) => engine.invalidate(fnOrName, ...args),
     invalidateTags: (tags) => engine.invalidateTags(tags),
     invalidateTables: (names) => engine.invalidateTables(names),
@@ -86,7 +86,7 @@ function start(ctx: PluginContext, options: CacheOptions): { engine: Engine; clo
   const close = async (): Promise<void> => {
     if (global[API_KEY] === api) delete global[API_KEY];
     unfollowHeap();
-    unfollowTables();
+    following.unfollow();
     await engine.close();
   };
   return { engine, close };

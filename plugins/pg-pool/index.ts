@@ -100,8 +100,8 @@ const plugin = definePlugin({
     const nPlusOne = telemetry.meter.createCounter(sc.METRIC_PG_N_PLUS_ONE, { description: 'Requests that ran one query fingerprint N or more times.', unit: '{request}' });
     if (options.nPlusOneThreshold > 0 || options.slowQueryMs > 0) requestScope.enable();
 
-    const checkRequest = (counts: Map<string, number>, route: string | undefined): void => {
-      for (const [fp, count] of counts) {
+    const checkRequest = (counts: QueryCounts, route: string | undefined): void => {
+      for (const [fp, count] of counts.entries()) {
         if (count < options.nPlusOneThreshold) continue;
         nPlusOne.add(1, route === undefined ? {} : { [sc.ATTR_HTTP_ROUTE]: route });
         const key = `${route ?? ''}\u0000${fp}`;
@@ -124,15 +124,14 @@ const plugin = definePlugin({
       if (options.nPlusOneThreshold > 0) {
         const scope = event.scope;
         if (!scope) return;
-        let counts = scope.data.get(kCounts) as Map<string, number> | undefined;
+        let counts = scope.data.get(kCounts) as QueryCounts | undefined;
         if (!counts) {
-          counts = new Map();
+          counts = new QueryCounts();
           scope.data.set(kCounts, counts);
           const own = counts;
           scope.onFinish((route) => checkRequest(own, route));
         }
-        const fp = fingerprintOf(event.text);
-        counts.set(fp, (counts.get(fp) ?? 0) + 1);
+        counts.add(fingerprintOf(event.text));
       }
     });
 
@@ -142,5 +141,28 @@ const plugin = definePlugin({
     };
   },
 });
+
+/** How many times one request ran each query fingerprint; most run one, so the first needs no Map. */
+class QueryCounts {
+  private first: string | undefined;
+  private firstCount = 0;
+  private more: Map<string, number> | undefined;
+
+  add(fp: string): void {
+    if (this.first === undefined || this.first === fp) {
+      this.first = fp;
+      this.firstCount++;
+      return;
+    }
+    this.more ??= new Map();
+    this.more.set(fp, (this.more.get(fp) ?? 0) + 1);
+  }
+
+  entries(): [string, number][] {
+    const out: [string, number][] = this.first === undefined ? [] : [[this.first, this.firstCount]];
+    if (this.more) for (const entry of this.more) out.push(entry);
+    return out;
+  }
+}
 
 export default plugin;
