@@ -3,7 +3,7 @@ import { definePlugin, type RuntimeInfo, type Telemetry } from '../../src/plugin
 import type { HeapBudget } from '../heap-budget/index.js';
 import type { CachePlugin } from '../cache/index.js';
 import type { PgInstrumentation } from '../pg/index.js';
-import { LoopDelay } from '../heap-budget/loop-delay.js';
+import { loopDelay } from '../../src/loop-delay.js';
 import { decideAccess, failureKey, isTrustedCaller, shouldServe } from './access.js';
 import { AuthFailureLog } from './auth-log.js';
 import { WRN_AUTH_FAILED, WRN_NOT_SERVED } from './codes.js';
@@ -49,7 +49,7 @@ export default definePlugin({
     gc.start();
     // One event-loop delay sampler for the process: heap-budget's when it runs (it starts before this
     // plugin: see the test on builtin order), else one of our own.
-    const loop = new LoopStats((ctx.use<HeapBudget | undefined>('heap-budget')?.loopDelay ?? new LoopDelay()).open());
+    const loop = new LoopStats(loopDelay.open());
     const inFlight = new Set<AbortController>();
     let closed = false;
     const requests = telemetry.meter.createCounter(sc.METRIC_DIAGNOSTICS_REQUESTS, { description: 'Requests to the diagnostics routes, by route and status.', unit: '{request}' });

@@ -1,5 +1,5 @@
 import { PerformanceObserver, constants, type PerformanceEntry, performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { delayMs, type DelayReader } from '../heap-budget/loop-delay.js';
+import { delayMs, type DelayReader } from '../../src/loop-delay.js';
 import { GC_TYPES, type GcType } from './semconv.js';
 
 export interface GcKindStats {

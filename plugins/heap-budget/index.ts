@@ -9,7 +9,7 @@ import { nextState, type BudgetState, type Sample } from './budget.js';
 import { installShedder } from './shed.js';
 import { pathMatcher } from '../../src/paths.js';
 import { heapLimitAdvice } from './advice.js';
-import { LoopDelay } from './loop-delay.js';
+import { loopDelay } from '../../src/loop-delay.js';
 import { heapSnapshotFit, readAvailableMemory, readCgroupLimit, readDisk } from '../diagnostics/fit.js';
 import * as sc from './semconv.js';
 import { heapBudgetProfileDefaults } from './profile.js';
@@ -21,8 +21,6 @@ export interface HeapBudget {
   state(): BudgetState;
   onChange(listener: (state: BudgetState, previous: BudgetState) => void): () => void;
   lastSample(): (Sample & { eventLoopUtilization: number }) | undefined;
-  /** The process's one event-loop delay sampler, for other plugins to read (diagnostics). */
-  loopDelay: LoopDelay;
 }
 
 export default definePlugin({
@@ -50,7 +48,6 @@ export default definePlugin({
     let transitions = 0;
 
     // The shared sampler runs only while someone reads it: here only with the delay rule on.
-    const loopDelay = new LoopDelay();
     const delay = options.maxEventLoopDelayMs > 0 ? loopDelay.open() : undefined;
     let elu = performance.eventLoopUtilization();
     let lastAt = performance.now();
@@ -176,7 +173,6 @@ export default definePlugin({
         return () => void listeners.delete(listener);
       },
       lastSample: () => last,
-      loopDelay,
     } satisfies HeapBudget);
 
     return () => {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Attributes, ObservableResult } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { schema } from './schema.js';
-import { openLoopDelay } from './loop-delay.js';
+import { loopDelay } from '../../src/loop-delay.js';
 import { onGc, type GcKind } from './gc.js';
 import * as sc from './semconv.js';
 
@@ -29,7 +29,7 @@ export default definePlugin({
   setup(ctx, options) {
     const meter = ctx.use<Telemetry>('telemetry').meter;
 
-    const delay = openLoopDelay(options.eventLoopResolutionMs);
+    const delay = loopDelay.open(options.eventLoopResolutionMs);
     const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description, unit: 's' });
     const delayGauges = {
       min: gauge(sc.METRIC_NODEJS_EVENTLOOP_DELAY_MIN, 'Event loop minimum delay.'),

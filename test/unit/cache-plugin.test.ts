@@ -9,7 +9,6 @@ import type { PluginContext } from '../../src/plugin.js';
 import { autoProfile } from '../../src/profiles.js';
 import type { HeapBudget } from '../../plugins/heap-budget/index.js';
 import type { BudgetState } from '../../plugins/heap-budget/budget.js';
-import { LoopDelay } from '../../plugins/heap-budget/loop-delay.js';
 import type { CacheApi, CachePlugin } from '../../plugins/cache/types.js';
 import { recordingLog, type LogLine } from '../fixtures/cache-helpers.js';
 
@@ -36,7 +35,6 @@ function fakeHeap(): HeapBudget & { set(state: BudgetState): void } {
     state: () => state,
     onChange: (l) => (listeners.add(l), () => void listeners.delete(l)),
     lastSample: () => undefined,
-    loopDelay: new LoopDelay(),
     set(next) {
       const previous = state;
       state = next;

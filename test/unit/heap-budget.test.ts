@@ -3,7 +3,7 @@ import { nextState, type Sample, type Thresholds } from '../../plugins/heap-budg
 import { heapLimitAdvice } from '../../plugins/heap-budget/advice.js';
 import { nodeOptionsFor } from '../../src/heap-flags.js';
 import { pathMatcher as exemptMatcher } from '../../src/paths.js';
-import { LoopDelay, delayMs } from '../../plugins/heap-budget/loop-delay.js';
+import { LoopDelay, delayMs } from '../../src/loop-delay.js';
 import { schema } from '../../plugins/heap-budget/schema.js';
 import { resolveProfile } from '../../src/profiles.js';
 
@@ -103,7 +103,7 @@ describe('readiness and liveness paths', () => {
 
 describe('shared event-loop delay sampler', () => {
   it('runs its timer only while a reader is open', () => {
-    const sampler = new LoopDelay(20);
+    const sampler = new LoopDelay();
     expect(sampler.running).toBe(false);
     const a = sampler.open();
     const b = sampler.open();
@@ -118,7 +118,7 @@ describe('shared event-loop delay sampler', () => {
 
   it('gives each reader the delay since its own reset, beyond the timer period', () => {
     let now = 0;
-    const sampler = new LoopDelay(20, () => now);
+    const sampler = new LoopDelay(() => now);
     const budget = sampler.open();
     const diagnostics = sampler.open();
     try {
