@@ -46,7 +46,7 @@ const plugin = definePlugin({
     const serviceName = telemetry.serviceName;
     // knex keeps its own pool of pg.Clients: reported by the pg plugin beside the pg.Pools, as knex's.
     const knexPools = new KnexPools((pool, foreign) => void pg.trackPool(pool, foreign));
-    const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool), knexPools);
+    const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolAttributes(pool), knexPools);
     let active = true;
     // Where each option's value came from, for the one-time pool log (precedence as in src/config.ts).
     const fromProfile: Record<string, unknown> = profilePool(ctx.profile);

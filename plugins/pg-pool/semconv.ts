@@ -1,6 +1,4 @@
 /** Pool metrics from the database semantic conventions that OpenTelemetry's pg instrumentation lacks, plus our checks. */
-export const METRIC_DB_CLIENT_CONNECTION_IDLE_MAX = 'db.client.connection.idle.max' as const;
-export const METRIC_DB_CLIENT_CONNECTION_IDLE_MIN = 'db.client.connection.idle.min' as const;
 export const METRIC_DB_CLIENT_CONNECTION_TIMEOUTS = 'db.client.connection.timeouts' as const;
 export const METRIC_DB_CLIENT_CONNECTION_WAIT_TIME = 'db.client.connection.wait_time' as const;
 export const METRIC_DB_CLIENT_CONNECTION_USE_TIME = 'db.client.connection.use_time' as const;
@@ -21,8 +19,6 @@ export const ATTR_DB_OPERATION_NAME = 'db.operation.name' as const;
 export const TIME_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30];
 
 export const metricNames = [
-  METRIC_DB_CLIENT_CONNECTION_IDLE_MAX,
-  METRIC_DB_CLIENT_CONNECTION_IDLE_MIN,
   METRIC_DB_CLIENT_CONNECTION_TIMEOUTS,
   METRIC_DB_CLIENT_CONNECTION_WAIT_TIME,
   METRIC_DB_CLIENT_CONNECTION_USE_TIME,

@@ -53,9 +53,11 @@ function settleThen(checkout: PendingCheckout, callback: ConnectCallback): Conne
   };
 }
 
-/** Everything measured per pool, and the checks that run over checked-out clients. */
+/**
+ * Everything measured per checkout, and the checks that run over checked-out clients. The pools themselves
+ * are registered once, by the pg plugin (its registry names them, bounds them and reports their counts).
+ */
 export class PoolWatch {
-  private readonly pools = new Map<WatchedPool, Attributes>();
   private readonly checkouts = new Map<object, Checkout>();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unpooledTimes: number[] = [];
@@ -74,7 +76,7 @@ export class PoolWatch {
     meter: Meter,
     private readonly options: PgPoolOptions,
     private readonly log: typeof Log,
-    private readonly nameOf: (pool: PgPool) => string,
+    private readonly attributesOf: (pool: PgPool) => Attributes,
     private readonly knexPools: KnexPools,
   ) {
     const histogram = (name: string, description: string) => meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: sc.TIME_BUCKETS } });
@@ -85,27 +87,13 @@ export class PoolWatch {
     this.leaked = meter.createCounter(sc.METRIC_PG_LEAKED_CONNECTIONS, { description: 'Connections held longer than the leak-detection threshold.', unit: '{connection}' });
     this.idleErrors = meter.createCounter(sc.METRIC_PG_IDLE_CLIENT_ERRORS, { description: 'Errors of idle pooled clients, handled so they cannot crash the host.', unit: '{error}' });
     this.unpooled = meter.createCounter(sc.METRIC_PG_UNPOOLED_CONNECTS, { description: 'Connections opened outside any pool.', unit: '{connection}' });
-    const idleMax = meter.createObservableUpDownCounter(sc.METRIC_DB_CLIENT_CONNECTION_IDLE_MAX, { description: 'The most idle connections a pool keeps.', unit: '{connection}' });
-    const idleMin = meter.createObservableUpDownCounter(sc.METRIC_DB_CLIENT_CONNECTION_IDLE_MIN, { description: 'The fewest idle connections a pool keeps.', unit: '{connection}' });
-    meter.addBatchObservableCallback(
-      (batch) => {
-        for (const [pool, attributes] of this.pools) {
-          // pg-pool keeps up to `max` idle connections and tops up to `min`.
-          batch.observe(idleMax, pool.options?.max ?? 10, attributes);
-          batch.observe(idleMin, (pool.options as { min?: number } | undefined)?.min ?? 0, attributes);
-        }
-      },
-      [idleMax, idleMin],
-    );
     if (options.leakDetectionMs > 0) {
       this.timer = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, options.leakDetectionMs / 2))).unref();
     }
   }
 
   adopt(pool: WatchedPool): void {
-    // Frozen: hashed once by the metrics SDK (src/attribute-sets.ts); recorded on every checkout.
-    const attributes: Attributes = Object.freeze({ [sc.ATTR_POOL_NAME]: this.nameOf(pool) });
-    if (this.pools.size < 1000) this.pools.set(pool, attributes);
+    const attributes = this.attributesOf(pool);
     // An idle client's error (server restart, network cut) is emitted on the pool; with no listener it kills the host.
     pool.on('error', (error: unknown) => {
       this.idleErrors.add(1, attributes);
@@ -161,7 +149,7 @@ export class PoolWatch {
   }
 
   connect(pool: WatchedPool, args: unknown[], call: (args: unknown[]) => unknown): unknown {
-    const attributes = this.pools.get(pool) ?? { [sc.ATTR_POOL_NAME]: this.nameOf(pool) };
+    const attributes = this.attributesOf(pool);
     const started = performance.now();
     let site: { stack?: string } | undefined;
     const internal = (pool as unknown as Record<symbol, unknown>)[kInternal] === true;
@@ -274,6 +262,5 @@ export class PoolWatch {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.checkouts.clear();
-    this.pools.clear();
   }
 }

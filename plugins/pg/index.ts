@@ -88,6 +88,8 @@ export interface PgInstrumentation {
   onQueryStart(listener: QueryStartListener): void;
   /** The name a pool is reported under (`db.client.connection.pool.name`). */
   poolName(pool: PgPool): string;
+  /** The pool's attributes, one frozen object per pool, for measurements of its connections. */
+  poolAttributes(pool: PgPool): Attributes;
   /** Every pool in use, with its current counts. */
   pools(): PoolInfo[];
   /** Reports a pool of pg.Clients that is not a pg.Pool (knex's) like one; returns its name (undefined past `maxPools`). */
@@ -224,6 +226,7 @@ export default definePlugin({
       onQuery: (listener) => void queryListeners.push(listener),
       onQueryStart: (listener) => void startListeners.push(listener),
       poolName: (pool) => pools.nameOf(pool),
+      poolAttributes: (pool) => pools.attributesOf(pool),
       pools: () => pools.snapshot(),
       trackPool: (pool, foreign) => pools.trackForeign(pool, foreign),
     } satisfies PgInstrumentation);

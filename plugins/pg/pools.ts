@@ -30,6 +30,8 @@ export interface PoolCounts {
   used: number;
   waiting: number;
   max: number;
+  /** Connections the pool keeps open when idle (pg-pool's `min`, tarn's). */
+  min?: number;
 }
 
 /** A pool of pg.Clients run by another library (knex's tarn pool), reported like a pg.Pool. */
@@ -68,7 +70,7 @@ export function poolName(options: PgPool['options'] = {}): string {
 const pgCounts = (pool: PgPool): PoolCounts => {
   const total = pool.totalCount ?? 0;
   const idle = pool.idleCount ?? 0;
-  return { idle, used: Math.max(0, total - idle), waiting: pool.waitingCount ?? 0, max: pool.options?.max ?? 10 };
+  return { idle, used: Math.max(0, total - idle), waiting: pool.waitingCount ?? 0, max: pool.options?.max ?? 10, min: (pool.options as { min?: number } | undefined)?.min ?? 0 };
 };
 
 /**
@@ -82,6 +84,8 @@ export class PoolRegistry {
   private readonly count;
   private readonly max;
   private readonly pending;
+  private readonly idleMax;
+  private readonly idleMin;
 
   constructor(
     meter: Meter,
@@ -100,6 +104,8 @@ export class PoolRegistry {
       description: 'Requests waiting for a connection, per pool.',
       unit: '{request}',
     });
+    this.idleMax = meter.createObservableUpDownCounter(sc.METRIC_DB_CLIENT_CONNECTION_IDLE_MAX, { description: 'The most idle connections a pool keeps.', unit: '{connection}' });
+    this.idleMin = meter.createObservableUpDownCounter(sc.METRIC_DB_CLIENT_CONNECTION_IDLE_MIN, { description: 'The fewest idle connections a pool keeps.', unit: '{connection}' });
     meter.addBatchObservableCallback(
       (batch) => {
         for (const [pool, { attributes, read }] of this.pools) {
@@ -109,9 +115,12 @@ export class PoolRegistry {
           batch.observe(this.count, counts.used, { ...attributes, [sc.ATTR_CONNECTION_STATE]: 'used' });
           batch.observe(this.pending, counts.waiting, attributes);
           batch.observe(this.max, counts.max, attributes);
+          // pg-pool and tarn keep up to `max` idle connections and top up to `min`.
+          batch.observe(this.idleMax, counts.max, attributes);
+          batch.observe(this.idleMin, counts.min ?? 0, attributes);
         }
       },
-      [this.count, this.max, this.pending],
+      [this.count, this.max, this.pending, this.idleMax, this.idleMin],
     );
   }
 
@@ -148,6 +157,17 @@ export class PoolRegistry {
   }
 
   private readonly assigned = new WeakMap<object, string>();
+  private readonly attributeSets = new WeakMap<object, Attributes>();
+
+  /**
+   * The pool's attributes (`db.client.connection.pool.name`), one frozen object per pool for every plugin that
+   * measures it (hashed once by the metrics SDK, src/attribute-sets.ts); pools past the bound get theirs too.
+   */
+  attributesOf(pool: PgPool): Attributes {
+    let attributes = this.attributeSets.get(pool);
+    if (attributes === undefined) this.attributeSets.set(pool, (attributes = Object.freeze({ [sc.ATTR_POOL_NAME]: this.nameOf(pool) })));
+    return attributes;
+  }
 
   /** The pool's reported name, given on first ask: `database@host:port` (`knex:` before knex's), `#2` for a second one. */
   nameOf(pool: PgPool, prefix = ''): string {
@@ -168,7 +188,7 @@ export class PoolRegistry {
       this.log.once('pg:maxPools', 'warn', 'PPERF_WRN_002', `more than ${this.maxPools} pools; the rest are not reported`);
       return;
     }
-    this.pools.set(pool, { attributes: { [sc.ATTR_POOL_NAME]: this.nameOf(pool) }, owner: 'pg', read: () => pgCounts(pool) });
+    this.pools.set(pool, { attributes: this.attributesOf(pool), owner: 'pg', read: () => pgCounts(pool) });
   }
 
   /** Registers another library's pool of pg.Clients (once per pool); returns its name, or undefined past the bound. */
@@ -181,7 +201,7 @@ export class PoolRegistry {
     }
     const name = this.nameOf({ options: foreign.target } as PgPool, `${foreign.owner}:`);
     this.assigned.set(pool, name);
-    this.pools.set(pool, { attributes: { [sc.ATTR_POOL_NAME]: name }, owner: foreign.owner, read: foreign.read });
+    this.pools.set(pool, { attributes: this.attributesOf(pool as PgPool), owner: foreign.owner, read: foreign.read });
     return name;
   }
 

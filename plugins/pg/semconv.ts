@@ -3,6 +3,8 @@ export const METRIC_DB_CLIENT_OPERATION_DURATION = 'db.client.operation.duration
 export const METRIC_DB_CLIENT_CONNECTION_COUNT = 'db.client.connection.count' as const;
 export const METRIC_DB_CLIENT_CONNECTION_MAX = 'db.client.connection.max' as const;
 export const METRIC_DB_CLIENT_CONNECTION_PENDING_REQUESTS = 'db.client.connection.pending_requests' as const;
+export const METRIC_DB_CLIENT_CONNECTION_IDLE_MAX = 'db.client.connection.idle.max' as const;
+export const METRIC_DB_CLIENT_CONNECTION_IDLE_MIN = 'db.client.connection.idle.min' as const;
 
 export const ATTR_DB_SYSTEM_NAME = 'db.system.name' as const;
 export const ATTR_DB_OPERATION_NAME = 'db.operation.name' as const;
@@ -22,5 +24,7 @@ export const metricNames = [
   METRIC_DB_CLIENT_OPERATION_DURATION,
   METRIC_DB_CLIENT_CONNECTION_COUNT,
   METRIC_DB_CLIENT_CONNECTION_MAX,
+  METRIC_DB_CLIENT_CONNECTION_IDLE_MAX,
+  METRIC_DB_CLIENT_CONNECTION_IDLE_MIN,
   METRIC_DB_CLIENT_CONNECTION_PENDING_REQUESTS,
 ] as const;
