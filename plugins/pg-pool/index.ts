@@ -9,6 +9,7 @@ import { describeApplied, tunePoolConfig, type Origin, type PoolConfig } from '.
 import { fingerprint } from './fingerprint.js';
 import { PoolWatch, type WatchedPool } from './watch.js';
 import { KnexPools } from './knex.js';
+import { AdaptivePools } from './adaptive.js';
 import * as sc from './semconv.js';
 
 type PoolClass = new (config?: PoolConfig, ...rest: unknown[]) => WatchedPool;
@@ -55,6 +56,9 @@ const plugin = definePlugin({
     // knex keeps its own pool of pg.Clients: reported by the pg plugin beside the pg.Pools, as knex's.
     const knexPools = new KnexPools((pool, foreign) => void pg.trackPool(pool, foreign));
     const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool), knexPools);
+    // Adaptive pool size (adaptive.ts): fed each caller's wait by the watch, adopts each pool below.
+    const adaptive = new AdaptivePools(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
+    watch.onWait = (pool, waitMs, error) => adaptive.waited(pool, waitMs, error);
     let active = true;
     // Where each option's value came from, for the one-time pool log (precedence as in src/config.ts).
     const fromProfile: Record<string, unknown> = profilePool(ctx.profile);
@@ -77,6 +81,7 @@ const plugin = definePlugin({
           if (!tuned) return;
           try {
             watch.adopt(this);
+            adaptive.adopt(this, tuned.applied.max); // adaptive pool size
             ctx.log.info(`pg pool "${pg.poolName(this)}": ${describeApplied(tuned.applied)}`, { profile: ctx.profile.name });
           } catch (error) {
             ctx.log.once('pg-pool:adopt', 'error', 'PPERF_ERR_INSTRUMENTATION', 'watching a pg pool failed; it runs untouched', { error });
@@ -147,6 +152,7 @@ const plugin = definePlugin({
     return () => {
       active = false;
       watch.close();
+      adaptive.close();
     };
   },
 });

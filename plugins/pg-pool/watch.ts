@@ -44,6 +44,8 @@ export class PoolWatch {
   private readonly leaked;
   private readonly idleErrors;
   private readonly unpooled;
+  /** Each caller's wait for a connection, and its error if any: the adaptive pool size's input (adaptive.ts). */
+  onWait: ((pool: WatchedPool, waitMs: number, error: unknown) => void) | undefined;
 
   constructor(
     meter: Meter,
@@ -145,6 +147,7 @@ export class PoolWatch {
     }
     const settle = (error: unknown, client: unknown): void => {
       try {
+        this.onWait?.(pool, performance.now() - started, error); // adaptive pool size
         if (error) {
           if (error instanceof Error && TIMEOUT_MESSAGE.test(error.message)) this.timedOut(pool, error, attributes);
           return;
