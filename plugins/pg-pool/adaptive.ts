@@ -296,11 +296,15 @@ export class AdaptivePools {
       t.acquired++;
       if (++t.busy > t.peakBusy) t.peakBusy = t.busy;
     };
-    const onRelease = () => {
+    const onRelease = (_error: unknown, client: unknown) => {
       integrate(this.now());
       if (t.busy > 0) t.busy--;
+      // After a shrink pg-pool keeps every client it has: a busy pool hands each released one straight to the
+      // next waiter, so the surplus would never sit idle long enough to time out. Marking the client used up
+      // makes pg-pool's own `maxUses` check close it now (then it pulses its queue, which opens nothing: full).
+      if (pool.totalCount > (pool.options.max ?? floor) && typeof client === 'object' && client !== null) (client as { _poolUseCount?: number })._poolUseCount = Number.POSITIVE_INFINITY;
     };
-    t.listeners.push(['acquire', onAcquire], ['release', onRelease]);
+    t.listeners.push(['acquire', onAcquire], ['release', onRelease as (...args: unknown[]) => void]);
     for (const [event, listener] of t.listeners) pool.on(event, listener);
     pool.options.max = floor;
     this.pools.set(pool, t);
