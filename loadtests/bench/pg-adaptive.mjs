@@ -5,7 +5,8 @@
 // connections the server saw and, for the adaptive pool, the size it ended at.
 //
 //   npm run bench:pg-adaptive      BENCH_ROUNDS (2), BENCH_DURATION (8 s), BENCH_WARMUP (2 s),
-//                                  BENCH_SCENARIOS (load,stress), BENCH_DB (local,remote), BENCH_OUT (dir)
+//                                  BENCH_SCENARIOS (load,stress; also one-query: 64 connections on
+//                                  GET /users/:id, the issue's measurement), BENCH_DB (local,remote), BENCH_OUT (dir)
 //   node loadtests/bench/pg-adaptive.mjs --quick
 //
 // Variants (every one runs the same app; variants interleave, order rotated per round):
@@ -154,7 +155,7 @@ async function main() {
     let poolMax = null;
     let exit;
     try {
-      const options = { ...runLoadOptions(scenario, { baseUrl: app.baseUrl, seed: round }), cpu: PIN.load };
+      const options = { ...loadOptions(scenario, app.baseUrl, round), cpu: PIN.load };
       if (WARMUP > 0) await runLoad({ ...options, durationSec: WARMUP });
       let busy = false;
       const timer = setInterval(async () => {
@@ -193,13 +194,20 @@ async function main() {
     return { variant, where, scenario, round, rps: ok / load.durationSec, p50: load.latency.p50, p99: load.latency.p99, failed, statusCodes: codes, peakConnections: Math.max(0, ...samples), poolMax, crashed: exit.code !== 0 && exit.signal !== 'SIGTERM' };
   }
 
+  /** A reference scenario's mix, or `one-query`: the issue's case, 64 connections on GET /users/:id alone (one indexed query). */
+  function loadOptions(scenario, baseUrl, round) {
+    if (scenario !== 'one-query') return runLoadOptions(scenario, { baseUrl, seed: round });
+    const mix = runLoadOptions('load', { baseUrl, seed: round });
+    return { ...mix, requests: [{ method: 'GET', path: '/users/{id}', weight: 1 }], connections: 64 };
+  }
+
   function markdown() {
     const m = machine();
     const L = [
       "## Adaptive pool size vs fixed sizes (issue 13)",
       '',
       `${m.date} · Node ${m.node} · ${m.cpu} × ${m.cpus} CPUs (2-core shared VM: noisy, ±25 %) · database ${db.kind} · ${ROUNDS} round(s) × ${WARMUP} s warm-up + ${DURATION} s · ` +
-        `request mix of the reference scenario, Zipf ids over 1..1000, autocannon closed loop (load: 20, stress: 150 connections) · "remote": a Node TCP proxy delaying each chunk 1–2 ms each way · pinning: ${PIN.note} · load average ${os.loadavg().map((x) => x.toFixed(2)).join('/')}`,
+        `request mix of the reference scenario, Zipf ids over 1..1000, autocannon closed loop (load: 20, stress: 150, one-query: 64 connections on GET /users/:id) · "remote": a Node TCP proxy delaying each chunk 1–2 ms each way · pinning: ${PIN.note} · load average ${os.loadavg().map((x) => x.toFixed(2)).join('/')}`,
       '',
       '| database | scenario | pool | 2xx/s | p50 ms | p99 ms | failed | server conns, peak | size at end |',
       '|---|---|---|--:|--:|--:|--:|--:|--:|',

@@ -308,7 +308,8 @@ export class AdaptivePools {
     for (const [event, listener] of t.listeners) pool.on(event, listener);
     pool.options.max = floor;
     this.pools.set(pool, t);
-    this.log.debug(`pg pool "${name}": adaptive size ${floor}–${ceiling}${explicit ? ' (below the explicit max, opted in)' : ''}, capped by the server's headroom`);
+    // Beside the one-time settings line, which says `max=10 (pg default)`: what happens to that 10.
+    this.log.info(`pg pool "${name}": adaptive size ${floor}–${ceiling}${explicit ? ' (below its explicit max: adaptiveBelowMax)' : ` (pg's ${floor} is the floor; pg-pool.adaptive=false keeps it fixed)`}, within the server's headroom`);
     // Timer callbacks inherit the context they are created in: never tie them to the request that made the pool.
     this.timer ??= requestScope.run(undefined, () => setInterval(() => this.tick(), this.options.adaptiveIntervalMs).unref());
   }
@@ -341,11 +342,9 @@ export class AdaptivePools {
         t.busyMs = 0;
         t.peakBusy = t.busy;
         this.apply(t, t.controller.step(window));
-        if (t.reading) continue;
-        // A grow waits on the server's headroom: read it now. Otherwise read it ahead, while the pool is in
-        // use (never on an idle app, whose connections would then never time out) and has an idle connection.
-        if (t.controller.wantsServer) this.readServer(t);
-        else if (window.acquired > 0 && t.pool.idleCount > 0 && t.controller.serverStale()) this.readServer(t);
+        // Only when a grow waits on it: an app whose callers never wait never sees this query, and a script
+        // that ends without `pool.end()` keeps pg's idle timeout to the millisecond.
+        if (t.controller.wantsServer && !t.reading) this.readServer(t);
       } catch (error) {
         this.log.once('pg-pool:adaptive-tick', 'error', 'PPERF_ERR_INSTRUMENTATION', 'the adaptive pool size failed; that pool keeps its current size', { error });
         this.forget(t);

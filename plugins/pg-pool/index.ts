@@ -81,8 +81,8 @@ const plugin = definePlugin({
           if (!tuned) return;
           try {
             watch.adopt(this);
-            adaptive.adopt(this, tuned.applied.max); // adaptive pool size
             ctx.log.info(`pg pool "${pg.poolName(this)}": ${describeApplied(tuned.applied)}`, { profile: ctx.profile.name });
+            adaptive.adopt(this, tuned.applied.max); // adaptive pool size
           } catch (error) {
             ctx.log.once('pg-pool:adopt', 'error', 'PPERF_ERR_INSTRUMENTATION', 'watching a pg pool failed; it runs untouched', { error });
           }

@@ -74,7 +74,17 @@ describe('pg-pool: adaptive pool size', () => {
     expect(result.peakBackends).toBeGreaterThan(0); // the sampler saw the pool at all
     expect(result.peakBackends).toBeLessThanOrEqual(7);
     expect(await sizeOf(app)).toBe(7);
-    expect(app.stderr()).not.toMatch(/size \d+ → \d+/);
+    expect(app.stderr()).not.toMatch(/size \d+ → \d+|adaptive size/);
+  });
+
+  it("the config's max (here from the environment) is a fixed size too", { timeout: 60_000 }, async () => {
+    const { app } = await start('adaptive-config', { PLANDEX_PERF_PG_POOL_MAX: '6' });
+    const result = await burst(app, 'adaptive-config');
+    expect(result.failed).toBe(0);
+    expect(result.peakBackends).toBeGreaterThan(0);
+    expect(result.peakBackends).toBeLessThanOrEqual(6);
+    expect(await sizeOf(app)).toBe(6);
+    expect(app.stderr()).not.toMatch(/size \d+ → \d+|adaptive size/);
   });
 
   it('opted in below an explicit max: starts at adaptiveMin, grows under the burst, never past the max', { timeout: 60_000 }, async () => {
