@@ -44,7 +44,7 @@ function profilePool(profile: Profile): Record<string, number> {
  */
 const plugin = definePlugin({
   name: 'pg-pool',
-  description: 'Keeps every pg.Pool alive through idle-client errors and tunes it only when a profile or the config asks; pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
+  description: 'Keeps every pg.Pool alive through idle-client errors and tunes it only when a profile or the config asks (except the size of a pool nobody sized, which adapts above pg’s 10 while callers wait); pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
   dependsOn: ['telemetry', 'pg'],
   modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,

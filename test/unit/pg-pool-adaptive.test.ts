@@ -58,10 +58,10 @@ describe('adaptive pool size: the controller', () => {
     expect(window(saturated(10, 4, 54))?.to).toBe(15); // probes again once the back-off is over
   });
 
-  it('keeps a grow whose latency rose by less than half the growth (throughput went up)', () => {
+  it('keeps a grow whose latency rose by less than three quarters of the growth (throughput went up)', () => {
     const { c, window } = make();
     window(saturated(10, 4, 54));
-    window(saturated(15, 4.6, 49)); // +15 % hold for +50 % connections
+    window(saturated(15, 5.4, 49)); // +35 % hold for +50 % connections: still ~11 % more throughput
     expect(c.target).toBe(23);
   });
 
