@@ -267,6 +267,18 @@ export const codes = {
     cause: '`telemetry.buckets` names a metric that no histogram of this process had created a minute after start (a typo, a metric of a plugin that is off, or not a histogram), so those boundaries apply to nothing.',
     fix: 'Use the OpenTelemetry instrument name as the plugin docs list it (`http.server.request.duration`, not the Prometheus name `http_server_request_duration_bucket`), or remove the entry.',
   },
+  PPERF_WRN_070: {
+    cause: "An adaptive pg pool could not read the server's headroom (`max_connections`, reserved slots, connections in use from `pg_stat_activity`) through the pool: the query failed (permissions, a proxy such as PgBouncer that does not pass `current_setting`, the server down).",
+    fix: 'The pool stays at the size it has (never below pg\'s 10) and retries a minute later. Grant the role access, or set `pg-pool.max` for a fixed size, or `pg-pool.adaptive` to `false`.',
+  },
+  PPERF_WRN_071: {
+    cause: "The pg-pool copy in use lacks the internals the adaptive size relies on (`options.max` read by `_isFull()`, `_pulseQueue()`, `_pendingQueue`, as in pg-pool 3.x).",
+    fix: "Its pools keep a fixed size (the app's, else pg's 10); nothing else changes. Report the pg and pg-pool versions.",
+  },
+  PPERF_WRN_072: {
+    cause: 'The server refused a connection of an adaptive pool with "too many clients" (53300): other clients took the free connections since the pool last read them.',
+    fix: 'The pool stops growing at what it holds and re-reads the server soon. Lower `pg-pool.adaptiveServerShare` or `adaptiveMax` when many instances share one server, or put PgBouncer in front.',
+  },
 } as const satisfies Record<string, { cause: string; fix: string }>;
 
 export type Code = keyof typeof codes;

@@ -9,6 +9,7 @@ import { describeApplied, tunePoolConfig, type Origin, type PoolConfig } from '.
 import { fingerprint } from './fingerprint.js';
 import { PoolWatch, type WatchedPool } from './watch.js';
 import { KnexPools } from './knex.js';
+import { AdaptivePools } from './adaptive.js';
 import * as sc from './semconv.js';
 import { poolProfileDefaults } from './profile.js';
 
@@ -35,7 +36,7 @@ function profilePool(profile: Profile): Record<string, number> {
  */
 const plugin = definePlugin({
   name: 'pg-pool',
-  description: 'Keeps every pg.Pool alive through idle-client errors and tunes it only when a profile or the config asks; pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
+  description: 'Keeps every pg.Pool alive through idle-client errors and tunes it only when a profile or the config asks (except the size of a pool nobody sized, which adapts above pg’s 10 while callers wait); pool metrics per pool; leak, slow-query, N+1 and client-per-request detection.',
   dependsOn: ['telemetry', 'pg'],
   modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,
@@ -47,6 +48,9 @@ const plugin = definePlugin({
     // knex keeps its own pool of pg.Clients: reported by the pg plugin beside the pg.Pools, as knex's.
     const knexPools = new KnexPools((pool, foreign) => void pg.trackPool(pool, foreign));
     const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolAttributes(pool), knexPools);
+    // Adaptive pool size (adaptive.ts): fed each caller's wait by the watch, adopts each pool below.
+    const adaptive = new AdaptivePools(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
+    watch.onWait = (pool, waitMs, error) => adaptive.waited(pool, waitMs, error);
     let active = true;
     // Where each option's value came from, for the one-time pool log (precedence as in src/config.ts).
     const fromProfile: Record<string, unknown> = profilePool(ctx.profile);
@@ -70,6 +74,7 @@ const plugin = definePlugin({
           try {
             watch.adopt(this);
             ctx.log.info(`pg pool "${pg.poolName(this)}": ${describeApplied(tuned.applied)}`, { profile: ctx.profile.name });
+            adaptive.adopt(this, tuned.applied.max); // adaptive pool size
           } catch (error) {
             ctx.log.once('pg-pool:adopt', 'error', 'PPERF_ERR_INSTRUMENTATION', 'watching a pg pool failed; it runs untouched', { error });
           }
@@ -138,6 +143,7 @@ const plugin = definePlugin({
     return () => {
       active = false;
       watch.close();
+      adaptive.close();
     };
   },
 });

@@ -42,6 +42,24 @@ const fields = {
     .integer({ min: 0 })
     .optional()
     .describe('Client-side `query_timeout`. Unset: `statementTimeoutMs` + 1000 when that is set (the server cancels first and the client only catches a dead server), else none.'),
+  adaptive: s
+    .boolean()
+    .default(true)
+    .describe("Size each pool nobody sized (no `max` from the app or the config) from what it measures: it grows above pg's 10 while callers wait for a connection and query latency holds, steps back toward 10 when connections sit idle, and never exceeds `adaptiveMax` nor its share of the server's free connections (`adaptiveServerShare`). Never below pg's 10. `false`: pg's fixed 10."),
+  adaptiveMax: s
+    .integer({ min: 10, max: 1000 })
+    .default(50)
+    .describe("The most connections an adaptive pool nobody sized may open (the server's headroom caps it further). `10` keeps pg's fixed size."),
+  adaptiveServerShare: s
+    .number({ min: 0.05, max: 1 })
+    .default(0.5)
+    .describe("Share of the server's free connections (`max_connections` − reserved − in use, read through the pool when a grow needs it, then at most once a minute) an adaptive pool may take on top of what it holds. Half leaves room for other instances doing the same: the sum stays under `max_connections`."),
+  adaptiveBelowMax: s
+    .boolean()
+    .default(false)
+    .describe("Also adapt pools whose `max` the app or the config set: between `adaptiveMin` and that `max`, which stays the ceiling. Off: an explicit `max` is the pool's fixed size, as bare (issue 12)."),
+  adaptiveMin: s.integer({ min: 1, max: 1000 }).default(2).describe('The floor of a pool that adapts below its explicit `max` (`adaptiveBelowMax`).'),
+  adaptiveIntervalMs: s.integer({ min: 100, max: 60_000 }).default(500).describe('The adaptive size looks at each pool this often (one timer for all pools, off when no pool adapts).'),
   enforce: s.array(s.enum(tunableOptions), { max: 20 }).default([]).describe('Options where these values win over the app’s own (node-postgres names, e.g. `["max", "connectionTimeoutMillis"]`).'),
   leakDetectionMs: s.integer({ min: 0 }).default(10_000).describe('A client checked out with `pool.connect()` longer than this gets one warning with the stack of its checkout (HikariCP `leakDetectionThreshold`; report only, the client is left alone); `pool.query` checkouts are never reported; `0` off.'),
   slowQueryMs: s.integer({ min: 0 }).default(100).describe('Log queries slower than this (fingerprint, duration, route; never values); `0` off.'),

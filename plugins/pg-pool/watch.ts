@@ -71,6 +71,8 @@ export class PoolWatch {
   private readonly leaked;
   private readonly idleErrors;
   private readonly unpooled;
+  /** Each caller's wait for a connection, and its error if any: the adaptive pool size's input (adaptive.ts). */
+  onWait: ((pool: WatchedPool, waitMs: number, error: unknown) => void) | undefined;
 
   constructor(
     meter: Meter,
@@ -176,6 +178,7 @@ export class PoolWatch {
   /** A checkout ended its wait: with a client (timed, and watched until released) or with an error. */
   settled(c: PendingCheckout, error: unknown, client: unknown): void {
     try {
+      this.onWait?.(c.pool, performance.now() - c.started, error); // adaptive pool size
       if (error) {
         if (error instanceof Error && TIMEOUT_MESSAGE.test(error.message)) this.timedOut(c.pool, error, c.attributes);
         return;
