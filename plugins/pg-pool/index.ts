@@ -51,6 +51,8 @@ const plugin = definePlugin({
     // Adaptive pool size (adaptive.ts): fed each caller's wait by the watch, adopts each pool below.
     const adaptive = new AdaptivePools(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
     watch.onWait = (pool, waitMs, error) => adaptive.waited(pool, waitMs, error);
+    // Checkouts are heard through the pg plugin's one wrap of Pool.prototype.connect.
+    pg.watchCheckouts(watch);
     let active = true;
     // Where each option's value came from, for the one-time pool log (precedence as in src/config.ts).
     const fromProfile: Record<string, unknown> = profilePool(ctx.profile);
@@ -81,9 +83,6 @@ const plugin = definePlugin({
         }
         override query(...args: unknown[]): unknown {
           return watch.internalQuery(this, () => super.query(...args));
-        }
-        override connect(...args: unknown[]): unknown {
-          return watch.connect(this, args, (a) => super.connect(...a));
         }
       }
       Object.defineProperty(Pool, 'name', { value: Base.name });
@@ -142,6 +141,7 @@ const plugin = definePlugin({
 
     return () => {
       active = false;
+      pg.watchCheckouts(undefined);
       watch.close();
       adaptive.close();
     };

@@ -1,7 +1,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import { requestScope } from '../../src/request-scope.js';
-import type { PgPool } from '../pg/index.js';
+import type { CheckoutWatcher, PgPool } from '../pg/index.js';
 import type { KnexPools } from './knex.js';
 import type { PgPoolOptions } from './schema.js';
 import * as sc from './semconv.js';
@@ -28,8 +28,6 @@ const KNEX_FRAME = /[\\/]knex[\\/]lib[\\/]dialects[\\/]/;
 const kInternal = Symbol('plandex-perf.pg-pool.internal');
 const TIMEOUT_MESSAGE = /timeout exceeded when trying to connect/i;
 
-type ConnectCallback = (error: unknown, client: unknown, release: unknown) => unknown;
-
 /** What one `connect` call started with, until the pool answers it. */
 class PendingCheckout {
   constructor(
@@ -46,19 +44,13 @@ class PendingCheckout {
   }
 }
 
-function settleThen(checkout: PendingCheckout, callback: ConnectCallback): ConnectCallback {
-  return (error, client, release) => {
-    checkout.settle(error, client);
-    return callback(error, client, release);
-  };
-}
-
 /**
  * Everything measured per checkout, and the checks that run over checked-out clients. The pools themselves
  * are registered once, by the pg plugin (its registry names them, bounds them and reports their counts).
  */
-export class PoolWatch {
+export class PoolWatch implements CheckoutWatcher {
   private readonly checkouts = new Map<object, Checkout>();
+  private readonly adopted = new WeakSet<object>();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unpooledTimes: number[] = [];
   private unpooledWarned = false;
@@ -96,6 +88,7 @@ export class PoolWatch {
 
   adopt(pool: WatchedPool): void {
     const attributes = this.attributesOf(pool);
+    this.adopted.add(pool);
     // An idle client's error (server restart, network cut) is emitted on the pool; with no listener it kills the host.
     pool.on('error', (error: unknown) => {
       this.idleErrors.add(1, attributes);
@@ -150,29 +143,19 @@ export class PoolWatch {
     }
   }
 
-  connect(pool: WatchedPool, args: unknown[], call: (args: unknown[]) => unknown): unknown {
-    const attributes = this.attributesOf(pool);
-    const started = performance.now();
-    let site: { stack?: string } | undefined;
+  /**
+   * A connect of an adopted pool starts (the pg plugin's one wrap of `connect` calls this, pool.query's own
+   * included): what it must be told when the pool answers. Other pools (not made through pg-pool's class) are not watched.
+   */
+  begin(pool: WatchedPool, stackCut: (...args: never[]) => unknown): PendingCheckout | undefined {
+    if (!this.adopted.has(pool)) return undefined;
     const internal = (pool as unknown as Record<symbol, unknown>)[kInternal] === true;
+    let site: { stack?: string } | undefined;
     if (this.options.leakDetectionMs > 0 && !internal) {
       site = {};
-      Error.captureStackTrace(site, PoolWatch.prototype.connect);
+      Error.captureStackTrace(site, stackCut);
     }
-    const checkout = new PendingCheckout(this, pool, attributes, started, site, internal);
-    const last = args.length - 1;
-    if (typeof args[last] === 'function') {
-      // The callback is wrapped by a small function of its own: a closure made here would keep this
-      // call's whole context alive while the caller waits in the pool's queue, and on the overhead bench
-      // that alone grew the young generation from 4 to 32 MiB (+50 MB RSS). Called in the caller's async
-      // context: the pg plugin binds parked callbacks (src/async-context.ts).
-      const wrapped = args.slice();
-      wrapped[last] = settleThen(checkout, args[last] as ConnectCallback);
-      return call(wrapped);
-    }
-    const result = call(args);
-    if (result instanceof Promise) result.then((client: unknown) => checkout.settle(undefined, client), (error: unknown) => checkout.settle(error, undefined));
-    return result;
+    return new PendingCheckout(this, pool, this.attributesOf(pool), performance.now(), site, internal);
   }
 
   /** A checkout ended its wait: with a client (timed, and watched until released) or with an error. */

@@ -5,8 +5,8 @@ import { boundedLabel } from '../../src/bounded.js';
 import { AttributeSets } from '../../src/attribute-sets.js';
 import { schema } from './schema.js';
 import { SummaryCache } from './sql.js';
-import { PoolRegistry, type ForeignPool, type PgPool, type PoolInfo } from './pools.js';
-export type { ForeignPool, PgPool, PoolCounts, PoolInfo } from './pools.js';
+import { PoolRegistry, type CheckoutWatcher, type ForeignPool, type PgPool, type PoolInfo } from './pools.js';
+export type { CheckoutWatcher, ForeignPool, PendingConnect, PgPool, PoolCounts, PoolInfo } from './pools.js';
 import * as sc from './semconv.js';
 
 type QueryFn = (this: PgClient, ...args: unknown[]) => unknown;
@@ -90,6 +90,8 @@ export interface PgInstrumentation {
   poolName(pool: PgPool): string;
   /** The pool's attributes, one frozen object per pool, for measurements of its connections. */
   poolAttributes(pool: PgPool): Attributes;
+  /** Hears every pool connect as it starts and ends (through the one wrap of `Pool.prototype.connect`). */
+  watchCheckouts(watcher: CheckoutWatcher | undefined): void;
   /** Every pool in use, with its current counts. */
   pools(): PoolInfo[];
   /** Reports a pool of pg.Clients that is not a pg.Pool (knex's) like one; returns its name (undefined past `maxPools`). */
@@ -227,6 +229,7 @@ export default definePlugin({
       onQueryStart: (listener) => void startListeners.push(listener),
       poolName: (pool) => pools.nameOf(pool),
       poolAttributes: (pool) => pools.attributesOf(pool),
+      watchCheckouts: (watcher) => pools.watchCheckouts(watcher),
       pools: () => pools.snapshot(),
       trackPool: (pool, foreign) => pools.trackForeign(pool, foreign),
     } satisfies PgInstrumentation);

@@ -42,6 +42,34 @@ export interface ForeignPool {
   read(): PoolCounts | undefined;
 }
 
+/** One connect in progress, as a watcher of checkouts sees it: told once how it ended. */
+export interface PendingConnect {
+  settle(error: unknown, client: unknown): void;
+}
+
+/**
+ * A plugin that measures checkouts (pg-pool's wait time, use time, leak detection). `begin` is called as
+ * each connect starts, with the function to cut a captured stack at; what it returns is told how it ended.
+ */
+export interface CheckoutWatcher {
+  begin(pool: PgPool, stackCut: (...args: never[]) => unknown): PendingConnect | undefined;
+}
+
+type ConnectCallback = (error: unknown, client: unknown, release: unknown) => unknown;
+
+/**
+ * The callback a pool may park: bound to its caller's async context (a parked callback can be called from
+ * inside another caller's release, src/async-context.ts), and telling the watcher first. Made in a function
+ * of its own so the closure keeps only these two, not the connect call's whole context, alive while it waits.
+ */
+function parkedCallback(callback: ConnectCallback, pending: PendingConnect | undefined): ConnectCallback {
+  if (pending === undefined) return bindToCaller(callback);
+  return bindToCaller((error: unknown, client: unknown, release: unknown) => {
+    pending.settle(error, client);
+    return callback(error, client, release);
+  });
+}
+
 interface Entry {
   attributes: Attributes;
   owner: 'pg' | 'knex';
@@ -86,6 +114,7 @@ export class PoolRegistry {
   private readonly pending;
   private readonly idleMax;
   private readonly idleMin;
+  private watcher: CheckoutWatcher | undefined;
 
   constructor(
     meter: Meter,
@@ -128,16 +157,25 @@ export class PoolRegistry {
     if ((proto as unknown as Record<symbol, unknown>)[kPatchedPool]) return;
     Object.defineProperty(proto, kPatchedPool, { value: true });
     const { connect, end } = proto;
-    const track = (pool: PgPool): void => this.track(pool);
+    const registry = this;
     const untrack = (pool: PgPool): void => void this.pools.delete(pool);
-    proto.connect = function (this: PgPool, ...args: unknown[]) {
-      if (!(this as unknown as Record<symbol, unknown>)[kTracked]) track(this);
-      // A parked callback (pool.query's own, or the app's) may be called from inside another caller's
-      // release: it must run in its caller's request, span and cached call (src/async-context.ts).
+    // The one wrap of `connect`, for every plugin: registers the pool, keeps a parked callback in its
+    // caller's context, and tells the checkout watcher (pool.query's own connects come through here too).
+    const patched = function connect(this: PgPool, ...args: unknown[]): unknown {
+      if (!(this as unknown as Record<symbol, unknown>)[kTracked]) registry.track(this);
+      const pending = registry.watcher?.begin(this, patched);
       const last = args.length - 1;
-      if (last >= 0 && typeof args[last] === 'function') args[last] = bindToCaller(args[last] as (...a: unknown[]) => unknown);
-      return connect.apply(this, args);
+      if (last >= 0 && typeof args[last] === 'function') args[last] = parkedCallback(args[last] as ConnectCallback, pending);
+      const result = connect.apply(this, args);
+      if (pending !== undefined && result instanceof Promise) {
+        result.then(
+          (client: unknown) => pending.settle(undefined, client),
+          (error: unknown) => pending.settle(error, undefined),
+        );
+      }
+      return result;
     };
+    proto.connect = patched;
     proto.end = function (this: PgPool, ...args: unknown[]) {
       untrack(this);
       return end.apply(this, args);
@@ -182,7 +220,12 @@ export class PoolRegistry {
     return name;
   }
 
-  private track(pool: PgPool): void {
+  /** The plugin that measures checkouts (one: pg-pool). */
+  watchCheckouts(watcher: CheckoutWatcher | undefined): void {
+    this.watcher = watcher;
+  }
+
+  track(pool: PgPool): void {
     Object.defineProperty(pool, kTracked, { value: true });
     if (this.pools.size >= this.maxPools) {
       this.log.once('pg:maxPools', 'warn', 'PPERF_WRN_002', `more than ${this.maxPools} pools; the rest are not reported`);
