@@ -15,14 +15,41 @@ const fields = {
     .integer({ min: 1, max: 60_000 })
     .default(2000)
     .describe('Time limit for a config module with top-level `await`; past it the preload runs with defaults. Env `PLANDEX_PERF_CONFIG_TIMEOUT_MS`.'),
+  logLevel: s.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info').describe('What the preload logs (to stderr, prefixed `[plandex-perf]`). Env `PLANDEX_PERF_LOG_LEVEL`.'),
+  logFormat: s.enum(['text', 'json']).default('text').describe('`json`: one JSON object per line, for log shippers. Env `PLANDEX_PERF_LOG_FORMAT`.'),
+};
+
+/**
+ * The config file's top-level keys beside the plugin sections, validated by `plan()` like a section (a bad
+ * value is `PPERF_ERR_CONFIG_INVALID` with its path, and is ignored). `profiles` (custom profiles) has its
+ * own check in src/profiles.ts, because its entries extend the built-in ones.
+ */
+export const topLevelFields = {
+  profile: s
+    .string({ min: 1 })
+    .optional()
+    .describe('The profile: `auto` (the default), `container-512m`, `laptop-4g`, `server-16g`, or a name under `profiles`. Env `PLANDEX_PERF_PROFILE` wins over the file.'),
+  disable: s
+    .array(s.string({ min: 1 }), { max: 50 })
+    .optional()
+    .describe('Plugins to switch off, by name, or `all`. Env `PLANDEX_PERF_DISABLE` (comma-separated) adds to the list.'),
+};
+export const topLevelSchema = s.object(topLevelFields);
+
+/** `profiles` in the options table (checked by `checkCustomProfiles`, src/profiles.ts). */
+export const PROFILES_OPTION = {
+  type: 'object',
+  description: 'Custom profiles by name, e.g. `{ "small-vm": { "extends": "laptop-4g", "memoryBytes": 2147483648, "cpus": 2 } }`: machine figures only (docs/profiles.md lists them); a plugin option here is refused with the option that replaces it.',
 };
 
 export const coreSchema = s.object(fields);
 export type CoreSettings = Output<typeof fields>;
 
-const ENV: Record<keyof typeof fields, string> = {
+export const ENV: Record<keyof typeof fields, string> = {
   setupTimeoutMs: 'PLANDEX_PERF_SETUP_TIMEOUT_MS',
   configTimeoutMs: 'PLANDEX_PERF_CONFIG_TIMEOUT_MS',
+  logLevel: 'PLANDEX_PERF_LOG_LEVEL',
+  logFormat: 'PLANDEX_PERF_LOG_FORMAT',
 };
 
 export function coreSettings(env: NodeJS.ProcessEnv = process.env): { settings: CoreSettings; problems: ConfigProblem[] } {
@@ -31,13 +58,13 @@ export function coreSettings(env: NodeJS.ProcessEnv = process.env): { settings: 
     const text = env[name];
     if (text === undefined || text === '') continue;
     const n = Number(text);
-    raw[field] = text.trim() !== '' && Number.isFinite(n) ? n : text;
+    raw[field] = field === 'logLevel' || field === 'logFormat' ? text.toLowerCase() : text.trim() !== '' && Number.isFinite(n) ? n : text;
   }
   const problems: ConfigProblem[] = [];
   const settings = { ...coreSchema.defaults() };
   for (const [field, value] of Object.entries(raw) as [keyof CoreSettings, unknown][]) {
     const result = coreSchema.safeParse({ ...coreSchema.defaults(), [field]: value });
-    if (result.success) settings[field] = result.data[field];
+    if (result.success) (settings as Record<string, unknown>)[field] = result.data[field];
     else for (const issue of result.issues) problems.push({ path: `${ENV[field]}=${env[ENV[field]] ?? ''}`, message: issue.message });
   }
   return { settings, problems };

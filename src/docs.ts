@@ -1,7 +1,8 @@
 import { envName } from './config.js';
 import { codes } from './errors.js';
 import type { PluginDefinition } from './plugin.js';
-import type { FieldMeta } from './schema.js';
+import type { FieldMeta, Shape } from './schema.js';
+import { ENV, PROFILES_OPTION, coreSchema, topLevelFields } from './core-settings.js';
 
 function typeOf(meta: FieldMeta): string {
   if (meta.values) return meta.values.map((v) => `\`${v}\``).join(' \\| ');
@@ -14,7 +15,7 @@ function typeOf(meta: FieldMeta): string {
 
 /** The options table of every plugin, generated from the schemas: the docs cannot drift from the validator. */
 export function optionsMarkdown(plugins: readonly PluginDefinition[]): string {
-  const out: string[] = [];
+  const out: string[] = [...coreMarkdown()];
   for (const plugin of plugins) {
     out.push(`#### \`${plugin.name}\``, '', plugin.description, '');
     if (plugin.dependsOn?.length) out.push(`Depends on: ${plugin.dependsOn.map((d) => `\`${d}\``).join(', ')}.`, '');
@@ -27,6 +28,21 @@ export function optionsMarkdown(plugins: readonly PluginDefinition[]): string {
     out.push('');
   }
   return out.join('\n');
+}
+
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const defaultOf = (meta: FieldMeta): string => (meta.hasDefault ? `\`${JSON.stringify(meta.default)}\`` : '—');
+
+/** The preload's own settings: the config file's top-level keys, and the environment-only knobs. */
+function coreMarkdown(): string[] {
+  const out = ['#### Top level and the preload itself', '', 'Keys of the config file beside the plugin sections, and settings read from the environment only (the config file is loaded under them).', ''];
+  out.push('| Option | Type | Default | Environment | Description |', '| --- | --- | --- | --- | --- |');
+  const env: Record<string, string> = { profile: 'PLANDEX_PERF_PROFILE', disable: 'PLANDEX_PERF_DISABLE' };
+  for (const [name, { meta }] of Object.entries(topLevelFields as Shape)) out.push(`| \`${name}\` | ${typeOf(meta)} | ${defaultOf(meta)} | \`${env[name]}\` | ${cell(meta.description)} |`);
+  out.push(`| \`profiles\` | ${PROFILES_OPTION.type} | — | — | ${cell(PROFILES_OPTION.description)} |`);
+  for (const [name, { meta }] of Object.entries(coreSchema.fields)) out.push(`| — | ${typeOf(meta)} | ${defaultOf(meta)} | \`${ENV[name as keyof typeof ENV]}\` | ${cell(meta.description)} |`);
+  out.push('');
+  return out;
 }
 
 export function errorsMarkdown(): string {

@@ -14,7 +14,7 @@ function envLevel(): number {
 }
 
 let threshold = envLevel();
-const json = process.env.PLANDEX_PERF_LOG_FORMAT === 'json';
+const json = process.env.PLANDEX_PERF_LOG_FORMAT?.toLowerCase() === 'json';
 const once = new Set<string>();
 
 function write(level: Level, code: Code | undefined, message: string, fields?: Record<string, unknown>): void {

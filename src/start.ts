@@ -1,4 +1,4 @@
-import { coreSettings } from './core-settings.js';
+import { coreSettings, topLevelSchema } from './core-settings.js';
 import { disabledPlugins, findConfigFile, loadConfig, envOverrides, resolveSection, unknownSections, type RawConfig } from './config.js';
 import { PluginHost, type PluginStatus } from './host.js';
 import { log } from './log.js';
@@ -95,6 +95,14 @@ export function plan(fileConfig: RawConfig, options: Pick<StartOptions, 'config'
   const plugins = options.plugins ?? builtinPlugins;
   const code = options.config ?? {};
 
+  // The top-level keys beside the sections: a bad one is reported with its path and ignored.
+  const topLevel = topLevelSchema.safeParse({ profile: fileConfig.profile, disable: fileConfig.disable });
+  if (!topLevel.success) {
+    const bad = new Set(topLevel.issues.map((issue) => String(issue.path[0])));
+    findings.push({ level: 'error', code: 'PPERF_ERR_CONFIG_INVALID', message: `config ${[...bad].join(', ')} invalid and ignored`, fields: { problems: topLevel.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) } });
+    fileConfig = { ...fileConfig };
+    for (const key of bad) delete fileConfig[key];
+  }
   const profileProblems = checkCustomProfiles(fileConfig.profiles);
   if (profileProblems.length > 0) findings.push({ level: 'error', code: 'PPERF_ERR_CONFIG_INVALID', message: 'custom profiles are invalid and ignored', fields: { problems: profileProblems } });
   const custom = profileProblems.length === 0 ? ((fileConfig.profiles as CustomProfiles | undefined) ?? {}) : {};

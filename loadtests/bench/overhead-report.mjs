@@ -15,7 +15,7 @@ export function summarise(runs, variants, loads) {
     for (const l of loads) {
       m.load[l] = {};
       for (const e of ['hello', 'db']) {
-        m.load[l][e] = { rps: median(rs.map((r) => r.load[l]?.[e]?.rps)), p99: median(rs.map((r) => r.load[l]?.[e]?.latency?.p99)) };
+        m.load[l][e] = { rps: median(rs.map((r) => r.load[l]?.[e]?.rps)), p99: median(rs.map((r) => r.load[l]?.[e]?.latency?.p99)), cpuUs: median(rs.map((r) => r.load[l]?.[e]?.cpuUs).filter((x) => typeof x === 'number')) };
       }
     }
     medians[name] = m;
@@ -42,7 +42,14 @@ export function summarise(runs, variants, loads) {
           const b = runs.find((y) => y.variant === 'bare' && y.round === x.round);
           return b ? x.load[l]?.[e]?.rps / b.load[l]?.[e]?.rps : null;
         });
-        r.throughput[l][e] = { ofMedians: m.load[l][e].rps / bare.load[l][e].rps, perRoundMedian: median(perRound) };
+        const cpuPerRound = runs.filter((x) => x.variant === name).map((x) => {
+          const b = runs.find((y) => y.variant === 'bare' && y.round === x.round);
+          const ours = x.load[l]?.[e]?.cpuUs;
+          const theirs = b?.load[l]?.[e]?.cpuUs;
+          return typeof ours === 'number' && typeof theirs === 'number' && ours > 0 ? theirs / ours : null;
+        });
+        // cpu: bare's CPU per request over this variant's (1 = costs nothing; 0.8 = 25 % more CPU per request).
+        r.throughput[l][e] = { ofMedians: m.load[l][e].rps / bare.load[l][e].rps, perRoundMedian: median(perRound), cpu: median(cpuPerRound.filter((x) => x !== null)) };
       }
     }
     ratios[name] = r;
@@ -66,6 +73,7 @@ export function compareResults(previous, now, threshold) {
   };
   for (const l of Object.keys(after.throughput)) {
     for (const e of ['hello', 'db']) row(`throughput ${e} (${l})`, before.throughput?.[l]?.[e]?.ofMedians, after.throughput[l][e].ofMedians, true);
+    for (const e of ['hello', 'db']) row(`CPU per request ${e} (${l})`, before.throughput?.[l]?.[e]?.cpu, after.throughput[l][e].cpu, true);
   }
   row('RSS idle', before.idleRss, after.idleRss, false);
   row('RSS after load', before.loadedRss, after.loadedRss, false);
@@ -110,6 +118,11 @@ export function markdown(data, targets, comparison) {
   L.push('Median of the per-round ratios (each variant against the bare run of its own round):', '');
   L.push(`| variant | ${loads.flatMap((l) => [`/hello × ${l}`, `/users × ${l}`]).join(' | ')} |`, `|---|${loads.flatMap(() => ['--:', '--:']).join('|')}|`);
   for (const name of names) L.push(`| ${name} | ${loads.flatMap((l) => ['hello', 'db'].map((e) => fmt(ratios[name].throughput[l][e].perRoundMedian, 2))).join(' | ')} |`);
+  L.push('');
+  L.push("The app's CPU time per answered request, bare's over the variant's (median of the per-round ratios; 1.00 = costs the host nothing, 0.80 = 25 % more CPU per request). Steadier than req/s on a shared machine: it leaves out the load generator's and PostgreSQL's share of the cores.", '');
+  L.push(`| variant | ${loads.flatMap((l) => [`/hello × ${l}`, `/users × ${l}`]).join(' | ')} | µs per /hello, /users (median, ${loads[0]}) |`, `|---|${loads.flatMap(() => ['--:', '--:']).join('|')}|--:|`);
+  L.push(`| bare | ${loads.flatMap(() => ['1.00', '1.00']).join(' | ')} | ${fmt(medians.bare.load[loads[0]].hello.cpuUs, 1)}, ${fmt(medians.bare.load[loads[0]].db.cpuUs, 1)} |`);
+  for (const name of names) L.push(`| ${name} | ${loads.flatMap((l) => ['hello', 'db'].map((e) => fmt(ratios[name].throughput[l][e].cpu, 2))).join(' | ')} | ${fmt(medians[name].load[loads[0]].hello.cpuUs, 1)}, ${fmt(medians[name].load[loads[0]].db.cpuUs, 1)} |`);
   L.push('');
   L.push('Medians (absolute figures move ±25 % with the machine; read the ratios):', '');
   const abs = ['variant', 'start-up ms', 'RSS idle MB', 'RSS after load MB', ...loads.flatMap((l) => [`/hello rps ${l}`, `/hello p99 ms ${l}`, `/users rps ${l}`, `/users p99 ms ${l}`])];

@@ -26,7 +26,7 @@
 // (PPERF_ERR_BENCH_REGRESSION); 2 on bad usage or an unreadable results file.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -39,6 +39,19 @@ import { runWrk, wrkAvailable } from './wrk.mjs';
 import { compareResults, FORMAT, markdown, summarise } from './overhead-report.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these. */
+const TICKS_PER_SECOND = 100;
+
+/** utime + stime of a process, in clock ticks, from /proc (null where there is none). */
+async function cpuTicks(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of stat(5), counted after the command name
+  } catch {
+    return null;
+  }
+}
 const REPO = path.resolve(HERE, '../..');
 const APP = path.join(REPO, 'loadtests/app/server.mjs');
 const REGISTER = path.join(REPO, 'dist/register.js');
@@ -313,11 +326,16 @@ async function measure(name, round, loads, pin, o) {
     for (const generator of loads) {
       load[generator] = {};
       for (const [key, endpoint] of Object.entries(ENDPOINTS)) {
+        const cpuBefore = await cpuTicks(app.pid);
         const r =
           generator === 'wrk'
             ? await runWrk({ ...common, path: key === 'db' ? '' : endpoint, script: key === 'db' ? WRK_USERS : undefined, scriptArgs: key === 'db' ? [round, USERS] : [], durationSec: o.durationSec })
             : await runLoad({ ...common, paths: endpoint, ids: { max: USERS, seed: round }, durationSec: o.durationSec });
-        load[generator][key] = { rps: r.rps, requests: r.requests, latency: { p50: r.latency.p50, p99: r.latency.p99 }, errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx };
+        // The app's own CPU time per answered request: what the preload costs the host, far steadier on a
+        // shared machine than req/s (which also moves with the load generator's and PostgreSQL's share).
+        const cpuAfter = await cpuTicks(app.pid);
+        const cpuUs = cpuBefore !== null && cpuAfter !== null && r.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / TICKS_PER_SECOND / r.requests : null;
+        load[generator][key] = { rps: r.rps, requests: r.requests, cpuUs, latency: { p50: r.latency.p50, p99: r.latency.p99 }, errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx };
         if (r.errors || r.timeouts || r.non2xx) problems.push(`${name} round ${round} ${generator} ${endpoint}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx of ${r.requests}`);
         if (!r.requests) problems.push(`${name} round ${round} ${generator} ${endpoint}: no responses at all`);
       }

@@ -26,9 +26,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startApp } from '../lib/app-process.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
-import { getDatabase, registerSignalCleanup } from '../lib/database.mjs';
+import { getDatabase, registerSignalCleanup, sampleBackends } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
-import { fmt, freePort, machine, median, positive, profileLaunch, rotate, sleep } from '../lib/bench-util.mjs';
+import { fmt, freePort, machine, median, positive, profileLaunch, rotate, sleep, outcomes } from '../lib/bench-util.mjs';
 import { parseMetrics, sum } from '../lib/prom.mjs';
 import { runLoadOptions } from '../scenarios/reference-app.mjs';
 import { seed } from '../app/seed.mjs';
@@ -150,31 +150,16 @@ async function main() {
     });
     const watcher = new pg.Client({ connectionString: db.url });
     await watcher.connect();
-    const samples = [];
+    let peak = 0;
     let load;
     let poolMax = null;
     let exit;
     try {
       const options = { ...loadOptions(scenario, app.baseUrl, round), cpu: PIN.load };
       if (WARMUP > 0) await runLoad({ ...options, durationSec: WARMUP });
-      let busy = false;
-      const timer = setInterval(async () => {
-        if (busy) return;
-        busy = true;
-        try {
-          const { rows } = await watcher.query('SELECT count(*)::int AS total FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-          samples.push(rows[0].total);
-        } catch {
-          // a missed sample
-        } finally {
-          busy = false;
-        }
-      }, 250);
-      try {
-        load = await runLoad({ ...options, durationSec: DURATION });
-      } finally {
-        clearInterval(timer);
-      }
+      let samples;
+      ({ result: load, samples } = await sampleBackends(watcher, () => runLoad({ ...options, durationSec: DURATION })));
+      peak = Math.max(0, ...samples.map((sample) => sample.total));
       if (nodeArgs.length > 0) {
         try {
           const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -188,10 +173,8 @@ async function main() {
       exit = await app.stop();
       await sleep(300);
     }
-    const codes = Object.fromEntries(Object.entries(load.statusCodes ?? {}).map(([c, s]) => [c, s.count]));
-    const ok = Object.entries(codes).filter(([c]) => Number(c) >= 200 && Number(c) < 300).reduce((a, [, n]) => a + n, 0);
-    const failed = Object.entries(codes).filter(([c]) => Number(c) >= 500).reduce((a, [, n]) => a + n, 0) + load.errors + load.timeouts;
-    return { variant, where, scenario, round, rps: ok / load.durationSec, p50: load.latency.p50, p99: load.latency.p99, failed, statusCodes: codes, peakConnections: Math.max(0, ...samples), poolMax, crashed: exit.code !== 0 && exit.signal !== 'SIGTERM' };
+    const { codes, ok, failed } = outcomes(load);
+    return { variant, where, scenario, round, rps: ok / load.durationSec, p50: load.latency.p50, p99: load.latency.p99, failed, statusCodes: codes, peakConnections: peak, poolMax, crashed: exit.code !== 0 && exit.signal !== 'SIGTERM' };
   }
 
   /** A reference scenario's mix, or `one-query`: the issue's case, 64 connections on GET /users/:id alone (one indexed query). */

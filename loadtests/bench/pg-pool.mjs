@@ -21,9 +21,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startApp } from '../lib/app-process.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
-import { getDatabase, registerSignalCleanup } from '../lib/database.mjs';
+import { getDatabase, registerSignalCleanup, sampleBackends } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
-import { fmt, median, positive, profileLaunch, rotate, sleep } from '../lib/bench-util.mjs';
+import { fmt, median, positive, profileLaunch, rotate, sleep, outcomes } from '../lib/bench-util.mjs';
 import { runLoadOptions } from '../scenarios/reference-app.mjs';
 import { seed } from '../app/seed.mjs';
 
@@ -81,39 +81,19 @@ async function measure(variant, connections, round) {
   });
   const watcher = new pg.Client({ connectionString: db.url });
   await watcher.connect();
-  const samples = [];
+  let samples = [];
   let load;
   let exit;
   try {
     const options = { ...runLoadOptions('load', { baseUrl: app.baseUrl, seed: round, connections }), cpu: PIN.load };
     if (WARMUP > 0) await runLoad({ ...options, durationSec: WARMUP });
-    let busy = false;
-    const timer = setInterval(async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        // The app's own backends: every one but the watcher's.
-        const { rows } = await watcher.query(
-          "SELECT count(*)::int AS total, count(*) FILTER (WHERE state = 'active')::int AS active FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        );
-        samples.push(rows[0]);
-      } finally {
-        busy = false;
-      }
-    }, 250);
-    try {
-      load = await runLoad({ ...options, durationSec: DURATION });
-    } finally {
-      clearInterval(timer);
-    }
+    ({ result: load, samples } = await sampleBackends(watcher, () => runLoad({ ...options, durationSec: DURATION })));
   } finally {
     await watcher.end();
     exit = await app.stop();
     await sleep(300);
   }
-  const codes = Object.fromEntries(Object.entries(load.statusCodes ?? {}).map(([c, s]) => [c, s.count]));
-  const ok = Object.entries(codes).filter(([c]) => Number(c) >= 200 && Number(c) < 300).reduce((a, [, n]) => a + n, 0);
-  const failed = Object.entries(codes).filter(([c]) => Number(c) >= 500).reduce((a, [, n]) => a + n, 0) + load.errors + load.timeouts;
+  const { codes, ok, failed } = outcomes(load);
   return {
     variant,
     connections,

@@ -109,3 +109,11 @@ export function profileLaunch({ cli, register, cwd, profile }) {
     describe: `node ${NODE_OPTIONS.trim()}`,
   };
 }
+
+/** A load run's answers by status code, the 2xx count, and what failed (5xx, errors and timeouts). */
+export function outcomes(load) {
+  const codes = Object.fromEntries(Object.entries(load.statusCodes ?? {}).map(([c, s]) => [c, s.count]));
+  const ok = Object.entries(codes).filter(([c]) => Number(c) >= 200 && Number(c) < 300).reduce((a, [, n]) => a + n, 0);
+  const failed = Object.entries(codes).filter(([c]) => Number(c) >= 500).reduce((a, [, n]) => a + n, 0) + load.errors + load.timeouts;
+  return { codes, ok, failed };
+}

@@ -383,3 +383,35 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   console.log(JSON.stringify({ kind: db.kind, url: db.url, version: rows[0].version }));
   await db.stop();
 }
+
+/**
+ * Samples the app's own backends (every one but the watcher's) every 250 ms while `run` runs, for the pool
+ * benches: `{ total, active }` per sample. A missed sample is skipped; one query at a time.
+ * @param {{ query(text: string): Promise<{ rows: { total: number; active: number }[] }> }} watcher a connected pg client
+ * @param {() => Promise<T>} run
+ * @returns {Promise<{ result: T; samples: { total: number; active: number }[] }>}
+ * @template T
+ */
+export async function sampleBackends(watcher, run) {
+  const samples = [];
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const { rows } = await watcher.query(
+        "SELECT count(*)::int AS total, count(*) FILTER (WHERE state = 'active')::int AS active FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+      );
+      samples.push(rows[0]);
+    } catch {
+      // a missed sample
+    } finally {
+      busy = false;
+    }
+  }, 250);
+  try {
+    return { result: await run(), samples };
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -161,7 +161,7 @@ export class PoolRegistry {
     const untrack = (pool: PgPool): void => void this.pools.delete(pool);
     // The one wrap of `connect`, for every plugin: registers the pool, keeps a parked callback in its
     // caller's context, and tells the checkout watcher (pool.query's own connects come through here too).
-    const patched = function connect(this: PgPool, ...args: unknown[]): unknown {
+    const patched = function poolConnect(this: PgPool, ...args: unknown[]): unknown {
       if (!(this as unknown as Record<symbol, unknown>)[kTracked]) registry.track(this);
       const pending = registry.watcher?.begin(this, patched);
       const last = args.length - 1;

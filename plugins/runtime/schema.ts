@@ -4,7 +4,7 @@ const fields = {
   eventLoopResolutionMs: s
     .integer({ min: 1, max: 1000 })
     .default(20)
-    .describe('Resolution of the event-loop delay histogram (`perf_hooks.monitorEventLoopDelay`), in ms. Lower is finer and costs more timer wake-ups.'),
+    .describe('Period of the one event-loop delay sampler of the process (shared with heap-budget and diagnostics; the finest any reader asks for wins), in ms. Lower is finer and costs more timer wake-ups.'),
 };
 
 export const schema = s.object(fields);

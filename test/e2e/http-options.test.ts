@@ -1,8 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, root, scrape, startApp, sumSamples, waitFor, type App } from './helpers.js';
+import { freePort, root, scrape, startApp, startOtlpCollector, sumSamples, waitFor, type App, type OtlpSpan } from './helpers.js';
 
 // The http plugin's excluded paths, unmatched bucket and extra attributes, on a real Express 5 app and a
 // plain node:http app started as a user starts them (`node --import <built package> app`).
@@ -145,30 +143,13 @@ describe('OTEL_EXCLUDED_HTTP_URLS', () => {
   });
 });
 
-interface OtlpSpan {
-  name: string;
-  kind: number;
-  attributes: { key: string; value: { stringValue?: string; intValue?: string } }[];
-}
-
 describe('spans', () => {
   it('none for an excluded path; the extra attributes and the unmatched route on the others', async () => {
-    const spans: OtlpSpan[] = [];
-    const collector = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        if (req.url === '/v1/traces') {
-          const payload = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-          for (const rs of payload.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-        }
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const collector = await startOtlpCollector();
+    const { spans } = collector;
     try {
       const { app } = await start(expressApp, {
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
         OTEL_TRACES_SAMPLER_ARG: '1',
         PLANDEX_PERF_HTTP_EXCLUDE: '/health',
         PLANDEX_PERF_HTTP_ATTRIBUTES: 'tenant.id=header:x-tenant-id',
@@ -185,7 +166,7 @@ describe('spans', () => {
         ['GET /t/:tenant/orders/:orderId', '/t/:tenant/orders/:orderId', 'acme', '/t/acme/orders/1'],
       ]);
     } finally {
-      await new Promise((resolve) => collector.close(resolve));
+      await collector.close();
     }
   });
 });

@@ -1,36 +1,14 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { appRoutes, esmApp, get, startApp, waitFor } from './helpers.js';
+import { appRoutes, esmApp, get, startApp, startOtlpCollector, waitFor, type OtlpSpan } from './helpers.js';
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-}
-
-/** A stand-in OTLP/HTTP collector: the exporter posts OTLP/JSON to /v1/traces. */
-const spans: OtlpSpan[] = [];
-let collector: http.Server;
+let spans: OtlpSpan[] = [];
 let collectorUrl = '';
+let closeCollector: () => Promise<void> = async () => {};
 beforeAll(async () => {
-  collector = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      if (req.url === '/v1/traces') {
-        const payload = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-        for (const rs of payload.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
-  collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  const collector = await startOtlpCollector();
+  ({ spans, url: collectorUrl, close: closeCollector } = collector);
 });
-afterAll(() => new Promise((resolve) => collector.close(resolve)));
+afterAll(() => closeCollector());
 
 describe('traces', () => {
   it('with an OTLP endpoint set, exports HTTP and pg spans that continue the caller’s trace, flushed on SIGTERM', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeSupported, owningPackage, toolName } from '../../src/attach.js';
 import { coreSettings } from '../../src/core-settings.js';
+import { plan } from '../../src/start.js';
 
 function tree(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-attach-'));
@@ -61,14 +62,35 @@ describe('which processes are instrumented', () => {
 
 describe('preload variables', () => {
   it('bad values are reported with the variable and its raw text, and the default is used', () => {
-    const { settings, problems } = coreSettings({ PLANDEX_PERF_SETUP_TIMEOUT_MS: '-5', PLANDEX_PERF_CONFIG_TIMEOUT_MS: 'abc' });
-    expect(settings).toEqual({ setupTimeoutMs: 2000, configTimeoutMs: 2000 });
-    expect(problems.map((p) => p.path)).toEqual(['PLANDEX_PERF_SETUP_TIMEOUT_MS=-5', 'PLANDEX_PERF_CONFIG_TIMEOUT_MS=abc']);
+    const { settings, problems } = coreSettings({ PLANDEX_PERF_SETUP_TIMEOUT_MS: '-5', PLANDEX_PERF_CONFIG_TIMEOUT_MS: 'abc', PLANDEX_PERF_LOG_LEVEL: 'verbose' });
+    expect(settings).toEqual({ setupTimeoutMs: 2000, configTimeoutMs: 2000, logLevel: 'info', logFormat: 'text' });
+    expect(problems.map((p) => p.path)).toEqual(['PLANDEX_PERF_SETUP_TIMEOUT_MS=-5', 'PLANDEX_PERF_CONFIG_TIMEOUT_MS=abc', 'PLANDEX_PERF_LOG_LEVEL=verbose']);
     expect(problems[0]!.message).toContain('≥ 1');
     expect(problems[1]!.message).toContain('"abc"');
+    expect(problems[2]!.message).toMatch(/debug/);
   });
 
   it('good values are used', () => {
     expect(coreSettings({ PLANDEX_PERF_SETUP_TIMEOUT_MS: '5000' }).settings.setupTimeoutMs).toBe(5000);
+    expect(coreSettings({ PLANDEX_PERF_LOG_LEVEL: 'WARN', PLANDEX_PERF_LOG_FORMAT: 'json' }).settings).toMatchObject({ logLevel: 'warn', logFormat: 'json' });
+  });
+});
+
+describe('top-level config keys', () => {
+  it('a bad profile or disable list is PPERF_ERR_CONFIG_INVALID with its path, and ignored; the sections still apply', () => {
+    const result = plan({ profile: 42, disable: 'cache', http: { maxRoutes: 10 } } as never, {}, {});
+    const invalid = result.findings.filter((f) => f.code === 'PPERF_ERR_CONFIG_INVALID');
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]!.fields?.problems).toEqual([expect.stringMatching(/^profile: /), expect.stringMatching(/^disable: /)]);
+    expect(result.profile.name).toBe('auto');
+    expect(result.resolved.get('cache')).not.toHaveProperty('off');
+    expect(result.resolved.get('http')).toMatchObject({ options: { maxRoutes: 10 } });
+  });
+
+  it('good ones apply', () => {
+    const result = plan({ profile: 'laptop-4g', disable: ['cache'] }, {}, {});
+    expect(result.findings.filter((f) => f.level === 'error')).toEqual([]);
+    expect(result.profile.name).toBe('laptop-4g');
+    expect(result.resolved.get('cache')).toMatchObject({ off: expect.any(String) });
   });
 });
