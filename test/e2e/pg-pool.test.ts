@@ -165,4 +165,20 @@ describe('pg-pool: what it detects', () => {
     expect(app.stderr()).toContain('FROM contexts WHERE plan_id = $n');
     expect(sumSamples(await scrape(metricsPort), 'plandex_perf_pg_n_plus_one_total', { http_route: '/users/:id/plans-n1' })).toBe(2);
   });
+
+  it('with one connection and concurrent requests, each query counts for the request that issued it (a parked callback keeps its caller’s context)', async () => {
+    // pg-pool hands the released connection to the next waiter from inside the release: without the
+    // connect wrap's context binding, an N+1 request's queries would be counted for whichever request released.
+    const { many } = await usersWithPlans();
+    const { app, metricsPort } = await start(esmApp, { PLANDEX_PERF_HTTP_ROUTES: appRoutes.join(','), PLANDEX_PERF_PG_POOL_MAX: '1' });
+    const requests: Promise<{ status: number }>[] = [];
+    for (let i = 0; i < 6; i++) {
+      requests.push(get(`${app.url}/users/${many}/plans-n1`));
+      for (let j = 0; j < 4; j++) requests.push(get(`${app.url}/users/${many}`));
+    }
+    expect((await Promise.all(requests)).map((r) => r.status)).toEqual(requests.map(() => 200));
+    const lines = await scrape(metricsPort);
+    expect(sumSamples(lines, 'plandex_perf_pg_n_plus_one_total', { http_route: '/users/:id/plans-n1' })).toBe(6);
+    expect(sumSamples(lines, 'plandex_perf_pg_n_plus_one_total', { http_route: '/users/:id' })).toBe(0);
+  });
 });
