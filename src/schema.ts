@@ -54,10 +54,25 @@ export type Input<S extends Shape> = { [K in Exclude<keyof S, OptionalKeys<S>>]:
 
 export type SafeParse<T> = { success: true; data: T } | { success: false; issues: Issue[] };
 
+/** A rule between fields of one section, checked once every field is valid: the issue it finds, if any. */
+export type Rule<S extends Shape> = (section: Output<S>) => Issue | undefined;
+/** Rules are kept behind a method (bivariant), so a plugin's schema still fits the plugin list's `Shape`. */
+interface RuleCheck<S extends Shape> {
+  check(section: Output<S>): Issue | undefined;
+}
+
 export class ObjectSchema<S extends Shape> {
   declare readonly _output: Output<S>;
   declare readonly _input: Input<S>;
-  constructor(readonly fields: S) {}
+  constructor(
+    readonly fields: S,
+    private readonly rules: readonly RuleCheck<S>[] = [],
+  ) {}
+
+  /** The same schema with a rule between fields (`softHeapRatio ≤ hardHeapRatio`): it fails with the path the rule names. */
+  rule(rule: Rule<S>): ObjectSchema<S> {
+    return new ObjectSchema(this.fields, [...this.rules, { check: rule }]);
+  }
 
   /** Validates a whole section; unknown keys are problems too (typos should not pass silently). */
   safeParse(value: unknown): SafeParse<Output<S>> {
@@ -79,6 +94,12 @@ export class ObjectSchema<S extends Shape> {
       }
       const checked = field.check(raw, [key], issues);
       if (checked !== INVALID) out[key] = checked;
+    }
+    if (issues.length === 0) {
+      for (const rule of this.rules) {
+        const issue = rule.check(out as Output<S>);
+        if (issue) issues.push(issue);
+      }
     }
     return issues.length > 0 ? { success: false, issues } : { success: true, data: out as Output<S> };
   }

@@ -16,7 +16,6 @@ export default definePlugin({
   schema,
   setup(ctx, options) {
     if (!options.enabled) return; // off: nothing patched, nothing measured
-    if (options.minLimit > options.maxLimit) throw new Error(`minLimit (${options.minLimit}) must not exceed maxLimit (${options.maxLimit})`);
     const telemetry = ctx.use<Telemetry>('telemetry');
     const now = () => performance.now();
     const limiter = new GradientLimit(options, now);

@@ -53,5 +53,7 @@ const fields = {
     .describe('How long after the last rejection readiness stays "not ready". `0` = readiness is never answered by the plugin.'),
 };
 
-export const schema = s.object(fields);
+export const schema = s
+  .object(fields)
+  .rule((o) => (o.minLimit > o.maxLimit ? { path: ['minLimit'], message: `must not exceed maxLimit (${o.maxLimit}); got ${o.minLimit}` } : undefined));
 export type ConcurrencyLimitOptions = Output<typeof fields>;

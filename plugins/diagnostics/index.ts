@@ -33,9 +33,6 @@ export default definePlugin({
   // A snapshot needs ~8 × the used heap in extra memory (README): off where memory is that short.
   profileDefaults: (profile) => ({ heapSnapshot: !profile.constrained && profile.memoryBytes > 4 * 2 ** 30 }),
   setup(ctx, options) {
-    if (options.cpuProfileSeconds > options.maxCpuProfileSeconds) {
-      throw new Error(`cpuProfileSeconds (${options.cpuProfileSeconds}) must not exceed maxCpuProfileSeconds (${options.maxCpuProfileSeconds})`);
-    }
     const telemetry = ctx.use<Telemetry>('telemetry');
     const boundHost = telemetry.metricsAddress()?.host ?? configuredMetricsHost(ctx.runtimeInfo());
     if (!shouldServe(boundHost, options.token)) {

@@ -44,5 +44,9 @@ const fields = {
     .describe('How many `/debug/snapshot` requests are answered per second (a token bucket of this size); more get 429.'),
 };
 
-export const schema = s.object(fields);
+export const schema = s
+  .object(fields)
+  .rule((o) =>
+    o.cpuProfileSeconds > o.maxCpuProfileSeconds ? { path: ['cpuProfileSeconds'], message: `must not exceed maxCpuProfileSeconds (${o.maxCpuProfileSeconds}); got ${o.cpuProfileSeconds}` } : undefined,
+  );
 export type DiagnosticsOptions = Output<typeof fields>;

@@ -31,9 +31,6 @@ export default definePlugin({
   profileDefaults: heapBudgetProfileDefaults,
   setup(ctx, options) {
     const telemetry = ctx.use<Telemetry>('telemetry');
-    if (options.softHeapRatio > options.hardHeapRatio) {
-      throw new Error(`softHeapRatio (${options.softHeapRatio}) must not exceed hardHeapRatio (${options.hardHeapRatio})`);
-    }
     const advice = heapLimitAdvice(ctx.profile, v8.getHeapStatistics().heap_size_limit);
     // Loud for a profile someone chose; quiet for `auto`, which only describes the machine.
     if (advice && ctx.profile.name !== 'auto') ctx.log.warn('PPERF_WRN_006', advice.message, { fix: advice.command });

@@ -48,5 +48,7 @@ const fields = {
     .describe('Off unless set. Writes one heap snapshot here when shedding starts, if it fits: it blocks the process for seconds and needs about 8 × the used heap in extra memory, so it is skipped (PPERF_WRN_031) when that would pass the cgroup limit, the profile\'s memory or the memory available.'),
 };
 
-export const schema = s.object(fields);
+export const schema = s
+  .object(fields)
+  .rule((o) => (o.softHeapRatio > o.hardHeapRatio ? { path: ['softHeapRatio'], message: `must not exceed hardHeapRatio (${o.hardHeapRatio}); got ${o.softHeapRatio}` } : undefined));
 export type HeapBudgetOptions = Output<typeof fields>;

@@ -87,6 +87,14 @@ describe('top-level config keys', () => {
     expect(result.resolved.get('http')).toMatchObject({ options: { maxRoutes: 10 } });
   });
 
+  it('a rule between options (softHeapRatio ≤ hardHeapRatio, cpuProfileSeconds ≤ max) is a config error with its path, not a setup error', () => {
+    const result = plan({ 'heap-budget': { softHeapRatio: 0.95 }, diagnostics: { cpuProfileSeconds: 120, maxCpuProfileSeconds: 60 } } as never, {}, {});
+    const problems = result.findings.filter((f) => f.code === 'PPERF_ERR_CONFIG_INVALID').flatMap((f) => (f.fields?.problems as { path: string }[] | string[]) ?? []);
+    expect(JSON.stringify(problems)).toContain('heap-budget.softHeapRatio');
+    expect(JSON.stringify(problems)).toContain('diagnostics.cpuProfileSeconds');
+    expect(result.resolved.get('heap-budget')).toMatchObject({ off: expect.any(String) });
+  });
+
   it('good ones apply', () => {
     const result = plan({ profile: 'laptop-4g', disable: ['cache'] }, {}, {});
     expect(result.findings.filter((f) => f.level === 'error')).toEqual([]);

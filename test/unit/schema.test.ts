@@ -46,4 +46,17 @@ describe('schema', () => {
     expect(schema.fields.routes.meta).toMatchObject({ kind: 'array', item: 'string', max: 2 });
     expect(schema.fields.mode.meta.values).toEqual(['a', 'b']);
   });
+
+  it('checks rules between fields once every field is valid, with the path the rule names', () => {
+    const ratios = s
+      .object({ soft: s.number({ min: 0, max: 1 }).default(0.75), hard: s.number({ min: 0, max: 1 }).default(0.9) })
+      .rule((o) => (o.soft > o.hard ? { path: ['soft'], message: `must not exceed hard (${o.hard})` } : undefined));
+    expect(ratios.safeParse({ soft: 0.8 }).success).toBe(true);
+    const crossed = ratios.safeParse({ soft: 0.95 });
+    expect(crossed).toEqual({ success: false, issues: [{ path: ['soft'], message: 'must not exceed hard (0.9)' }] });
+    // A field already invalid is reported alone: the rule never sees a half-valid section.
+    const invalid = ratios.safeParse({ soft: 2 });
+    expect(invalid.success).toBe(false);
+    if (!invalid.success) expect(invalid.issues.map((i) => i.path.join('.'))).toEqual(['soft']);
+  });
 });
