@@ -89,7 +89,7 @@ describe('top-level config keys', () => {
 
   it('a rule between options (softHeapRatio ≤ hardHeapRatio, cpuProfileSeconds ≤ max) is a config error with its path, not a setup error', () => {
     const result = plan({ 'heap-budget': { softHeapRatio: 0.95 }, diagnostics: { cpuProfileSeconds: 120, maxCpuProfileSeconds: 60 } } as never, {}, {});
-    const problems = result.findings.filter((f) => f.code === 'PPERF_ERR_CONFIG_INVALID').flatMap((f) => (f.fields?.problems as { path: string }[] | string[]) ?? []);
+    const problems: unknown[] = result.findings.filter((f) => f.code === 'PPERF_ERR_CONFIG_INVALID').flatMap((f) => (f.fields?.problems as unknown[] | undefined) ?? []);
     expect(JSON.stringify(problems)).toContain('heap-budget.softHeapRatio');
     expect(JSON.stringify(problems)).toContain('diagnostics.cpuProfileSeconds');
     expect(result.resolved.get('heap-budget')).toMatchObject({ off: expect.any(String) });
