@@ -9,7 +9,6 @@ import { objectPoolProfileDefaults } from './profile.js';
 
 /** Where the running plugin leaves its pool manager for the API (public.ts), across copies of the package. */
 export const MANAGER = Symbol.for('plandex-perf.object-pool.manager');
-const kHooked = Symbol.for('plandex-perf.object-pool.hooked');
 
 /** What the API's `createPool` and `getPool` talk to while the plugin runs. */
 export interface PoolManager {
@@ -62,13 +61,14 @@ export default definePlugin({
     };
 
     if (options.hookGenericPool) {
+      const hooked = new WeakSet<object>();
       ctx.onModuleLoad('generic-pool', (exports) => {
-        const mod = exports as { createPool?: CreatePool } & Record<symbol, unknown>;
-        if (typeof mod.createPool !== 'function' || mod[kHooked]) return;
-        mod[kHooked] = true;
+        const mod = exports as { createPool?: CreatePool };
+        if (typeof mod.createPool !== 'function' || hooked.has(mod)) return;
+        hooked.add(mod);
         original = mod.createPool;
-        mod.createPool = (<T>(factory: Factory<T>, poolOptions?: Record<string, unknown>) =>
-          register(`pool-${++anonymous}`, factory, poolOptions ?? {})) as CreatePool;
+        // ctx.patch: closing the plugin puts generic-pool's own createPool back.
+        ctx.patch(mod as { createPool: CreatePool }, 'createPool', () => (<T>(factory: Factory<T>, poolOptions?: Record<string, unknown>) => register(`pool-${++anonymous}`, factory, poolOptions ?? {})) as CreatePool);
       });
     }
 

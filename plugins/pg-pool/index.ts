@@ -64,6 +64,7 @@ const plugin = definePlugin({
       return 'config';
     };
 
+    const restores: (() => void)[] = [];
     ctx.onModuleLoad('pg', (exports) => {
       const mod = exports as PgExports;
       const Base = mod.Pool;
@@ -87,8 +88,12 @@ const plugin = definePlugin({
       }
       Object.defineProperty(Pool, 'name', { value: Base.name });
       Object.defineProperty(Pool, kTuned, { value: true });
+      // A class is swapped, not wrapped (ctx.patch wraps functions): put back by hand when the plugin closes.
       mod.Pool = Pool;
-      if (mod.Client) watch.watchUnpooled(mod.Client.prototype);
+      restores.push(() => {
+        if (mod.Pool === Pool) mod.Pool = Base;
+      });
+      if (mod.Client) watch.watchUnpooled(mod.Client.prototype, ctx.patch);
     });
 
     // Slow queries and N+1, from the pg plugin's query events.
@@ -142,6 +147,7 @@ const plugin = definePlugin({
     return () => {
       active = false;
       pg.watchCheckouts(undefined);
+      for (const restore of restores) restore();
       watch.close();
       adaptive.close();
     };

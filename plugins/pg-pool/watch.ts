@@ -51,6 +51,7 @@ class PendingCheckout {
 export class PoolWatch implements CheckoutWatcher {
   private readonly checkouts = new Map<object, Checkout>();
   private readonly adopted = new WeakSet<object>();
+  private readonly unpooledProtos = new WeakSet<object>();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unpooledTimes: number[] = [];
   private unpooledWarned = false;
@@ -201,15 +202,16 @@ export class PoolWatch implements CheckoutWatcher {
   }
 
   /** Counts connections opened outside any pool; a steady stream means a new pg.Client per request. */
-  watchUnpooled(proto: { connect: (...args: unknown[]) => unknown }): void {
-    if ((proto as unknown as Record<symbol, unknown>)[kInternal]) return;
-    Object.defineProperty(proto, kInternal, { value: true });
-    const connect = proto.connect;
+  watchUnpooled(proto: { connect: (...args: unknown[]) => unknown }, patchMethod: <T extends object, K extends keyof T>(target: T, key: K, make: (original: T[K]) => T[K]) => () => void): void {
+    if (this.unpooledProtos.has(proto)) return;
+    this.unpooledProtos.add(proto);
     const self = this;
-    proto.connect = function (this: Record<symbol, unknown>, ...args: unknown[]) {
-      if (!this[kPooled]) self.outsidePgPool();
-      return connect.apply(this, args);
-    };
+    patchMethod(proto, 'connect', (connect) =>
+      function (this: Record<symbol, unknown>, ...args: unknown[]) {
+        if (!this[kPooled]) self.outsidePgPool();
+        return connect.apply(this, args);
+      },
+    );
   }
 
   /** A connect outside any pg.Pool: knex's own pool, or an app opening clients by hand. */

@@ -19,7 +19,6 @@ interface PgModule {
   Pool?: { prototype: PgPool };
 }
 
-const kPatched = Symbol.for('plandex-perf.pg.patched');
 
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
 /** A submittable (pg.Query, pg-cursor, pg-query-stream): the client drives it through these methods. */
@@ -184,12 +183,15 @@ export default definePlugin({
       };
     };
 
+    const patchedCopies = new WeakSet<object>();
     const patch = (exports: unknown): void => {
       const pg = exports as PgModule;
       const proto = pg.Client?.prototype;
-      if (!proto || typeof proto.query !== 'function' || (proto as unknown as Record<symbol, unknown>)[kPatched]) return;
-      const original = proto.query;
-      proto.query = function query(this: PgClient, ...args: unknown[]): unknown {
+      // The ESM wrapper and CommonJS load the same lib/index.js: one copy of pg is patched once.
+      if (!proto || typeof proto.query !== 'function' || patchedCopies.has(proto)) return;
+      patchedCopies.add(proto);
+      // ctx.patch: closing the plugin puts pg's own query back (src/patch.ts).
+      ctx.patch(proto, 'query', (original) => function query(this: PgClient, ...args: unknown[]): unknown {
         let finish: (error?: unknown) => void;
         try {
           finish = begin(this, args[0], args[1]);
@@ -217,9 +219,8 @@ export default definePlugin({
         const result = original.apply(this, args);
         if (result instanceof Promise) result.then(() => finish(), (error: unknown) => finish(error));
         return result;
-      };
-      Object.defineProperty(proto, kPatched, { value: original });
-      if (pg.Pool?.prototype) pools.patch(pg.Pool.prototype);
+      });
+      if (pg.Pool?.prototype) pools.patch(pg.Pool.prototype, ctx.patch);
       ctx.log.debug('pg instrumented');
     };
 
@@ -234,7 +235,7 @@ export default definePlugin({
       trackPool: (pool, foreign) => pools.trackForeign(pool, foreign),
     } satisfies PgInstrumentation);
     return () => {
-      // Prototype patches stay (undoing them under a running app is riskier); they stop recording.
+      // The prototype patches are put back by the host after this (ctx.patch); until then they stop recording.
       active = false;
       pools.close();
     };

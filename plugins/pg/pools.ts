@@ -77,7 +77,6 @@ interface Entry {
 }
 
 const kTracked = Symbol('plandex-perf.pg.pool');
-const kPatchedPool = Symbol.for('plandex-perf.pg.pool.patched');
 
 /** A stable, password-free name for a pool: `database@host:port` (`#2`… for more pools to the same place). */
 export function poolName(options: PgPool['options'] = {}): string {
@@ -115,6 +114,7 @@ export class PoolRegistry {
   private readonly idleMax;
   private readonly idleMin;
   private watcher: CheckoutWatcher | undefined;
+  private readonly patchedProtos = new WeakSet<object>();
 
   constructor(
     meter: Meter,
@@ -153,33 +153,36 @@ export class PoolRegistry {
     );
   }
 
-  patch(proto: PgPool): void {
-    if ((proto as unknown as Record<symbol, unknown>)[kPatchedPool]) return;
-    Object.defineProperty(proto, kPatchedPool, { value: true });
-    const { connect, end } = proto;
+  /** Wraps `connect` and `end` of pg-pool's prototype, through the plugin's `ctx.patch` (closing restores them). */
+  patch(proto: PgPool, patchMethod: <T extends object, K extends keyof T>(target: T, key: K, make: (original: T[K]) => T[K]) => () => void): void {
+    if (this.patchedProtos.has(proto)) return;
+    this.patchedProtos.add(proto);
     const registry = this;
-    const untrack = (pool: PgPool): void => void this.pools.delete(pool);
     // The one wrap of `connect`, for every plugin: registers the pool, keeps a parked callback in its
     // caller's context, and tells the checkout watcher (pool.query's own connects come through here too).
-    const patched = function poolConnect(this: PgPool, ...args: unknown[]): unknown {
-      if (!(this as unknown as Record<symbol, unknown>)[kTracked]) registry.track(this);
-      const pending = registry.watcher?.begin(this, patched);
-      const last = args.length - 1;
-      if (last >= 0 && typeof args[last] === 'function') args[last] = parkedCallback(args[last] as ConnectCallback, pending);
-      const result = connect.apply(this, args);
-      if (pending !== undefined && result instanceof Promise) {
-        result.then(
-          (client: unknown) => pending.settle(undefined, client),
-          (error: unknown) => pending.settle(error, undefined),
-        );
-      }
-      return result;
-    };
-    proto.connect = patched;
-    proto.end = function (this: PgPool, ...args: unknown[]) {
-      untrack(this);
-      return end.apply(this, args);
-    };
+    patchMethod(proto, 'connect', (connect) => {
+      const patched = function poolConnect(this: PgPool, ...args: unknown[]): unknown {
+        if (!(this as unknown as Record<symbol, unknown>)[kTracked]) registry.track(this);
+        const pending = registry.watcher?.begin(this, patched);
+        const last = args.length - 1;
+        if (last >= 0 && typeof args[last] === 'function') args[last] = parkedCallback(args[last] as ConnectCallback, pending);
+        const result = connect.apply(this, args);
+        if (pending !== undefined && result instanceof Promise) {
+          result.then(
+            (client: unknown) => pending.settle(undefined, client),
+            (error: unknown) => pending.settle(error, undefined),
+          );
+        }
+        return result;
+      };
+      return patched;
+    });
+    patchMethod(proto, 'end', (end) =>
+      function (this: PgPool, ...args: unknown[]) {
+        registry.pools.delete(this);
+        return end.apply(this, args);
+      },
+    );
   }
 
   /** A pool's counts, or undefined (and dropped) once it is gone or cannot be read. */
