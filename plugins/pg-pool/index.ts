@@ -83,7 +83,13 @@ const plugin = definePlugin({
           }
         }
         override query(...args: unknown[]): unknown {
-          return watch.internalQuery(this, () => super.query(...args));
+          // pool.query borrows through connect synchronously: its checkout is marked internal (never a leak).
+          watch.markInternal(this, true);
+          try {
+            return super.query(...args);
+          } finally {
+            watch.markInternal(this, false);
+          }
         }
       }
       Object.defineProperty(Pool, 'name', { value: Base.name });

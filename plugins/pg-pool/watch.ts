@@ -134,14 +134,8 @@ export class PoolWatch implements CheckoutWatcher {
   }
 
   /** `pool.query` borrows through `connect` too; those checkouts cannot leak, so they are never reported. */
-  internalQuery<T>(pool: WatchedPool, run: () => T): T {
-    const tagged = pool as unknown as Record<symbol, unknown>;
-    tagged[kInternal] = true;
-    try {
-      return run();
-    } finally {
-      tagged[kInternal] = false;
-    }
+  markInternal(pool: WatchedPool, internal: boolean): void {
+    (pool as unknown as Record<symbol, unknown>)[kInternal] = internal;
   }
 
   /**
