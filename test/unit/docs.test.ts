@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { codes } from '../../src/errors.js';
 import { builtinPlugins } from '../../src/builtin.js';
-import { OPTIONS_BEGIN, OPTIONS_END, optionsMarkdown } from '../../src/docs.js';
+import { OPTIONS_BEGIN, OPTIONS_END, errorsMarkdown, optionsMarkdown } from '../../src/docs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
@@ -21,6 +21,16 @@ describe('error codes and their documentation', () => {
       expect(cause.length).toBeGreaterThan(10);
       expect(fix.length).toBeGreaterThan(10);
     }
+  });
+
+  it('docs/errors.md says, for each code, exactly the cause and the fix the code carries (regenerate with `plandex-perf errors --write docs/errors.md`)', () => {
+    const doc = read('docs/errors.md');
+    const sections = new Map(doc.split(/^## /m).slice(1).map((section) => [section.slice(0, section.indexOf('\n')), section]));
+    for (const [code, { cause, fix }] of Object.entries(codes)) {
+      expect(sections.get(code), code).toContain(`**Cause.** ${cause}`);
+      expect(sections.get(code), code).toContain(`**Fix.** ${fix}`);
+    }
+    expect(doc).toBe(errorsMarkdown());
   });
 
   it('the doc lists no code that does not exist', () => {
