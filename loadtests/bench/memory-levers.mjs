@@ -48,6 +48,7 @@ export const REPORT_VARIANTS = [
   { name: 'container-512m', launch: 'profile', profile: 'container-512m', lever: 'the profile: heap flags + preload + its env' },
   { name: 'laptop-4g', launch: 'profile', profile: 'laptop-4g', lever: 'the profile: heap flags + preload + its env' },
   { name: 'semi-4', launch: 'bare', nodeArgs: ['--max-semi-space-size=4'], lever: '`--max-semi-space-size=4` alone' },
+  { name: 'semi-8', launch: 'bare', nodeArgs: ['--max-semi-space-size=8'], lever: '`--max-semi-space-size=8` alone (laptop-4g\'s)' },
   { name: 'old-256', launch: 'bare', nodeArgs: ['--max-old-space-size=256'], lever: '`--max-old-space-size=256` alone' },
   { name: 'old-pct-1', launch: 'bare', nodeArgs: ['--max-old-space-size-percentage=1'], lever: '`--max-old-space-size-percentage=1` alone' },
   { name: 'malloc-arena-2', launch: 'bare', env: { MALLOC_ARENA_MAX: '2' }, lever: '`MALLOC_ARENA_MAX=2` alone' },
