@@ -64,7 +64,7 @@ describe('memory bench, reports scenario (quick)', () => {
       // Peak RSS is real and the 50 ms sampler saw the app: a node process serving 100 KB–1 MB bodies.
       expect(r.hwmMB, r.variant).toBeGreaterThan(30);
       expect(r.peakRssMB, r.variant).toBeGreaterThan(30);
-      expect(r.peakRssMB, r.variant).toBeLessThanOrEqual(r.hwmMB + 0.01);
+      // (Not sampled ≤ VmHWM: the kernel updates VmHWM lazily, so a VmRSS read can exceed it by a little.)
       expect(r.phases.map((p) => p.phase), r.variant).toEqual(['base', 'spike']);
       expect(r.phases[1]!.connections).toBeGreaterThan(r.phases[0]!.connections);
       for (const p of r.phases) expect(p.requests, `${r.variant} ${p.phase}`).toBeGreaterThan(0);
