@@ -18,6 +18,7 @@ import pg from 'pg';
 import { gzipInWorker } from './compressor.mjs';
 import { pool } from './db.mjs';
 import { getUserPlans, touchUserPlans } from './plans.mjs';
+import { buildReport, parseReportSize } from './report.mjs';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -230,6 +231,19 @@ const routes = [
       const body = await gzipInWorker(JSON.stringify({ plan: plan.rows[0], contexts: contexts.rows, files: files.rows }));
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length });
       res.end(body);
+    },
+  },
+  {
+    // The memory bench's heavy response (loadtests/bench/memory.mjs --scenario reports): a JSON document of
+    // exactly :size bytes, built whole and sent with one write, as most apps send JSON. One database
+    // round-trip first, so concurrent requests overlap as they would in a real handler.
+    method: 'GET',
+    pattern: /^\/report\/(?<size>[^/]+)$/,
+    handler: async (_req, res, params) => {
+      const size = parseReportSize(params.size);
+      if (size === null) throw new HttpError(400, `invalid report size: ${params.size} (bytes, 1024 to 4194304)`);
+      const { rows } = await pool.query('SELECT now() AS generated_at');
+      sendJson(res, 200, buildReport(size, rows[0].generated_at));
     },
   },
   {

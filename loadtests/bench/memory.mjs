@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // Memory benchmark ("Heap budgets"): how much resident memory does the
-// reference app take under a realistic load with Node's defaults, and with the
-// heap flags + preload of the laptop-4g and container-512m profiles?
+// reference app take under load with Node's defaults, and with the heap flags
+// + preload of the laptop-4g and container-512m profiles? Two scenarios:
 //
-//   node loadtests/bench/memory.mjs            (npm run build first; 3 rounds × 15 s)
-//   node loadtests/bench/memory.mjs --quick    (1 round × 5 s, smoke test)
-//   BENCH_ROUNDS=5 BENCH_DURATION=30 BENCH_CONNECTIONS=32 BENCH_WARMUP=2
-//   BENCH_VARIANTS=node-defaults,container-512m   BENCH_PIN=0 (no CPU pinning)
+// - `mix` (default): the realistic mix below, a live heap of 11–20 MB.
+// - `reports` (issue 13, "Memory where it matters"): JSON responses of
+//   100 KB–1 MB (`GET /report/:size`) under concurrency spikes, bare against
+//   the profiles and each lever alone (./memory-levers.mjs); ratios are taken
+//   against bare within each round, then the median over rounds.
+//
+//   node loadtests/bench/memory.mjs [--scenario mix|reports] [--quick] [--out DIR] [--verbose]
+//     (npm run build first; --quick: 1 short round, a smoke test)
+//   mix:     BENCH_ROUNDS=3 BENCH_DURATION=15 BENCH_CONNECTIONS=32 BENCH_WARMUP=2
+//   reports: BENCH_ROUNDS=3 BENCH_CONNECTIONS=8 BENCH_SPIKE_CONNECTIONS=64
+//            BENCH_BASE_SEC=3 BENCH_SPIKE_SEC=5 BENCH_CYCLES=2 BENCH_WARMUP=2
+//   BENCH_VARIANTS=node-defaults,container-512m (reports: bare,semi-4,…)   BENCH_PIN=0 (no CPU pinning)
 //
 // Method. Each run starts a fresh app process directly (not through
 // `plandex-perf run`), with the flags and env that `plandex-perf env --profile P`
@@ -22,7 +30,9 @@
 // and the load generator on CPU 1 (see ../lib/cpu.mjs).
 //
 // Output: Markdown on stdout (progress on stderr) and the full data in
-// loadtests/results/memory-<date>-node<major>[-quick].{json,md}. Exit code is
+// DIR/memory[-reports]-<date>-node<major>[-quick].{json,md}, DIR being --out or
+// else plandex-perf-bench/ in the system's temporary directory (a run leaves
+// the checkout as it was; `--out loadtests/results` to keep one). Exit code is
 // non-zero only if the benchmark itself failed (an app did not start or
 // crashed, transport errors, 5xx other than 503, a profile's heap limit not
 // applied); missed targets are marked ✗ and 503s from load shedding are
@@ -36,22 +46,51 @@ import { fileURLToPath } from 'node:url';
 import { startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
+import { parseArgs } from 'node:util';
 import { parseMetrics, sum } from '../lib/prom.mjs';
 import { machine, defaultHeapLimitMB, fmt, freePort, mb, median, positive, profileLaunch, rotate, sha256, sleep } from '../lib/bench-util.mjs';
+import { REPORT_MIX, REPORT_TARGETS, REPORT_VARIANTS, combinePhases, roundRatios, spikePhases, targetVerdict } from './memory-levers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const APP = path.join(REPO, 'loadtests/app/server.mjs');
-const REGISTER = path.join(REPO, 'dist/register.js');
-const CLI = path.join(REPO, 'dist/src/cli.js');
-const RESULTS = path.join(REPO, 'loadtests/results');
+// BENCH_DIST: measure another build of the preload (a dist/ directory), e.g. the one before a change.
+const DIST = path.resolve(process.env.BENCH_DIST || path.join(REPO, 'dist'));
+const REGISTER = path.join(DIST, 'register.js');
+const CLI = path.join(DIST, 'src/cli.js');
 
-const quick = process.argv.includes('--quick');
-const verbose = process.argv.includes('--verbose');
+// A misspelled flag is an error, not silently ignored (strict).
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: { quick: { type: 'boolean' }, verbose: { type: 'boolean' }, scenario: { type: 'string', default: 'mix' }, out: { type: 'string' } },
+    strict: true,
+  }));
+  if (!['mix', 'reports'].includes(args.scenario)) throw new Error(`--scenario must be mix or reports, got ${args.scenario}`);
+} catch (err) {
+  console.error(`memory benchmark: ${err.message}\nusage: node loadtests/bench/memory.mjs [--scenario mix|reports] [--quick] [--out DIR] [--verbose]`);
+  process.exit(2);
+}
+const RESULTS = path.resolve(args.out ?? path.join(os.tmpdir(), 'plandex-perf-bench'));
+const SCENARIO = args.scenario;
+const quick = args.quick === true;
+const verbose = args.verbose === true;
+const reports = SCENARIO === 'reports';
 const ROUNDS = positive('BENCH_ROUNDS', quick ? 1 : 3);
 const DURATION = positive('BENCH_DURATION', quick ? 5 : 15);
-const CONNECTIONS = positive('BENCH_CONNECTIONS', 32);
-const WARMUP = positive('BENCH_WARMUP', quick ? 1 : 2, true);
+const CONNECTIONS = positive('BENCH_CONNECTIONS', reports ? (quick ? 2 : 8) : 32);
+const WARMUP = positive('BENCH_WARMUP', quick ? (reports ? 0 : 1) : 2, true);
+// reports: the spike schedule (see spikePhases) and a finer RSS sampler (responses of 1 MB come and go fast).
+const PHASES = reports
+  ? spikePhases({
+      baseConnections: CONNECTIONS,
+      spikeConnections: positive('BENCH_SPIKE_CONNECTIONS', quick ? 8 : 64),
+      baseSec: positive('BENCH_BASE_SEC', quick ? 1 : 3),
+      spikeSec: positive('BENCH_SPIKE_SEC', quick ? 1 : 5),
+      cycles: positive('BENCH_CYCLES', quick ? 1 : 2),
+    })
+  : null;
+const RSS_INTERVAL_MS = reports ? 50 : 100;
 const SAMPLE_MS = 2000; // composition samples under load (a Prometheus-like scrape rate, not the 100 ms RSS sampler)
 const USERS = 1000; // seed scale 1 → users 1..1000, plans 1..~5000
 const PIN = benchPinning();
@@ -71,7 +110,8 @@ const MIX = [
 ];
 
 const PROFILE_VARIANTS = ['laptop-4g', 'container-512m'];
-const ALL_VARIANTS = ['node-defaults', ...PROFILE_VARIANTS];
+const BASELINE = reports ? 'bare' : 'node-defaults';
+const ALL_VARIANTS = reports ? REPORT_VARIANTS.map((v) => v.name) : ['node-defaults', ...PROFILE_VARIANTS];
 
 const problems = []; // real failures: non-zero exit
 let current = null; // app being measured, for Ctrl-C cleanup
@@ -96,11 +136,12 @@ async function main() {
 
   const selected = (process.env.BENCH_VARIANTS ?? ALL_VARIANTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of selected) if (!ALL_VARIANTS.includes(name)) throw new Error(`unknown variant in BENCH_VARIANTS: ${name}`);
-  if (!selected.includes('node-defaults')) throw new Error('the node-defaults variant is required: every ratio is relative to it');
-  if (selected.some((n) => n !== 'node-defaults') && !(existsSync(REGISTER) && existsSync(CLI))) {
+  if (!selected.includes(BASELINE)) throw new Error(`the ${BASELINE} variant is required: every ratio is relative to it`);
+  const needsBuild = (name) => !reports ? name !== 'node-defaults' : REPORT_VARIANTS.find((v) => v.name === name).launch !== 'bare';
+  if (selected.some(needsBuild) && !(existsSync(REGISTER) && existsSync(CLI))) {
     throw new Error('dist/register.js or dist/src/cli.js not found — run `npm run build` first');
   }
-  const variants = Object.fromEntries(selected.map((name) => [name, makeVariant(name)]));
+  const variants = Object.fromEntries(selected.map((name) => [name, reports ? makeReportVariant(name) : makeVariant(name)]));
 
   const { getDatabase } = await import('../lib/database.mjs');
   const { seed } = await import('../app/seed.mjs');
@@ -119,25 +160,29 @@ async function main() {
     // physical memory, so the baseline differs between machines.
     defaultHeapLimitMB: defaultHeapLimitMB(),
     // The build under test: dist/ can change between runs of a working tree.
-    register: existsSync(REGISTER) ? { sha256: sha256(REGISTER).slice(0, 16), mtime: statSync(REGISTER).mtime.toISOString() } : null,
+    register: existsSync(REGISTER) ? { path: path.relative(REPO, REGISTER) || REGISTER, sha256: sha256(REGISTER).slice(0, 16), mtime: statSync(REGISTER).mtime.toISOString() } : null,
+    scenario: SCENARIO,
     rounds: ROUNDS,
-    durationSec: DURATION,
+    durationSec: reports ? PHASES.reduce((a, p) => a + p.durationSec, 0) : DURATION,
     warmupSec: WARMUP,
     connections: CONNECTIONS,
-    mix: MIX.map((r) => `${r.method ?? 'GET'} ${r.path} ×${r.weight}`),
-    ids: `Zipf s=1 over 1..${USERS}`,
+    phases: PHASES,
+    rssIntervalMs: RSS_INTERVAL_MS,
+    mix: (reports ? REPORT_MIX : MIX).map((r) => `${r.method ?? 'GET'} ${r.path} ×${r.weight}`),
+    ids: reports ? null : `Zipf s=1 over 1..${USERS}`,
     pinning: PIN.note,
     quick,
     database: db.kind,
-    variants: Object.fromEntries(Object.entries(variants).map(([n, v]) => [n, { command: v.describe, run: v.runCommand, env: v.env }])),
+    variants: Object.fromEntries(Object.entries(variants).map(([n, v]) => [n, { command: v.describe, run: v.runCommand, env: v.env, lever: v.lever }])),
   };
+  if (reports) await seed(db.url, { scale: 1 }); // read-only scenario: one seed serves every run
 
   const runs = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const order = rotate(selected, round - 1);
     for (const name of order) {
       progress(`round ${round}/${ROUNDS}: ${name} …`);
-      await seed(db.url, { scale: 1 }); // identical data for every run (see the header)
+      if (!reports) await seed(db.url, { scale: 1 }); // identical data for every run (see the header)
       const run = await measure(variants[name], round);
       runs.push(run);
       progress(
@@ -151,15 +196,18 @@ async function main() {
   db = null;
 
   const medians = Object.fromEntries(selected.map((n) => [n, summarize(runs.filter((r) => r.variant === n))]));
-  const ratios = Object.fromEntries(selected.filter((n) => n !== 'node-defaults').map((n) => [n, compare(medians[n], medians['node-defaults'])]));
-  const report = markdown(meta, medians, ratios);
+  const ratios = reports
+    ? roundRatios(runs, BASELINE, ['hwmMB', 'peakRssMB', 'rps', 'p99', 'p99Base', 'rssAfterMB'])
+    : Object.fromEntries(selected.filter((n) => n !== 'node-defaults').map((n) => [n, compare(medians[n], medians['node-defaults'])]));
+  const report = reports ? reportsMarkdown(meta, medians, ratios) : markdown(meta, medians, ratios);
   process.stdout.write(report);
 
-  const base = `memory-${meta.date.slice(0, 10)}-node${process.versions.node.split('.')[0]}${quick ? '-quick' : ''}`;
+  const base = `memory${reports ? '-reports' : ''}-${meta.date.slice(0, 10)}-node${process.versions.node.split('.')[0]}${quick ? '-quick' : ''}`;
   await mkdir(RESULTS, { recursive: true });
-  await writeFile(path.join(RESULTS, `${base}.json`), `${JSON.stringify({ meta, targets: TARGETS, medians, ratios, runs, problems }, null, 2)}\n`);
+  const targets = reports ? REPORT_TARGETS : TARGETS;
+  await writeFile(path.join(RESULTS, `${base}.json`), `${JSON.stringify({ meta, targets, medians, ratios, runs, problems }, null, 2)}\n`);
   await writeFile(path.join(RESULTS, `${base}.md`), report);
-  progress(`wrote loadtests/results/${base}.json and .md`);
+  progress(`wrote ${path.join(RESULTS, base)}.json and .md`);
 
   if (problems.length) {
     progress(`\nFAILED: ${problems.length} problem(s):\n- ${problems.join('\n- ')}`);
@@ -187,6 +235,41 @@ function makeVariant(name) {
   };
 }
 
+// The reports scenario's variants (./memory-levers.mjs): a lever on plain node, the preload with env, or a profile.
+function makeReportVariant(name) {
+  const spec = REPORT_VARIANTS.find((v) => v.name === name);
+  if (spec.launch === 'profile') return { ...makeVariant(spec.profile), name, lever: spec.lever };
+  const nodeArgs = [...(spec.launch === 'preload' ? ['--import', REGISTER] : []), ...(spec.nodeArgs ?? [])];
+  const env = spec.env ?? {};
+  const envText = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
+  const shown = nodeArgs.map((a) => (a === REGISTER ? 'dist/register.js' : a));
+  return {
+    name,
+    lever: spec.lever,
+    describe: `${envText}node ${[...shown, 'loadtests/app/server.mjs'].join(' ')}`,
+    nodeArgs,
+    env,
+    metrics: spec.launch === 'preload',
+    expectedHeapLimitMB: null,
+  };
+}
+
+// reports: a warm-up at the base concurrency (discarded), then the spike phases, one load worker each.
+async function reportsLoad(app, round) {
+  const common = { baseUrl: app.baseUrl, requests: REPORT_MIX, ids: { seed: round }, cpu: PIN.load };
+  if (WARMUP > 0) await runLoad({ ...common, connections: CONNECTIONS, durationSec: WARMUP });
+  const phases = [];
+  for (const p of PHASES) phases.push({ phase: p.phase, result: await runLoad({ ...common, connections: p.connections, durationSec: p.durationSec }) });
+  const c = combinePhases(phases);
+  return {
+    ...c,
+    statusCodes: Object.fromEntries(Object.entries(c.statusCodes).map(([code, count]) => [code, { count }])),
+    latency: { p50: c.p50, p99: c.p99 },
+    cpu: phases[0]?.result.cpu ?? null,
+    phases: phases.map(({ phase, result }) => ({ phase, connections: result.connections, durationSec: result.durationSec, requests: result.requests, p99: result.latency.p99, statusCodes: result.statusCodes })),
+  };
+}
+
 // ---------------------------------------------------------------------------
 // One variant, one round.
 
@@ -205,6 +288,7 @@ async function measure(variant, round) {
       ...(metricsPort ? { PLANDEX_PERF_METRICS_PORT: String(metricsPort), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) } : {}),
     },
     timeoutMs: 30_000,
+    rssIntervalMs: RSS_INTERVAL_MS,
     verbose,
     cpu: PIN.app,
   });
@@ -227,7 +311,7 @@ async function measure(variant, round) {
     }, SAMPLE_MS);
     let load;
     try {
-      load = await runLoad({
+      load = reports ? await reportsLoad(app, round) : await runLoad({
         baseUrl: app.baseUrl,
         requests: MIX,
         ids: { max: USERS, distribution: 'zipf', s: 1.0, seed: round }, // same sequence for every variant of a round
@@ -256,7 +340,7 @@ async function measure(variant, round) {
     if (variant.metrics) {
       const limit = after?.heapLimitMB ?? atPeak?.heapLimitMB;
       if (limit == null) problems.push(`${where}: no heap-budget metrics on ${metricsUrl}${after?.scrapeError ? ` (${after.scrapeError})` : ''}`);
-      else if (Math.abs(limit - variant.expectedHeapLimitMB) > variant.expectedHeapLimitMB * 0.05) {
+      else if (variant.expectedHeapLimitMB != null && Math.abs(limit - variant.expectedHeapLimitMB) > variant.expectedHeapLimitMB * 0.05) {
         problems.push(`${where}: V8 heap limit ${limit.toFixed(0)} MB, expected ${variant.expectedHeapLimitMB} MB: the profile's flags were not applied`);
       }
     }
@@ -272,7 +356,9 @@ async function measure(variant, round) {
       rssAfterMB: mb(rssAfter),
       rps: ok / load.durationSec, // 2xx only: cheap 503s must not count as throughput
       p50: load.latency.p50,
-      p99: load.latency.p99,
+      p99: load.latency.p99, // reports: the spike phases' p99
+      p99Base: load.p99Base ?? null,
+      phases: load.phases ?? null,
       requests: load.requests,
       ok,
       errors: load.errors,
@@ -357,6 +443,7 @@ function summarize(runs) {
     rps: med((r) => r.rps),
     p50: med((r) => r.p50),
     p99: med((r) => r.p99),
+    p99Base: med((r) => r.p99Base),
     // Counts are totals over all rounds: a single 503 matters, a median would hide it.
     requests: total((r) => r.requests),
     errors: total((r) => r.errors + r.timeouts),
@@ -440,6 +527,59 @@ function markdown(meta, medians, ratios) {
 
   L.push('Variants:', '');
   for (const [name, v] of Object.entries(meta.variants)) L.push(`- ${name}: \`${v.command}\`${v.run ? ` — same as \`${v.run}\`` : ''}`);
+  L.push('');
+  if (problems.length) L.push(`**Run problems (${problems.length}):**`, '', ...problems.map((p) => `- ${p}`), '');
+  return L.join('\n');
+}
+
+function reportsMarkdown(meta, medians, ratios) {
+  const L = [];
+  const la = (v) => v.map((x) => x.toFixed(2)).join(' / ');
+  const phases = meta.phases;
+  const base = phases.find((p) => p.phase === 'base');
+  const spike = phases.find((p) => p.phase === 'spike');
+  L.push(`## Memory benchmark: JSON reports of 100 KB–1 MB under concurrency spikes${meta.quick ? ' (quick smoke run — not representative)' : ''}`, '');
+  L.push(
+    `${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cpus} CPUs · ${(meta.totalMemBytes / 2 ** 30).toFixed(1)} GiB RAM · ${meta.platform}`,
+    '',
+    `Load average (1/5/15 min) before: ${la(meta.loadavgBefore)}, after: ${la(meta.loadavgAfter)}. CPU pinning: ${meta.pinning}. ` +
+      `Node's default V8 heap limit here: ${fmt(meta.defaultHeapLimitMB, 0)} MB. Preload: ${meta.register ? `${meta.register.path}, sha256 ${meta.register.sha256}…` : 'absent'}.`,
+    '',
+    `${meta.rounds} round(s), variants interleaved (order rotated per round); per run: fresh app, ${meta.warmupSec} s warm-up at ${base.connections} connections, ` +
+      `then ${phases.length / 2} × (${base.durationSec} s at ${base.connections} + ${spike.durationSec} s at ${spike.connections} connections), closed loop; ` +
+      `mix ${meta.mix.join(', ')}. Peak RSS: VmHWM from spawn to the end of the load, and the highest of /proc samples every ${meta.rssIntervalMs} ms. ` +
+      'Throughput: 2xx/s over the loaded time; p99 of 2xx in the spike phases (median over them), and in the base phases. ' +
+      'Ratios: against bare in the same round, median over rounds.',
+    '',
+  );
+  if (meta.loadavgBefore[0] > meta.cpus * 0.5) {
+    L.push(`> ⚠ The machine was busy before the run (load average ${meta.loadavgBefore[0].toFixed(2)} on ${meta.cpus} CPUs): treat these figures as noisy.`, '');
+  }
+  L.push(
+    `Target: peak RSS ≤ ${REPORT_TARGETS.peakRss}× bare at throughput ≥ ${REPORT_TARGETS.throughput}× (both ✓ to meet it).`,
+    '',
+    '| variant | peak RSS MB (VmHWM) | sampled | × bare | 2xx/s | × bare | p99 spike ms | × bare | p99 base ms | RSS after MB | 503 | errors | target |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|',
+  );
+  for (const [name, m] of Object.entries(medians)) {
+    const r = ratios[name];
+    const v = r && targetVerdict({ peakRss: r.hwmMB, throughput: r.rps });
+    const mark = (ok) => (ok ? ' ✓' : ' ✗');
+    L.push(
+      `| ${name} | ${fmt(m.hwmMB, 1)} | ${fmt(m.peakRssMB, 1)} | ${r ? fmt(r.hwmMB, 2) + mark(v.rss) : '1'} | ${fmt(m.rps, 0)} | ${r ? fmt(r.rps, 2) + mark(v.throughput) : '1'} | ` +
+        `${fmt(m.p99, 1)} | ${r ? fmt(r.p99, 2) : '1'} | ${fmt(m.p99Base, 1)} | ${fmt(m.rssAfterMB, 1)} | ${m.shed} | ${m.errors} | ${r ? (v.both ? '✓' : '✗') : '–'} |`,
+    );
+  }
+  L.push('');
+  L.push('What RSS is made of at the highest sample (every 2 s; preload variants only for the V8 figures), medians, MB:', '');
+  L.push('| variant | RSS | anon | file-backed | V8 heap committed | new space committed | native anon |');
+  L.push('|---|--:|--:|--:|--:|--:|--:|');
+  for (const [name, m] of Object.entries(medians)) {
+    const p = m.atPeak;
+    L.push(`| ${name} | ${fmt(p.rssMB, 1)} | ${fmt(p.anonMB, 1)} | ${fmt(p.fileMB, 1)} | ${fmt(p.heapCommittedMB, 1)} | ${fmt(p.newSpaceCommittedMB, 1)} | ${fmt(p.nativeAnonMB, 1)} |`);
+  }
+  L.push('', 'Variants:', '');
+  for (const [name, v] of Object.entries(meta.variants)) L.push(`- ${name} (${v.lever}): \`${v.command}\`${v.run ? ` — same as \`${v.run}\`` : ''}`);
   L.push('');
   if (problems.length) L.push(`**Run problems (${problems.length}):**`, '', ...problems.map((p) => `- ${p}`), '');
   return L.join('\n');
