@@ -209,7 +209,10 @@ async function main() {
 try {
   await main();
 } catch (error) {
-  // After a Ctrl-C the load generator and the app die under main's feet: the signal handler speaks.
+  // After a Ctrl-C the load generator, the app or initdb die under main's feet, and their failure can
+  // arrive before the signal handler has run: give a pending signal one turn of the loop, then let the
+  // handler speak (one line, exit 130) instead of reporting a failure.
+  if (!interrupted) await new Promise((resolve) => setTimeout(resolve, 100));
   if (!interrupted) {
     say(`demo failed: ${error?.message ?? error}`);
     if (process.env.DEMO_DEBUG) say(String(error?.stack ?? ''));

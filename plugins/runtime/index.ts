@@ -40,9 +40,12 @@ export default definePlugin({
       p90: gauge(sc.METRIC_NODEJS_EVENTLOOP_DELAY_P90, 'Event loop 90 percentile delay.'),
       p99: gauge(sc.METRIC_NODEJS_EVENTLOOP_DELAY_P99, 'Event loop 99 percentile delay.'),
     };
-    // Since the previous scrape, as OpenTelemetry's collector reports it (and nothing under 5 ticks).
+    // Since the previous scrape, as OpenTelemetry's collector reports it. A scrape that comes less than 5
+    // ticks after the previous one (two scrapers, a retry) repeats the last figures rather than dropping
+    // the gauges, which would read as a series that went away; the first scrape takes what there is.
+    let lastDelay: ReturnType<typeof delay.take>;
     meter.addBatchObservableCallback((batch) => {
-      const d = delay.take(5);
+      const d = (lastDelay = delay.take(lastDelay ? 5 : 1) ?? lastDelay);
       if (!d) return;
       for (const key of Object.keys(delayGauges) as (keyof typeof delayGauges)[]) batch.observe(delayGauges[key], d[key] / 1e9);
     }, Object.values(delayGauges));
