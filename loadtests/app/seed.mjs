@@ -88,6 +88,10 @@ export async function seed(databaseUrl, { scale = 1 } = {}) {
 
   const started = performance.now();
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A server that goes away mid-seed (a Ctrl-C reaches the demo's embedded postgres too) fails the
+  // pending query, which the caller sees; without a listener the client's 'error' event would also
+  // crash the process before the caller's own Ctrl-C handling ran.
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query('BEGIN');

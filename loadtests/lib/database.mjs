@@ -85,6 +85,7 @@ export function registerSignalCleanup(db, { signals = ['SIGINT', 'SIGTERM', 'SIG
 /** @param {(...args: unknown[]) => void} log @returns {Promise<Database | null>} */
 async function tryLocal(log) {
   const admin = new pg.Client({ ...LOCAL, connectionTimeoutMillis: 1000 });
+  admin.on('error', () => {}); // a dropped connection fails the pending query; it must not crash the caller too
   try {
     await admin.connect();
   } catch {
@@ -101,6 +102,7 @@ async function tryLocal(log) {
   }
   const stop = memoize(async () => {
     const client = new pg.Client(LOCAL);
+    client.on('error', () => {});
     await client.connect();
     try {
       // FORCE: a caller's pool that was not ended must not block the drop.
