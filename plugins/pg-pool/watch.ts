@@ -1,5 +1,6 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
+import type { PluginContext } from '../../src/plugin.js';
 import { requestScope } from '../../src/request-scope.js';
 import type { CheckoutWatcher, PgPool } from '../pg/index.js';
 import type { KnexPools } from './knex.js';
@@ -196,7 +197,7 @@ export class PoolWatch implements CheckoutWatcher {
   }
 
   /** Counts connections opened outside any pool; a steady stream means a new pg.Client per request. */
-  watchUnpooled(proto: { connect: (...args: unknown[]) => unknown }, patchMethod: <T extends object, K extends keyof T>(target: T, key: K, make: (original: T[K]) => T[K]) => () => void): void {
+  watchUnpooled(proto: { connect: (...args: unknown[]) => unknown }, patchMethod: PluginContext['patch']): void {
     if (this.unpooledProtos.has(proto)) return;
     this.unpooledProtos.add(proto);
     const self = this;

@@ -1,6 +1,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import { bindToCaller } from '../../src/async-context.js';
+import type { PluginContext } from '../../src/plugin.js';
 import * as sc from './semconv.js';
 
 /** A pool as the pools() snapshot reports it (diagnostics, the pg-pool plugin). */
@@ -154,7 +155,7 @@ export class PoolRegistry {
   }
 
   /** Wraps `connect` and `end` of pg-pool's prototype, through the plugin's `ctx.patch` (closing restores them). */
-  patch(proto: PgPool, patchMethod: <T extends object, K extends keyof T>(target: T, key: K, make: (original: T[K]) => T[K]) => () => void): void {
+  patch(proto: PgPool, patchMethod: PluginContext['patch']): void {
     if (this.patchedProtos.has(proto)) return;
     this.patchedProtos.add(proto);
     const registry = this;
