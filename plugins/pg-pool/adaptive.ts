@@ -250,6 +250,7 @@ interface Tracked {
   windowStart: number;
   reading: boolean;
   listeners: [string, (...args: unknown[]) => void][];
+  release?: (error: unknown, client: unknown) => void;
 }
 
 /**
@@ -309,7 +310,8 @@ export class AdaptivePools {
       // makes pg-pool's own `maxUses` check close it now (then it pulses its queue, which opens nothing: full).
       if (pool.totalCount > (pool.options.max ?? floor) && typeof client === 'object' && client !== null) (client as { _poolUseCount?: number })._poolUseCount = Number.POSITIVE_INFINITY;
     };
-    t.listeners.push(['acquire', onAcquire], ['release', onRelease as (...args: unknown[]) => void]);
+    t.release = onRelease; // heard through the pool watch's release listener (released() below)
+    t.listeners.push(['acquire', onAcquire]);
     for (const [event, listener] of t.listeners) pool.on(event, listener);
     pool.options.max = floor;
     this.pools.set(pool, t);
@@ -317,6 +319,11 @@ export class AdaptivePools {
     this.log.info(`pg pool "${name}": adaptive size ${floor}–${ceiling}${explicit ? ' (below its explicit max: adaptiveBelowMax)' : ` (pg's ${floor} is the floor; pg-pool.adaptive=false keeps it fixed)`}, within the server's headroom`);
     // Timer callbacks inherit the context they are created in: never tie them to the request that made the pool.
     this.timer ??= requestScope.run(undefined, () => setInterval(() => this.tick(), this.options.adaptiveIntervalMs).unref());
+  }
+
+  /** Each release of a client (from the pool watch's one release listener). */
+  released(pool: WatchedPool, error: unknown, client: unknown): void {
+    this.pools.get(pool)?.release?.(error, client);
   }
 
   /** Each caller's wait for a connection (from the pool watch), and a server that refused a connection. */

@@ -7,7 +7,7 @@ import type { PgInstrumentation } from '../pg/index.js';
 import { schema } from './schema.js';
 import { describeApplied, tunePoolConfig, type Origin, type PoolConfig } from './tune.js';
 import { fingerprint } from './fingerprint.js';
-import { PoolWatch, type WatchedPool } from './watch.js';
+import { PoolWatch, kWaitBound, type WatchedPool } from './watch.js';
 import { KnexPools } from './knex.js';
 import { AdaptivePools } from './adaptive.js';
 import * as sc from './semconv.js';
@@ -51,6 +51,7 @@ const plugin = definePlugin({
     // Adaptive pool size (adaptive.ts): fed each caller's wait by the watch, adopts each pool below.
     const adaptive = new AdaptivePools(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
     watch.onWait = (pool, waitMs, error) => adaptive.waited(pool, waitMs, error);
+    watch.onRelease = (pool, error, client) => adaptive.released(pool, error, client);
     // Checkouts are heard through the pg plugin's one wrap of Pool.prototype.connect.
     pg.watchCheckouts(watch);
     let active = true;
@@ -70,9 +71,16 @@ const plugin = definePlugin({
       const Base = mod.Pool;
       if (!Base || (Base as unknown as Record<symbol, unknown>)[kTuned]) return;
       class Pool extends Base {
+        /** The connection wait bound the options set (not the app's own), applied only to connects that can wait. */
+        private [kWaitBound]: number | undefined;
+
         constructor(config?: PoolConfig, ...rest: unknown[]) {
           const tuned = active ? tunePoolConfig(config ?? {}, options, serviceName, originOf) : undefined;
+          const bound = tuned?.applied.connectionTimeoutMillis;
+          const lazyBound = bound !== undefined && bound.from !== 'app' && typeof bound.value === 'number' && bound.value > 0 ? bound.value : undefined;
+          if (lazyBound !== undefined) delete tuned!.config.connectionTimeoutMillis; // the pool's options stay the app's own
           super(tuned?.config ?? config, ...rest);
+          this[kWaitBound] = lazyBound;
           if (!tuned) return;
           try {
             watch.adopt(this);
@@ -82,6 +90,24 @@ const plugin = definePlugin({
             ctx.log.once('pg-pool:adopt', 'error', 'PPERF_ERR_INSTRUMENTATION', 'watching a pg pool failed; it runs untouched', { error });
           }
         }
+        /**
+         * pg-pool arms a timer (a closure, a pending item and a Timeout) for every connect when a connection
+         * timeout is set, even one an idle client answers on the next tick: about 700 bytes and a timer-list
+         * insert per query. The options' bound is put on the pool's options only for the connects that can
+         * wait (no idle client left for them) or open a client, which is where pg-pool reads it.
+         */
+        override connect(...args: unknown[]): unknown {
+          const bound = this[kWaitBound];
+          if (bound === undefined || (this.idleCount ?? 0) > (this.waitingCount ?? 0)) return super.connect(...args);
+          const own = this.options as { connectionTimeoutMillis?: number };
+          own.connectionTimeoutMillis = bound;
+          try {
+            return super.connect(...args);
+          } finally {
+            delete own.connectionTimeoutMillis;
+          }
+        }
+
         override query(...args: unknown[]): unknown {
           // pool.query borrows through connect synchronously: its checkout is marked internal (never a leak).
           watch.markInternal(this, true);

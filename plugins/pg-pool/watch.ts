@@ -13,7 +13,10 @@ export interface WatchedPool extends PgPool {
   query(...args: unknown[]): unknown;
   Client?: new (...args: unknown[]) => object;
 }
+/** A pooled client's current checkout: one record per client, reused for each of its checkouts (no per-checkout garbage). */
 interface Checkout {
+  /** Checked out now (false between a release and the next checkout). */
+  out: boolean;
   at: number;
   /** Holds the stack of the checkout, captured cheaply (formatted only if a leak is reported). */
   site: { stack?: string } | undefined;
@@ -24,6 +27,10 @@ interface Checkout {
 }
 
 const kPooled = Symbol('plandex-perf.pg-pool.pooled');
+const kCheckout = Symbol('plandex-perf.pg-pool.checkout');
+/** The default connection wait bound of a pool, kept off its options (index.ts applies it to the connects that wait). */
+export const kWaitBound = Symbol('plandex-perf.pg-pool.wait-bound');
+type PooledClient = Record<symbol, unknown> & { [kCheckout]?: Checkout };
 /** A pool library that keeps its own `pg.Client`s (knex, through tarn): recognised from the connect call's stack. */
 const KNEX_FRAME = /[\\/]knex[\\/]lib[\\/]dialects[\\/]/;
 const kInternal = Symbol('plandex-perf.pg-pool.internal');
@@ -50,7 +57,12 @@ class PendingCheckout {
  * are registered once, by the pg plugin (its registry names them, bounds them and reports their counts).
  */
 export class PoolWatch implements CheckoutWatcher {
-  private readonly checkouts = new Map<object, Checkout>();
+  /**
+   * The clients of adopted pools, for the leak sweep. Added as each is made and dropped when its pool removes
+   * it, never per checkout: a Map set and deleted per checkout rehashed its table and promoted its entries
+   * (about 150 bytes a request into the old generation on the overhead bench, 2026-12-02).
+   */
+  private readonly clients = new Set<PooledClient>();
   private readonly adopted = new WeakSet<object>();
   private readonly unpooledProtos = new WeakSet<object>();
   private readonly timer: NodeJS.Timeout | undefined;
@@ -67,6 +79,8 @@ export class PoolWatch implements CheckoutWatcher {
   private readonly unpooled;
   /** Each caller's wait for a connection, and its error if any: the adaptive pool size's input (adaptive.ts). */
   onWait: ((pool: WatchedPool, waitMs: number, error: unknown) => void) | undefined;
+  /** Each release of a client, heard through the watch's own listener (adaptive.ts counts connections in use). */
+  onRelease: ((pool: WatchedPool, error: unknown, client: unknown) => void) | undefined;
 
   constructor(
     meter: Meter,
@@ -99,21 +113,24 @@ export class PoolWatch implements CheckoutWatcher {
         error: error instanceof Error ? error.message : String(error),
       });
     });
-    pool.on('release', (_error: unknown, client: unknown) => {
-      const checkout = typeof client === 'object' && client !== null ? this.checkouts.get(client) : undefined;
-      if (!checkout) return;
-      this.checkouts.delete(client as object);
-      this.useTime.record((performance.now() - checkout.at) / 1000, checkout.attributes);
+    pool.on('release', (error: unknown, client: unknown) => {
+      const checkout = typeof client === 'object' && client !== null ? (client as PooledClient)[kCheckout] : undefined;
+      if (checkout?.out) {
+        checkout.out = false;
+        checkout.site = undefined;
+        this.useTime.record((performance.now() - checkout.at) / 1000, checkout.attributes);
+      }
+      this.onRelease?.(pool, error, client); // one listener for both: pg-pool's emit copies its listener array when there are two
     });
     pool.on('remove', (client: unknown) => {
-      if (typeof client === 'object' && client !== null) this.checkouts.delete(client);
+      if (typeof client === 'object' && client !== null) this.clients.delete(client as PooledClient);
     });
     // Time each new connection, and mark it as pooled for the per-request-client check.
     const Client = pool.Client;
     if (typeof Client === 'function') {
       const createTime = this.createTime;
       pool.Client = function PooledClient(...args: unknown[]) {
-        const client = new Client(...args) as { connect: (...a: unknown[]) => unknown } & Record<symbol, unknown>;
+        const client = new Client(...args) as { connect: (...a: unknown[]) => unknown } & PooledClient;
         client[kPooled] = true;
         const connect = client.connect;
         client.connect = function (this: unknown, ...a: unknown[]) {
@@ -164,7 +181,20 @@ export class PoolWatch implements CheckoutWatcher {
       }
       const now = performance.now();
       this.waitTime.record((now - c.started) / 1000, c.attributes);
-      if (typeof client === 'object' && client !== null) this.checkouts.set(client, { at: now, site: c.site, warned: false, attributes: c.attributes, internal: c.internal });
+      if (typeof client === 'object' && client !== null) {
+        const pooled = client as PooledClient;
+        let checkout = pooled[kCheckout];
+        if (checkout === undefined) {
+          checkout = pooled[kCheckout] = { out: true, at: now, site: undefined, warned: false, attributes: c.attributes, internal: false };
+          this.clients.add(pooled);
+        }
+        checkout.out = true;
+        checkout.at = now;
+        checkout.site = c.site;
+        checkout.warned = false;
+        checkout.attributes = c.attributes;
+        checkout.internal = c.internal;
+      }
     } catch {
       // Measurement must never change what the app gets.
     }
@@ -179,14 +209,15 @@ export class PoolWatch implements CheckoutWatcher {
       pool: attributes[sc.ATTR_POOL_NAME],
       max: pool.options?.max,
       waiting: pool.waitingCount,
-      connectionTimeoutMillis: (pool.options as { connectionTimeoutMillis?: number } | undefined)?.connectionTimeoutMillis,
+      connectionTimeoutMillis: (pool.options as { connectionTimeoutMillis?: number } | undefined)?.connectionTimeoutMillis ?? (pool as unknown as Record<symbol, unknown>)[kWaitBound],
     });
   }
 
   private sweep(): void {
     const now = performance.now();
-    for (const checkout of this.checkouts.values()) {
-      if (checkout.internal || checkout.warned || now - checkout.at < this.options.leakDetectionMs) continue;
+    for (const client of this.clients) {
+      const checkout = client[kCheckout];
+      if (checkout === undefined || !checkout.out || checkout.internal || checkout.warned || now - checkout.at < this.options.leakDetectionMs) continue;
       checkout.warned = true;
       this.leaked.add(1, checkout.attributes);
       this.log.warn('PPERF_WRN_009', `a pg client has been checked out for ${Math.round(now - checkout.at)} ms without release (possible leak)`, {
@@ -244,6 +275,6 @@ export class PoolWatch implements CheckoutWatcher {
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
-    this.checkouts.clear();
+    this.clients.clear();
   }
 }

@@ -50,7 +50,7 @@ function saturate(pools: AdaptivePools, pool: FakePool) {
   for (let i = 0; i < 20; i++) {
     pool.emit('acquire', {});
     pools.waited(pool as unknown as WatchedPool, 100, undefined);
-    pool.emit('release', undefined, {});
+    pools.released(pool as unknown as WatchedPool, undefined, {});
   }
   for (let i = 0; i < 10; i++) pool.emit('acquire', {});
 }
@@ -67,7 +67,7 @@ describe('adaptive pool size: applying it to a pg-pool', () => {
     await vi.advanceTimersByTimeAsync(500);
     expect(pool.options.max).toBe(10); // the server is not read yet: no growth
     expect(pool.poolQueries).toBe(0); // not behind the 30 queued callers
-    for (let i = 0; i < 10; i++) pool.emit('release', undefined, {});
+    for (let i = 0; i < 10; i++) pools.released(pool as unknown as WatchedPool, undefined, {});
     saturate(pools, pool);
     await vi.advanceTimersByTimeAsync(500);
     expect(pool.options.max).toBe(15);
@@ -93,11 +93,11 @@ describe('adaptive pool size: applying it to a pg-pool', () => {
     const pool = new FakePool();
     pools.adopt(pool as unknown as WatchedPool, { value: 10, from: 'pg default' });
     const kept: { _poolUseCount?: number } = {};
-    pool.emit('release', undefined, kept);
+    pools.released(pool as unknown as WatchedPool, undefined, kept);
     expect(kept._poolUseCount).toBeUndefined(); // 10 clients, size 10
     pool.totalCount = 14; // grown earlier, then shrunk back to 10
     const surplus: { _poolUseCount?: number } = {};
-    pool.emit('release', undefined, surplus);
+    pools.released(pool as unknown as WatchedPool, undefined, surplus);
     expect(surplus._poolUseCount).toBe(Number.POSITIVE_INFINITY);
     pools.close();
   });
