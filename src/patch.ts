@@ -13,9 +13,14 @@ export function patchMethod<T extends object, K extends keyof T>(target: T, key:
   if (typeof original !== 'function') throw new TypeError(`cannot patch ${String(key)}: not a function`);
   const inner = make(original) as AnyFunction;
   let active = true;
-  const call = function (this: unknown, ...args: unknown[]): unknown {
+  // `arguments`, not a rest parameter: V8 passes `fn.apply(this, arguments)` through without making an array,
+  // and this wrapper sits on per-query paths (pg's Client#query, Pool#connect).
+  const call = function (this: unknown): unknown {
     const fn = (active ? inner : original) as unknown as (...a: unknown[]) => unknown;
-    return new.target ? Reflect.construct(fn as unknown as new (...a: unknown[]) => unknown, args, new.target) : fn.apply(this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (new.target) return Reflect.construct(fn as unknown as new (...a: unknown[]) => unknown, arguments, new.target);
+    // biome-ignore lint/complexity/noArguments: see above
+    return fn.apply(this, arguments as unknown as unknown[]);
   };
   // Keep what callers and other tools look at: name, length, prototype (for classes), static members.
   for (const prop of Reflect.ownKeys(original)) {
