@@ -102,6 +102,8 @@ export async function startApp({
     port,
     baseUrl: `http://${childEnv.HOST}:${port}`,
     startupMs,
+    /** performance.now() at spawn: time 0 of rss.series (and of a metrics sampler's series). */
+    startedAt: t0,
     cpu: command.pinned,
     rss, // bytes; updated in place every rssIntervalMs
     child,
