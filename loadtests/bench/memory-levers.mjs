@@ -40,8 +40,10 @@ export function spikePhases({ baseConnections, spikeConnections, baseSec, spikeS
  * - `preload`: node --import dist/register.js (no profile flags), with `env`;
  * - `profile`: what `plandex-perf run --profile <profile>` launches (bench-util's profileLaunch).
  * The figures are container-512m's (src/profiles.ts) so each lever's share of that profile can be read.
- * `--max-old-space-size-percentage` exists in the Node versions this repo runs here (22.23, 24.22; not in
- * every 22.x the project supports): 1 % of this machine's memory is about container-512m's 256 MiB.
+ * `--max-old-space-size-percentage` exists in the Node versions this repo runs here (22.23, 24.22) but not in
+ * every 22.x the project supports (22.15+): `needsFlag` names a node flag a variant cannot run without, and
+ * memory.mjs skips the variant, saying why, when the node it launches does not accept it (unsupported below).
+ * 1 % of this machine's memory is about container-512m's 256 MiB.
  */
 export const REPORT_VARIANTS = [
   { name: 'bare', launch: 'bare', lever: 'Node\'s defaults (the baseline of every ratio)' },
@@ -50,11 +52,32 @@ export const REPORT_VARIANTS = [
   { name: 'semi-4', launch: 'bare', nodeArgs: ['--max-semi-space-size=4'], lever: '`--max-semi-space-size=4` alone' },
   { name: 'semi-8', launch: 'bare', nodeArgs: ['--max-semi-space-size=8'], lever: '`--max-semi-space-size=8` alone (laptop-4g\'s)' },
   { name: 'old-256', launch: 'bare', nodeArgs: ['--max-old-space-size=256'], lever: '`--max-old-space-size=256` alone' },
-  { name: 'old-pct-1', launch: 'bare', nodeArgs: ['--max-old-space-size-percentage=1'], lever: '`--max-old-space-size-percentage=1` alone' },
+  { name: 'old-pct-1', launch: 'bare', nodeArgs: ['--max-old-space-size-percentage=1'], needsFlag: '--max-old-space-size-percentage', lever: '`--max-old-space-size-percentage=1` alone' },
   { name: 'malloc-arena-2', launch: 'bare', env: { MALLOC_ARENA_MAX: '2' }, lever: '`MALLOC_ARENA_MAX=2` alone' },
   { name: 'preload', launch: 'preload', lever: 'the preload with no profile (what concurrency-limit is compared with)' },
   { name: 'concurrency-limit', launch: 'preload', env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1' }, lever: 'the preload with the concurrency limit on' },
 ];
+
+/**
+ * The selected report variants the node cannot run: those whose `needsFlag` it does not accept, each with
+ * the reason the bench prints. `accepts(flag)` asks the node that launches the app (app-process.mjs
+ * nodeAcceptsFlag); it is asked once per flag.
+ * @param {string[]} names
+ * @param {(flag: string) => boolean} accepts
+ * @returns {{ name: string, flag: string, reason: string }[]}
+ */
+export function unsupportedVariants(names, accepts, nodeVersion = process.version) {
+  const answers = new Map();
+  const ok = (flag) => {
+    if (!answers.has(flag)) answers.set(flag, accepts(flag));
+    return answers.get(flag);
+  };
+  return REPORT_VARIANTS.filter((v) => names.includes(v.name) && v.needsFlag && !ok(v.needsFlag)).map((v) => ({
+    name: v.name,
+    flag: v.needsFlag,
+    reason: `Node ${nodeVersion} does not accept ${v.needsFlag} (not in its process.allowedNodeEnvironmentFlags)`,
+  }));
+}
 
 /**
  * One run's load from its phases: counts summed, throughput over the time load was applied, and the p99

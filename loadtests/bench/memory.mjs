@@ -43,13 +43,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startApp } from '../lib/app-process.mjs';
+import { nodeAcceptsFlag, startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
 import { parseArgs } from 'node:util';
 import { parseMetrics, sum } from '../lib/prom.mjs';
 import { machine, defaultHeapLimitMB, fmt, freePort, mb, median, positive, profileLaunch, rotate, sha256, sleep } from '../lib/bench-util.mjs';
-import { REPORT_MIX, REPORT_TARGETS, REPORT_VARIANTS, combinePhases, roundRatios, spikePhases, targetVerdict } from './memory-levers.mjs';
+import { REPORT_MIX, REPORT_TARGETS, REPORT_VARIANTS, combinePhases, roundRatios, spikePhases, targetVerdict, unsupportedVariants } from './memory-levers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -134,8 +134,12 @@ async function main() {
     if (/^(OTEL_|PLANDEX_PERF_)/.test(key) || key === 'NODE_OPTIONS' || key === 'UV_THREADPOOL_SIZE') delete process.env[key];
   }
 
-  const selected = (process.env.BENCH_VARIANTS ?? ALL_VARIANTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-  for (const name of selected) if (!ALL_VARIANTS.includes(name)) throw new Error(`unknown variant in BENCH_VARIANTS: ${name}`);
+  const asked = (process.env.BENCH_VARIANTS ?? ALL_VARIANTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of asked) if (!ALL_VARIANTS.includes(name)) throw new Error(`unknown variant in BENCH_VARIANTS: ${name}`);
+  // A lever whose flag the app's node lacks (not every supported Node 22.x has each V8 flag) is left out, not a crash at start-up.
+  const skipped = reports ? unsupportedVariants(asked, nodeAcceptsFlag) : [];
+  for (const s of skipped) progress(`skipping ${s.name}: ${s.reason}`);
+  const selected = asked.filter((name) => !skipped.some((s) => s.name === name));
   if (!selected.includes(BASELINE)) throw new Error(`the ${BASELINE} variant is required: every ratio is relative to it`);
   const needsBuild = (name) => !reports ? name !== 'node-defaults' : REPORT_VARIANTS.find((v) => v.name === name).launch !== 'bare';
   if (selected.some(needsBuild) && !(existsSync(REGISTER) && existsSync(CLI))) {
@@ -174,6 +178,7 @@ async function main() {
     quick,
     database: db.kind,
     variants: Object.fromEntries(Object.entries(variants).map(([n, v]) => [n, { command: v.describe, run: v.runCommand, env: v.env, lever: v.lever }])),
+    skipped,
   };
   if (reports) await seed(db.url, { scale: 1 }); // read-only scenario: one seed serves every run
 
@@ -580,6 +585,7 @@ function reportsMarkdown(meta, medians, ratios) {
   }
   L.push('', 'Variants:', '');
   for (const [name, v] of Object.entries(meta.variants)) L.push(`- ${name} (${v.lever}): \`${v.command}\`${v.run ? ` — same as \`${v.run}\`` : ''}`);
+  for (const s of meta.skipped) L.push(`- ${s.name}: skipped, ${s.reason}`);
   L.push('');
   if (problems.length) L.push(`**Run problems (${problems.length}):**`, '', ...problems.map((p) => `- ${p}`), '');
   return L.join('\n');

@@ -19,7 +19,9 @@
 //  so the database is seeded once.
 //
 // Output: Markdown on stdout, loadtests/results/overload-<date>-node<major>[-quick].{json,md}. Exit 1 only
-// if the bench itself failed (an app died, no 2xx at all); missed targets are reported, not fatal.
+// if the bench itself failed (an app died, no 2xx at all); missed targets are reported, not fatal. For the
+// preloaded variants the JSON keeps the concurrency limit (in flight, queued) and the pool size about once a
+// second through the run (`metricsSeries`, ms since the app's spawn; see ../lib/metrics-sampler.mjs).
 
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -31,6 +33,7 @@ import { startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { runOpenLoop } from '../lib/open-loop.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
+import { metricsSampler } from '../lib/metrics-sampler.mjs';
 import { parseMetrics, sum } from '../lib/prom.mjs';
 import { fmt, freePort, machine, mb, median, positive, rotate, sleep } from '../lib/bench-util.mjs';
 
@@ -221,18 +224,26 @@ async function measureCapacity() {
 async function measure(name, factor, capacity, round) {
   return withApp(name, async (app, metricsPort) => {
     const rate = capacity.rps;
-    const load = await runOpenLoop({
-      baseUrl: app.baseUrl,
-      requests: MIX,
-      ids: { max: USERS, distribution: 'zipf', s: 1.0, seed: round },
-      schedule: [
-        { name: 'before', rate: NORMAL * rate, durationSec: BEFORE_SEC },
-        { name: 'spike', rate: factor * rate, durationSec: SPIKE_SEC },
-        { name: 'after', rate: NORMAL * rate, durationSec: AFTER_SEC },
-      ],
-      timeoutMs: TIMEOUT_MS,
-      cpu: PIN.load,
-    });
+    const sampler = metricsPort ? metricsSampler({ url: `http://127.0.0.1:${metricsPort}/metrics`, origin: app.startedAt }).start() : null;
+    const loadStartMs = Math.round(performance.now() - app.startedAt);
+    let metricsSeries = null;
+    let load;
+    try {
+      load = await runOpenLoop({
+        baseUrl: app.baseUrl,
+        requests: MIX,
+        ids: { max: USERS, distribution: 'zipf', s: 1.0, seed: round },
+        schedule: [
+          { name: 'before', rate: NORMAL * rate, durationSec: BEFORE_SEC },
+          { name: 'spike', rate: factor * rate, durationSec: SPIKE_SEC },
+          { name: 'after', rate: NORMAL * rate, durationSec: AFTER_SEC },
+        ],
+        timeoutMs: TIMEOUT_MS,
+        cpu: PIN.load,
+      });
+    } finally {
+      metricsSeries = (await sampler?.stop()) ?? null;
+    }
     let limit;
     if (metricsPort) {
       try {
@@ -267,6 +278,9 @@ async function measure(name, factor, capacity, round) {
       hwmMB: mb(app.rss.hwm),
       recoverySec,
       limit,
+      // The open loop's schedule starts about here, in ms since spawn (the time base of metricsSeries).
+      loadStartMs,
+      metricsSeries,
       phases: load.phases,
       perSecond: secs,
       appCpu: app.cpu,

@@ -2,7 +2,9 @@
 // The adaptive pool size (issue 13) against fixed sizes, on the reference app under the `load` (20
 // connections) and `stress` (150) scenarios' request mix, with PostgreSQL local and "remote": behind a TCP
 // proxy written here that delays each chunk 1–2 ms each way. Throughput (2xx/s), p99, failures, the
-// connections the server saw and, for the adaptive pool, the size it ended at.
+// connections the server saw and, for the adaptive pool, the size it ended at; with the preload, the
+// JSON also keeps the pool's size and use about once a second from start-up (`metricsSeries`, see
+// ../lib/metrics-sampler.mjs).
 //
 //   npm run bench:pg-adaptive      BENCH_ROUNDS (2), BENCH_DURATION (8 s), BENCH_WARMUP (2 s),
 //                                  BENCH_SCENARIOS (load,stress; also one-query: 64 connections on
@@ -29,6 +31,7 @@ import { benchPinning } from '../lib/cpu.mjs';
 import { getDatabase, registerSignalCleanup, sampleBackends } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { fmt, freePort, machine, median, positive, profileLaunch, rotate, sleep, outcomes } from '../lib/bench-util.mjs';
+import { metricsSampler } from '../lib/metrics-sampler.mjs';
 import { parseMetrics, sum } from '../lib/prom.mjs';
 import { runLoadOptions } from '../scenarios/reference-app.mjs';
 import { seed } from '../app/seed.mjs';
@@ -150,6 +153,9 @@ async function main() {
     });
     const watcher = new pg.Client({ connectionString: db.url });
     await watcher.connect();
+    // The bare app has no /metrics; the preloaded ones are sampled from start-up to the end of the load.
+    const sampler = nodeArgs.length > 0 ? metricsSampler({ url: `http://127.0.0.1:${metricsPort}/metrics`, origin: app.startedAt }).start() : null;
+    let metricsSeries = null;
     let peak = 0;
     let load;
     let poolMax = null;
@@ -160,6 +166,7 @@ async function main() {
       let samples;
       ({ result: load, samples } = await sampleBackends(watcher, () => runLoad({ ...options, durationSec: DURATION })));
       peak = Math.max(0, ...samples.map((sample) => sample.total));
+      metricsSeries = (await sampler?.stop()) ?? null;
       if (nodeArgs.length > 0) {
         try {
           const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -169,12 +176,13 @@ async function main() {
         }
       }
     } finally {
+      await sampler?.stop();
       await watcher.end();
       exit = await app.stop();
       await sleep(300);
     }
     const { codes, ok, failed } = outcomes(load);
-    return { variant, where, scenario, round, rps: ok / load.durationSec, p50: load.latency.p50, p99: load.latency.p99, failed, statusCodes: codes, peakConnections: peak, poolMax, crashed: exit.code !== 0 && exit.signal !== 'SIGTERM' };
+    return { variant, where, scenario, round, rps: ok / load.durationSec, p50: load.latency.p50, p99: load.latency.p99, failed, statusCodes: codes, peakConnections: peak, poolMax, metricsSeries, crashed: exit.code !== 0 && exit.signal !== 'SIGTERM' };
   }
 
   /** A reference scenario's mix, or `one-query`: the issue's case, 64 connections on GET /users/:id alone (one indexed query). */

@@ -8,7 +8,8 @@
 // DB time, the same for both variants: no instrumentation is needed to measure the bare app), the app
 // starts fresh (RSS sampled from spawn, the kernel's VmHWM as the peak), the load generator runs in its own
 // process (warm-up discarded), and with the plugin its /metrics is scraped for the cache's hit ratio and
-// the client-side query latency.
+// the client-side query latency, and about once a second from start-up to the end of the load for the
+// pool size and the concurrency limit over time (../lib/metrics-sampler.mjs; the bare app has no /metrics).
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import { benchPinning } from '../lib/cpu.mjs';
 import { getDatabase } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { parseMetrics, sum, histogramQuantile } from '../lib/prom.mjs';
+import { metricsSampler } from '../lib/metrics-sampler.mjs';
 import { machine, defaultHeapLimitMB, freePort, mb, profileLaunch, rotate, sha256, sleep } from '../lib/bench-util.mjs';
 import { peakUsers, profiles, requestMix, runLoadOptions, USERS_PER_SCALE, userChoice } from '../scenarios/reference-app.mjs';
 import { seed } from '../app/seed.mjs';
@@ -146,6 +148,9 @@ async function measure({ o, variant, round, db, launch, configFile, pin, problem
   let load;
   let warmupRequests = 0;
   let metrics = null;
+  let loadWindowMs = null;
+  const sampler = metricsPort ? metricsSampler({ url: `http://127.0.0.1:${metricsPort}/metrics`, origin: app.startedAt }).start() : null;
+  let metricsSeries = null;
   try {
     const options = { ...runLoadOptions(o.scenario, { baseUrl: app.baseUrl, scale: o.scale, seed: round, connections: o.connections }), cpu: pin.load };
     if (o.warmupSec > 0) {
@@ -160,8 +165,11 @@ async function measure({ o, variant, round, db, launch, configFile, pin, problem
     } finally {
       clearInterval(ticker);
     }
+    loadWindowMs = [Math.round(started - app.startedAt), Math.round(performance.now() - app.startedAt)];
+    metricsSeries = (await sampler?.stop()) ?? null;
     if (metricsPort) metrics = pluginFigures(before, await scrape(metricsPort));
   } finally {
+    await sampler?.stop();
     tick(o.warmupSec + o.durationSec, 'stopping');
     const exit = await app.stop();
     if (exit.code !== 0) problems.push(`${where}: the app exited with ${exit.code ?? exit.signal} (crash or forced stop)\n${app.stderrTail().slice(-1500)}`);
@@ -190,6 +198,10 @@ async function measure({ o, variant, round, db, launch, configFile, pin, problem
     startupMs: app.startupMs,
     hwmMB: mb(app.rss.hwm),
     rssSeries: app.rss.series.map(([t, bytes]) => [t, Math.round(mb(bytes) * 10) / 10]),
+    // The measured load, in ms since spawn (the time base of rssSeries and metricsSeries).
+    loadWindowMs,
+    // Pool size and concurrency limit about once a second from start-up (warm-up included); null: bare, no /metrics.
+    metricsSeries,
     durationSec: load.durationSec,
     requests: load.requests,
     ok,

@@ -8,11 +8,24 @@
 //   app.baseUrl, app.startupMs, app.rss.peak, await app.readRss()
 //   const { code, signal } = await app.stop();
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { pinnedCommand } from './cpu.mjs';
 
 const STDERR_TAIL_BYTES = 16 * 1024;
+
+/** The node binary startApp launches: the bench's own. */
+const NODE = process.execPath;
+
+/**
+ * Whether the node that startApp launches accepts `flag` (e.g. `--max-old-space-size-percentage`, which
+ * not every Node 22.x has). Asked of that binary itself, so a bench never trips over a flag its app's
+ * node would refuse at start-up.
+ */
+export function nodeAcceptsFlag(flag) {
+  const r = spawnSync(NODE, ['-p', `process.allowedNodeEnvironmentFlags.has(${JSON.stringify(flag)})`], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 10_000 });
+  return r.status === 0 && r.stdout.trim() === 'true';
+}
 
 /**
  * @param {object} o
@@ -46,7 +59,7 @@ export async function startApp({
   const t0 = performance.now();
   // With taskset, child.pid is still node's pid (taskset execs it), so the
   // RSS sampling and the signals below reach the app itself.
-  const command = pinnedCommand(cpu, process.execPath, [...nodeArgs, script]);
+  const command = pinnedCommand(cpu, NODE, [...nodeArgs, script]);
   const child = spawn(command.file, command.args, {
     cwd,
     env: childEnv,
@@ -102,6 +115,8 @@ export async function startApp({
     port,
     baseUrl: `http://${childEnv.HOST}:${port}`,
     startupMs,
+    /** performance.now() at spawn: time 0 of rss.series (and of a metrics sampler's series). */
+    startedAt: t0,
     cpu: command.pinned,
     rss, // bytes; updated in place every rssIntervalMs
     child,

@@ -5,35 +5,13 @@
 // The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
 // (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { spawn } from 'node:child_process';
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
-// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
-// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import fs from 'node:fs';
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
-// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
-// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import os from 'node:os';
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
-// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
-// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import path from 'node:path';
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
-// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
-// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { pathToFileURL } from 'node:url';
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
-// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
-// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
-// The page callbacks run in Chromium and need DOM types. The directive adds them to the test program
-// (tsconfig.test.json) only; src/ and plugins/ are still checked without DOM by tsconfig.json.
+// @ts-expect-error plain ESM shared with the bench
+import { benchHtml, CHARTS } from '../../loadtests/bench/report/html.mjs';
 import { root } from './helpers.js';
 
 const cli = path.join(root, 'dist/src/cli.js');
@@ -64,7 +42,16 @@ let run: Run;
 let files: { json: string; md: string; html: string };
 let results: {
   format: string;
-  runs: { variant: string; rps: number; hwmMB: number; percentiles: [number, number | null][]; perSecond: unknown[]; rssSeries: unknown[]; db: { perRequestMs: number } }[];
+  runs: {
+    variant: string;
+    rps: number;
+    hwmMB: number;
+    percentiles: [number, number | null][];
+    perSecond: unknown[];
+    rssSeries: unknown[];
+    db: { perRequestMs: number };
+    metricsSeries: { scrapes: number; failures: number; pool: [number, number, number | null, number | null][]; limit: [number, number, number | null, number | null][] } | null;
+  }[];
   summary: Record<string, { rps: number; p95: number; cacheHitRatio: number | null }>;
   problems: string[];
 };
@@ -93,6 +80,20 @@ describe('plandex-perf bench', () => {
       expect(mine[0]!.perSecond.length).toBeGreaterThanOrEqual(3);
       expect(mine[0]!.rssSeries.length).toBeGreaterThan(2);
     }
+    // Pool size and concurrency limit over time: sampled from the plugin's /metrics about once a second
+    // (1 s warm-up + 4 s measured); the bare app has none, and the limit is off by default.
+    const [bare, plugin] = ['bare', 'plugin'].map((v) => results.runs.find((r) => r.variant === v)!);
+    expect(bare!.metricsSeries).toBeNull();
+    expect(plugin!.metricsSeries!.scrapes).toBeGreaterThanOrEqual(4);
+    // The first scrape comes as the app starts listening, before its first query: the pg plugin registers
+    // a pool on its first connect, so that one scrape may have no pool yet.
+    expect(plugin!.metricsSeries!.pool.length).toBeGreaterThanOrEqual(plugin!.metricsSeries!.scrapes - 1);
+    for (const [t, max, used] of plugin!.metricsSeries!.pool) {
+      expect(t).toBeGreaterThan(0);
+      expect(max).toBeGreaterThanOrEqual(10);
+      expect(used).toBeLessThanOrEqual(max);
+    }
+    expect(plugin!.metricsSeries!.limit).toEqual([]);
     // The plugin variant wraps the hot read zero-code, so its cache must have served hits.
     // The load mix inserts conversations, which getUserPlans reads: each insert now drops the entries
     // that read that table (correct, not stale), so a short run keeps only a few hits.
@@ -124,14 +125,14 @@ describe('plandex-perf bench', () => {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    try {
+    const chartsOf = async (file: string) => {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const errors: string[] = [];
       const fetched: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
       page.on('request', (r) => !r.url().startsWith('file:') && fetched.push(r.url()));
-      await page.goto(pathToFileURL(files.html).href);
+      await page.goto(pathToFileURL(file).href);
       await page.waitForFunction(() => document.body.dataset.charts !== undefined, undefined, { timeout: 10_000 });
       expect(errors).toEqual([]);
       expect(fetched, 'the report must not load anything from the network').toEqual([]);
@@ -143,16 +144,40 @@ describe('plandex-perf bench', () => {
             const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
             for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) inked++;
           }
-          return { chart: el.dataset.chart, points: Number(el.dataset.rendered ?? 0), inked, legend: [...el.querySelectorAll('.u-legend .u-label')].map((l) => l.textContent) };
+          const legend = [...el.querySelectorAll('.u-legend .u-label')].map((l) => l.textContent ?? '');
+          return { chart: el.dataset.chart, points: Number(el.dataset.rendered ?? 0), inked, legend, note: el.dataset.note ?? null, shown: el.textContent?.trim() ?? '' };
         }),
       );
-      expect(charts.map((c) => c.chart)).toEqual(['latency', 'throughput', 'mean-latency', 'memory']);
-      for (const c of charts) {
-        expect(c.points, c.chart).toBeGreaterThan(4);
-        expect(c.inked, `${c.chart}: nothing drawn on its canvas`).toBeGreaterThan(500);
-        expect(c.legend).toEqual(expect.arrayContaining(['bare', 'plugin']));
-      }
+      return { page, charts };
+    };
+    const drew = (c: { chart?: string; points: number; inked: number; legend: string[] }) => {
+      expect(c.points, c.chart).toBeGreaterThan(4);
+      expect(c.inked, `${c.chart}: nothing drawn on its canvas`).toBeGreaterThan(500);
+      for (const v of ['bare', 'plugin']) expect(c.legend.some((l) => l === v || l.startsWith(`${v}: `)), `${c.chart}: ${v} in the legend ${c.legend}`).toBe(true);
+    };
+    try {
+      const { page, charts } = await chartsOf(files.html);
+      expect(charts.map((c) => c.chart)).toEqual(CHARTS);
+      expect(CHARTS).toEqual(['latency', 'throughput', 'mean-latency', 'memory', 'pool', 'concurrency']);
+      const by = Object.fromEntries(charts.map((c) => [c.chart, c]));
+      for (const chart of ['latency', 'throughput', 'mean-latency', 'memory', 'pool']) drew(by[chart]!);
+      // Bare has no /metrics: its pool entry says what it runs with instead of drawing nothing silently.
+      expect(by.pool!.legend).toContain("bare: pg's fixed max 10, no /metrics to sample");
+      expect(by.pool!.legend).toContain('plugin: pool max');
+      // The limit is off by default: a note in place of an empty chart.
+      expect(by.concurrency).toMatchObject({ note: 'concurrency limit off in this run (its default)', shown: 'Concurrency limit off in this run (its default).', inked: 0 });
       expect(await page.locator('#kpis tbody tr').count()).toBe(7);
+
+      // The same report from a run with the limit on (its series made up from the pool's timestamps): that chart draws too.
+      const withLimit = JSON.parse(fs.readFileSync(files.json, 'utf8'));
+      const series = withLimit.runs.find((r: { variant: string }) => r.variant === 'plugin').metricsSeries;
+      series.limit = series.pool.map(([t]: number[], i: number) => [t, 20 + i, 3 + (i % 4), i % 2]);
+      const limited = path.join(out, 'with-limit.html');
+      fs.writeFileSync(limited, benchHtml(withLimit));
+      const on = (await chartsOf(limited)).charts.find((c) => c.chart === 'concurrency')!;
+      drew(on);
+      expect(on.note).toBeNull();
+      expect(on.legend).toEqual(expect.arrayContaining(['bare: no limit, no /metrics to sample', 'plugin: limit', 'plugin: in flight', 'plugin: queued']));
     } finally {
       await browser.close();
     }

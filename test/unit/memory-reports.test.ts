@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM shared with the reference app
 import { MAX_REPORT_BYTES, MIN_REPORT_BYTES, buildReport, parseReportSize } from '../../loadtests/app/report.mjs';
 // @ts-expect-error plain ESM shared with the bench
-import { REPORT_MIX, REPORT_VARIANTS, combinePhases, roundRatios, spikePhases, targetVerdict } from '../../loadtests/bench/memory-levers.mjs';
+import { REPORT_MIX, REPORT_VARIANTS, combinePhases, roundRatios, spikePhases, targetVerdict, unsupportedVariants } from '../../loadtests/bench/memory-levers.mjs';
+// @ts-expect-error plain ESM shared with the benches
+import { nodeAcceptsFlag } from '../../loadtests/lib/app-process.mjs';
 
 const at = new Date('2026-12-02T01:58:00.000Z');
 
@@ -124,5 +126,25 @@ describe('targetVerdict and the variants', () => {
     expect(new Set(names).size).toBe(names.length);
     const levers = REPORT_VARIANTS.filter((v: { launch: string }) => v.launch === 'bare').slice(1);
     for (const v of levers) expect((v.nodeArgs?.length ?? 0) + Object.keys(v.env ?? {}).length, v.name).toBe(1);
+  });
+});
+
+describe('variants that need a flag the node lacks', () => {
+  it('are skipped with the reason, asking once per flag, only among the selected ones', () => {
+    const asked: string[] = [];
+    const without = unsupportedVariants(['bare', 'old-pct-1', 'semi-4'], (flag: string) => (asked.push(flag), false), 'v22.15.0');
+    expect(without).toEqual([
+      { name: 'old-pct-1', flag: '--max-old-space-size-percentage', reason: 'Node v22.15.0 does not accept --max-old-space-size-percentage (not in its process.allowedNodeEnvironmentFlags)' },
+    ]);
+    expect(asked).toEqual(['--max-old-space-size-percentage']);
+    expect(unsupportedVariants(['bare', 'old-pct-1'], () => true)).toEqual([]);
+    expect(unsupportedVariants(['bare', 'semi-4'], () => false)).toEqual([]); // old-pct-1 not selected: nothing to say
+  });
+
+  it('are told apart by asking the node the bench launches', () => {
+    // The same binary startApp spawns (process.execPath), asked in a child process.
+    expect(nodeAcceptsFlag('--max-old-space-size')).toBe(true);
+    expect(nodeAcceptsFlag('--no-such-flag-for-the-memory-bench')).toBe(false);
+    expect(nodeAcceptsFlag('--max-old-space-size-percentage')).toBe(process.allowedNodeEnvironmentFlags.has('--max-old-space-size-percentage'));
   });
 });

@@ -1,26 +1,42 @@
 // The bench's HTML report: one self-contained file (uPlot, its CSS, the data and the drawing code are
-// inlined; nothing is fetched), with the KPI table and four charts: latency distribution, throughput,
-// mean latency and resident memory over time, bare against plugin.
+// inlined; nothing is fetched), with the KPI table and six charts: latency distribution, throughput,
+// mean latency, resident memory, pool size and concurrency limit over time, bare against plugin.
 
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { fmt } from '../../lib/bench-util.mjs';
-import { kpiRows } from './kpis.mjs';
+import { kpiRows, representativeRun } from './kpis.mjs';
 import { SMOKE_NOTE } from './markdown.mjs';
 
 const require = createRequire(import.meta.url);
 
 /** The charts, in page order; the test in test/e2e/bench.test.ts checks that each one drew. */
-export const CHARTS = ['latency', 'throughput', 'mean-latency', 'memory'];
+export const CHARTS = ['latency', 'throughput', 'mean-latency', 'memory', 'pool', 'concurrency'];
+
+/**
+ * The two charts from the plugin's /metrics (the run's `metricsSeries`): each figure a column of its rows,
+ * drawn per variant; `absent` is the legend of a variant that has no /metrics, saying what it runs with.
+ */
+const GAUGE_CHARTS = {
+  pool: {
+    rows: 'pool',
+    columns: [['pool max', 1, 'main'], ['in use', 2, 'thin'], ['waiting for a connection', 3, 'dash']],
+    absent: { bare: "bare: pg's fixed max 10, no /metrics to sample" },
+    missing: 'no pg pool in the scrapes of /metrics',
+  },
+  concurrency: {
+    rows: 'limit',
+    columns: [['limit', 1, 'main'], ['in flight', 2, 'thin'], ['queued', 3, 'dash']],
+    absent: { bare: 'bare: no limit, no /metrics to sample' },
+    missing: 'concurrency limit off in this run (its default)',
+  },
+};
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Series for the charts: the representative run of each variant (see kpis.mjs summarize). */
 export function chartData(results) {
-  const pick = (variant) => {
-    const round = results.summary[variant]?.representative?.round;
-    return results.runs.find((r) => r.variant === variant && r.round === round);
-  };
+  const pick = (variant) => representativeRun(results, variant);
   const variants = ['bare', 'plugin'].filter((v) => pick(v));
   const runs = variants.map(pick);
   // Percentile p is drawn at x = -log10(1 - p/100) ("nines": 90 % → 1, 99 % → 2), where tails get room.
@@ -35,7 +51,34 @@ export function chartData(results) {
     throughput: { x: Array.from({ length: seconds }, (_, i) => i + 1), ys: runs.map((r) => Array.from({ length: seconds }, (_, i) => r.perSecond[i]?.ok ?? null)) },
     meanLatency: { x: Array.from({ length: seconds }, (_, i) => i + 1), ys: runs.map((r) => Array.from({ length: seconds }, (_, i) => r.perSecond[i]?.meanMs ?? null)) },
     memory: { x: rssTimes, ys: runs.map(rssAt) },
+    pool: gaugeChart(GAUGE_CHARTS.pool, variants, runs),
+    concurrency: gaugeChart(GAUGE_CHARTS.concurrency, variants, runs),
   };
+}
+
+/**
+ * A chart of gauges over time (seconds since the app's spawn, like memory): one series per column per
+ * variant with rows, one empty legend entry per variant without. `note` replaces the chart when nothing
+ * at all was sampled, and says why, so the page never shows a blank plot.
+ */
+function gaugeChart(spec, variants, runs) {
+  const at = (ms) => Math.round(ms / 100) / 10;
+  const x = [...new Set(runs.flatMap((r) => (r.metricsSeries?.[spec.rows] ?? []).map(([t]) => at(t))))].sort((a, b) => a - b);
+  const series = [];
+  for (const [i, run] of runs.entries()) {
+    const variant = variants[i];
+    const rows = run.metricsSeries?.[spec.rows] ?? [];
+    const empty = (label) => series.push({ variant, label, style: 'main', ys: x.map(() => null) });
+    if (!run.metricsSeries) empty(spec.absent[variant] ?? `${variant}: not sampled`);
+    else if (rows.length === 0) empty(`${variant}: ${run.metricsSeries.scrapes > 0 ? spec.missing : '/metrics did not answer'}`);
+    else {
+      const byTime = new Map(rows.map((r) => [at(r[0]), r]));
+      for (const [name, column, style] of spec.columns) series.push({ variant, label: `${variant}: ${name}`, style, ys: x.map((t) => byTime.get(t)?.[column] ?? null) });
+    }
+  }
+  if (series.some((s) => s.ys.some((y) => y != null))) return { x, series, note: null };
+  const scraped = runs.some((r) => r.metricsSeries?.scrapes > 0);
+  return { x: [], series: [], note: scraped ? spec.missing : runs.some((r) => r.metricsSeries) ? "the plugin's /metrics did not answer during the run" : 'no variant has /metrics to sample' };
 }
 
 /** @param {any} results  from ../suite.mjs   @param {ReturnType<typeof import('./kpis.mjs').compareResults>} [comparison] */
@@ -65,7 +108,17 @@ ${comparison.rows
 </tbody></table>`
     : '';
   // JSON inside <script>: "<" escaped so no value can close the element.
-  const data = JSON.stringify(chartData(results)).replace(/</g, '\\u003c');
+  const charts = chartData(results);
+  const data = JSON.stringify(charts).replace(/</g, '\\u003c');
+  // A chart with nothing to draw is its note instead, in the page itself (it needs no script to show).
+  const chartDiv = (id) => {
+    const note = charts[id]?.note;
+    return note
+      ? `<div class="chart" id="chart-${id}" data-chart="${id}" data-rendered="0" data-note="${escape(note)}"><p class="note">${escape(note[0].toUpperCase() + note.slice(1))}.</p></div>`
+      : `<div class="chart" id="chart-${id}" data-chart="${id}"></div>`;
+  };
+  const loadWindow = representativeRun(results, 'plugin')?.loadWindowMs;
+  const measured = loadWindow ? ` The measured load ran from ${fmt(loadWindow[0] / 1000, 1)} s to ${fmt(loadWindow[1] / 1000, 1)} s (warm-up before it).` : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -81,7 +134,7 @@ tr.met:not(.on-value) td:nth-child(4), tr.met.on-value td:nth-child(3) { color: 
 tr.missed:not(.on-value) td:nth-child(4), tr.missed.on-value td:nth-child(3) { color: #b3261e; font-weight: 600; }
 #comparison tr.regressed td:last-child { color: #b3261e; font-weight: 600; } #comparison tr.ok td:last-child { color: #17803d; }
 .meta { color: #556; } .problems { border: 2px solid #b3261e; padding: 0 1rem; } .chart { margin: 1rem 0 2rem; }
-.error { color: #b3261e; font-weight: 600; }
+.error { color: #b3261e; font-weight: 600; } .chart .note { color: #556; font-style: italic; border: 1px dashed #bbc; padding: 2rem; text-align: center; }
 </style>
 </head>
 <body>
@@ -100,6 +153,10 @@ ${compared}
 <h2>Throughput over time (2xx per second)</h2><div class="chart" id="chart-throughput" data-chart="throughput"></div>
 <h2>Mean latency over time</h2><div class="chart" id="chart-mean-latency" data-chart="mean-latency"></div>
 <h2>Resident memory (RSS) from start-up</h2><div class="chart" id="chart-memory" data-chart="memory"></div>
+<h2>Pool size over time</h2>${chartDiv('pool')}
+<p class="meta">From the plugin's <code>/metrics</code>, scraped about once a second from start-up: <code>db_client_connection_max</code> summed over pools, connections in use, requests waiting for one. The bare app has no <code>/metrics</code>: its pool is pg's default, a fixed 10, not sampled.${measured}</p>
+<h2>Concurrency limit over time</h2>${chartDiv('concurrency')}
+<p class="meta">The adaptive concurrency limit (<code>plandex_perf_concurrency_limit_limit</code>), requests in flight and queued, from the same scrapes; its gauges exist only while the limit is on (off by default). The bare app has no limit.</p>
 <p class="meta">Charts show the run of each variant whose throughput is closest to its median. Commands: bare <code>${escape(meta.variants.bare.command)}</code>; plugin <code>${escape(meta.variants.plugin.command)}</code>.</p>
 <script>${uplotJs}</script>
 <script>
@@ -116,6 +173,18 @@ function draw(id, title, x, ys, opts) {
   el.dataset.rendered = String(ys.reduce((n, s) => n + s.filter((y) => y != null).length, 0));
   return plot;
 }
+// Gauge charts: each entry of spec.series is one line, coloured by its variant; 'thin' and 'dash' are the secondary figures.
+function drawGauges(id, spec, opts) {
+  if (spec.note) return;
+  const el = document.getElementById(id);
+  const series = [{ label: opts.xLabel }].concat(spec.series.map((s) => ({ label: s.label, stroke: COLORS[s.variant], width: s.style === 'main' ? 2 : 1, dash: s.style === 'dash' ? [6, 4] : undefined, spanGaps: true, value: (u, y) => (y == null ? '–' : y.toFixed(0)) })));
+  new uPlot({
+    width: Math.min(960, el.clientWidth || 960), height: 300, series,
+    scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] } },
+    axes: [{ label: opts.xLabel, incrs: opts.xIncrs }, { label: opts.unit }],
+  }, [spec.x].concat(spec.series.map((s) => s.ys)), el);
+  el.dataset.rendered = String(spec.series.reduce((n, s) => n + s.ys.filter((y) => y != null).length, 0));
+}
 try {
   const L = DATA.latency;
   draw('chart-latency', 'latency', L.x, L.ys, { xLabel: 'percentile', unit: 'ms', digits: 2, log: true,
@@ -126,6 +195,8 @@ try {
   draw('chart-throughput', 'throughput', DATA.throughput.x, DATA.throughput.ys, { xLabel: 'second', unit: '2xx/s', digits: 0, xIncrs: SECONDS });
   draw('chart-mean-latency', 'mean latency', DATA.meanLatency.x, DATA.meanLatency.ys, { xLabel: 'second', unit: 'ms', digits: 2, xIncrs: SECONDS });
   draw('chart-memory', 'memory', DATA.memory.x, DATA.memory.ys, { xLabel: 'seconds since start', unit: 'MB', digits: 1, xIncrs: [0.5].concat(SECONDS) });
+  drawGauges('chart-pool', DATA.pool, { xLabel: 'seconds since start', unit: 'connections', xIncrs: SECONDS });
+  drawGauges('chart-concurrency', DATA.concurrency, { xLabel: 'seconds since start', unit: 'requests', xIncrs: SECONDS });
   document.body.dataset.charts = String(document.querySelectorAll('[data-rendered]').length);
 } catch (error) {
   document.body.insertAdjacentHTML('afterbegin', '<p class="error">Charts failed to draw: ' + String(error).replace(/</g, '&lt;') + '</p>');

@@ -55,6 +55,12 @@ export function summarize(runs) {
   );
 }
 
+/** The run that stands for `variant` in the charts and the series: its representative round (see summarize). */
+export function representativeRun(results, variant) {
+  const round = results.summary[variant]?.representative?.round;
+  return results.runs.find((r) => r.variant === variant && r.round === round);
+}
+
 /** One row per KPI: both figures, the ratio, and whether the target is met (null: no target or no data). */
 export function kpiRows(summary) {
   const bare = summary.bare ?? {};

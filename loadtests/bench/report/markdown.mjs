@@ -2,7 +2,8 @@
 // was made (machine, load, variants) and anything that went wrong.
 
 import { fmt } from '../../lib/bench-util.mjs';
-import { kpiRows } from './kpis.mjs';
+import { seriesRanges } from '../../lib/metrics-sampler.mjs';
+import { kpiRows, representativeRun } from './kpis.mjs';
 
 /** What a `--quick` report says first: it checked that the bench runs, it measured nothing. */
 export const SMOKE_NOTE =
@@ -40,6 +41,7 @@ export function benchMarkdown(results, comparison) {
       'so the bare app is measured without any instrumentation. ' +
       (plugin.queryP95Ms != null ? `Client-side query p95 with the plugin (\`db.client.operation.duration\`): ${fmt(plugin.queryP95Ms, 2)} ms. ` : '') +
       (plugin.poolMax != null ? `pg pool max with the plugin: ${fmt(plugin.poolMax, 0)} (bare: pg's default, 10). ` : '') +
+      overTime(seriesRanges(representativeRun(results, 'plugin')?.metricsSeries)) +
       `Requests: bare ${summary.bare?.requests ?? 0}, plugin ${plugin.requests ?? 0}; transport errors and timeouts: ${(summary.bare?.errors ?? 0) + (plugin.errors ?? 0)}; ` +
       `503 shed by the heap budget: ${plugin.shed ?? 0}.`,
     '',
@@ -65,4 +67,13 @@ export function benchMarkdown(results, comparison) {
   );
   if (problems.length) L.push(`**Problems (${problems.length}): the figures above are not trustworthy.**`, '', ...problems.map((p) => `- ${p.split('\n')[0]}`), '');
   return L.join('\n');
+}
+
+/** The plugin run's pool and limit over time, as ranges (the HTML report charts them); '' without a series. */
+function overTime(r) {
+  if (!r || r.scrapes === 0) return '';
+  const range = (x) => (x == null ? '–' : x[0] === x[1] ? `${x[0]}` : `${x[0]}–${x[1]}`);
+  const pool = r.pool ? `pool max ${range(r.pool.max)}, in use ${range(r.pool.used)}, waiting ${range(r.pool.pending)}` : 'no pg pool metrics';
+  const limit = r.limit ? `concurrency limit ${range(r.limit.limit)}, in flight ${range(r.limit.inFlight)}, queued ${range(r.limit.queued)}` : 'concurrency limit off in this run (its default)';
+  return `Over the plugin's run (/metrics scraped once a second, ${r.scrapes} times): ${pool}; ${limit}. `;
 }
