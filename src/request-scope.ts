@@ -10,7 +10,8 @@ export interface RequestScope {
   /** The route as known at the time of the call (final once the response has finished). */
   route(): string | undefined;
   /** Per-plugin data for this request, keyed by the plugin's own symbol. */
-  readonly data: Map<symbol, unknown>;
+  get(key: symbol): unknown;
+  set(key: symbol, value: unknown): void;
   /** Runs once when the response finishes, with the final route. */
   onFinish(fn: (route: string | undefined) => void): void;
 }
@@ -18,8 +19,9 @@ export interface RequestScope {
 type Finisher = (route: string | undefined) => void;
 
 /**
- * The scope of one HTTP request, as `requestScope.open()` makes it: one object per request, with its Map and
- * its list of end-of-request checks made only when a plugin asks for them (most requests run no query).
+ * The scope of one HTTP request, as `requestScope.open()` makes it: one object per request. Its data and its
+ * end-of-request checks take fields for the first entry and a Map or an array only from the second: most
+ * requests run no query, and those that do have one plugin's data (pg-pool's query counts) and one check.
  *
  * It holds the request strongly until `finish()`, then lets go of it. Async resources born during the request
  * (a pooled connection opened by it, keep-alive timers) capture the scope and outlive the request, so the scope
@@ -32,7 +34,10 @@ export class HttpRequestScope<R extends object> implements RequestScope {
   readonly #routeOf: (request: R) => string | undefined;
   #route: string | undefined;
   #finished = false;
-  #data: Map<symbol, unknown> | undefined;
+  #firstKey: symbol | undefined;
+  #firstValue: unknown;
+  #more: Map<symbol, unknown> | undefined;
+  #finisher: Finisher | undefined;
   #finishers: Finisher[] | undefined;
 
   constructor(request: R, routeOf: (request: R) => string | undefined) {
@@ -44,13 +49,25 @@ export class HttpRequestScope<R extends object> implements RequestScope {
     return this.#request === undefined ? this.#route : this.#routeOf(this.#request);
   }
 
-  get data(): Map<symbol, unknown> {
-    return (this.#data ??= new Map());
+  get(key: symbol): unknown {
+    return key === this.#firstKey ? this.#firstValue : this.#more?.get(key);
+  }
+
+  set(key: symbol, value: unknown): void {
+    if (this.#finished) return; // the request is over: nothing is kept past it
+    if (this.#firstKey === undefined || this.#firstKey === key) {
+      this.#firstKey = key;
+      this.#firstValue = value;
+    } else {
+      (this.#more ??= new Map()).set(key, value);
+    }
   }
 
   onFinish(fn: Finisher): void {
     // After the response, a late query's check would never run: not kept, so nothing accumulates.
-    if (!this.#finished) (this.#finishers ??= []).push(fn);
+    if (this.#finished) return;
+    if (this.#finisher === undefined) this.#finisher = fn;
+    else (this.#finishers ??= []).push(fn);
   }
 
   /** The response finished: runs the end-of-request checks with the final route, then drops the request and the data. */
@@ -59,9 +76,14 @@ export class HttpRequestScope<R extends object> implements RequestScope {
     this.#finished = true;
     this.#route = route;
     this.#request = undefined;
+    const first = this.#finisher;
     const finishers = this.#finishers;
+    this.#finisher = undefined;
     this.#finishers = undefined;
-    this.#data = undefined;
+    this.#firstKey = undefined;
+    this.#firstValue = undefined;
+    this.#more = undefined;
+    if (first) first(route);
     if (finishers) for (const fn of finishers) fn(route);
   }
 }

@@ -142,6 +142,8 @@ const plugin = definePlugin({
     if (options.nPlusOneThreshold > 0 || options.slowQueryMs > 0) requestScope.enable();
 
     const checkRequest = (counts: QueryCounts, route: string | undefined): void => {
+      // Most requests ran one fingerprint, and fewer times than the threshold: nothing to look at.
+      if (!counts.reaches(options.nPlusOneThreshold)) return;
       for (const [fp, count] of counts.entries()) {
         if (count < options.nPlusOneThreshold) continue;
         nPlusOne.add(1, route === undefined ? {} : { [sc.ATTR_HTTP_ROUTE]: route });
@@ -165,10 +167,10 @@ const plugin = definePlugin({
       if (options.nPlusOneThreshold > 0) {
         const scope = event.scope;
         if (!scope) return;
-        let counts = scope.data.get(kCounts) as QueryCounts | undefined;
+        let counts = scope.get(kCounts) as QueryCounts | undefined;
         if (!counts) {
           counts = new QueryCounts();
-          scope.data.set(kCounts, counts);
+          scope.set(kCounts, counts);
           const own = counts;
           scope.onFinish((route) => checkRequest(own, route));
         }
@@ -200,6 +202,13 @@ class QueryCounts {
     }
     this.more ??= new Map();
     this.more.set(fp, (this.more.get(fp) ?? 0) + 1);
+  }
+
+  /** Whether some fingerprint ran `threshold` times or more. */
+  reaches(threshold: number): boolean {
+    if (this.firstCount >= threshold) return true;
+    if (this.more) for (const count of this.more.values()) if (count >= threshold) return true;
+    return false;
   }
 
   entries(): [string, number][] {
