@@ -28,7 +28,7 @@ interface Checkout {
 
 const kPooled = Symbol('plandex-perf.pg-pool.pooled');
 const kCheckout = Symbol('plandex-perf.pg-pool.checkout');
-/** The default connection wait bound of a pool, kept off its options (index.ts applies it to the connects that wait). */
+/** A pool's connection wait bound when the options set it (not the app): kept off its options, index.ts applies it to the connects that can wait. */
 export const kWaitBound = Symbol('plandex-perf.pg-pool.wait-bound');
 type PooledClient = Record<symbol, unknown> & { [kCheckout]?: Checkout };
 /** A pool library that keeps its own `pg.Client`s (knex, through tarn): recognised from the connect call's stack. */
