@@ -67,6 +67,9 @@ const plugin = definePlugin({
 
     const restores: (() => void)[] = [];
     ctx.onModuleLoad('pg', (exports) => {
+      // Slow queries name their route and N+1 counts per request: HTTP requests get a scope only once the
+      // host has pg to run queries with (a host without pg pays nothing for it).
+      if (active && (options.nPlusOneThreshold > 0 || options.slowQueryMs > 0)) requestScope.enable();
       const mod = exports as PgExports;
       const Base = mod.Pool;
       if (!Base || (Base as unknown as Record<symbol, unknown>)[kTuned]) return;
@@ -139,7 +142,6 @@ const plugin = definePlugin({
     const nPlusOneWarned = new LRUCache<string, true>({ max: 1000 });
     const slow = telemetry.meter.createCounter(sc.METRIC_PG_SLOW_QUERIES, { description: `Queries slower than ${options.slowQueryMs} ms.`, unit: '{query}' });
     const nPlusOne = telemetry.meter.createCounter(sc.METRIC_PG_N_PLUS_ONE, { description: 'Requests that ran one query fingerprint N or more times.', unit: '{request}' });
-    if (options.nPlusOneThreshold > 0 || options.slowQueryMs > 0) requestScope.enable();
 
     const checkRequest = (counts: QueryCounts, route: string | undefined): void => {
       // Most requests ran one fingerprint, and fewer times than the threshold: nothing to look at.
