@@ -464,16 +464,23 @@ function compare(m, base) {
   return { peakRss: m.hwmMB / base.hwmMB, throughput: m.rps / base.rps, p99: m.p99 / base.p99, rssAfter: m.rssAfterMB / base.rssAfterMB };
 }
 
-function markdown(meta, medians, ratios) {
-  const L = [];
+/** The lines both reports open with: title, machine, load average, pinning, heap limit and which preload ran. */
+function reportHeader(meta, title, preload) {
   const la = (v) => v.map((x) => x.toFixed(2)).join(' / ');
-  L.push(`## Memory benchmark: heap budgets${meta.quick ? ' (quick smoke run — not representative)' : ''}`, '');
-  L.push(
+  return [
+    `## Memory benchmark: ${title}${meta.quick ? ' (quick smoke run — not representative)' : ''}`,
+    '',
     `${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cpus} CPUs · ${(meta.totalMemBytes / 2 ** 30).toFixed(1)} GiB RAM · ${meta.platform}`,
     '',
     `Load average (1/5/15 min) before: ${la(meta.loadavgBefore)}, after: ${la(meta.loadavgAfter)}. CPU pinning: ${meta.pinning}. ` +
-      `Node's default V8 heap limit here: ${fmt(meta.defaultHeapLimitMB, 0)} MB. dist/register.js ${meta.register ? `sha256 ${meta.register.sha256}…, built ${meta.register.mtime}` : 'absent'}.`,
+      `Node's default V8 heap limit here: ${fmt(meta.defaultHeapLimitMB, 0)} MB. ${preload}.`,
     '',
+  ];
+}
+
+function markdown(meta, medians, ratios) {
+  const L = reportHeader(meta, 'heap budgets', `dist/register.js ${meta.register ? `sha256 ${meta.register.sha256}…, built ${meta.register.mtime}` : 'absent'}`);
+  L.push(
     `${meta.rounds} round(s), variants interleaved (order rotated per round), database re-seeded before each run; per run: fresh app, ` +
       `${meta.warmupSec} s warm-up + ${meta.durationSec} s measured, ${meta.connections} connections, mix ${meta.mix.join(', ')}; ids ${meta.ids}. ` +
       `Database: ${meta.database}. Medians over rounds; counts are totals. Peak RSS covers start-up, warm-up and load.`,
@@ -538,18 +545,11 @@ function markdown(meta, medians, ratios) {
 }
 
 function reportsMarkdown(meta, medians, ratios) {
-  const L = [];
-  const la = (v) => v.map((x) => x.toFixed(2)).join(' / ');
   const phases = meta.phases;
   const base = phases.find((p) => p.phase === 'base');
   const spike = phases.find((p) => p.phase === 'spike');
-  L.push(`## Memory benchmark: JSON reports of 100 KB–1 MB under concurrency spikes${meta.quick ? ' (quick smoke run — not representative)' : ''}`, '');
+  const L = reportHeader(meta, 'JSON reports of 100 KB–1 MB under concurrency spikes', `Preload: ${meta.register ? `${meta.register.path}, sha256 ${meta.register.sha256}…` : 'absent'}`);
   L.push(
-    `${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cpus} CPUs · ${(meta.totalMemBytes / 2 ** 30).toFixed(1)} GiB RAM · ${meta.platform}`,
-    '',
-    `Load average (1/5/15 min) before: ${la(meta.loadavgBefore)}, after: ${la(meta.loadavgAfter)}. CPU pinning: ${meta.pinning}. ` +
-      `Node's default V8 heap limit here: ${fmt(meta.defaultHeapLimitMB, 0)} MB. Preload: ${meta.register ? `${meta.register.path}, sha256 ${meta.register.sha256}…` : 'absent'}.`,
-    '',
     `${meta.rounds} round(s), variants interleaved (order rotated per round); per run: fresh app, ${meta.warmupSec} s warm-up at ${base.connections} connections, ` +
       `then ${phases.length / 2} × (${base.durationSec} s at ${base.connections} + ${spike.durationSec} s at ${spike.connections} connections), closed loop; ` +
       `mix ${meta.mix.join(', ')}. Peak RSS: VmHWM from spawn to the end of the load, and the highest of /proc samples every ${meta.rssIntervalMs} ms. ` +
