@@ -41,15 +41,14 @@ await build({
   target: 'node22.15',
   minifySyntax: true,
   minifyWhitespace: true,
-  // keepNames costs a `__name(fn, 'name')` per closure the hot paths create (about 1–2 µs of a one-query
-  // request: the pg plugin's callback wrapper is one), yet without it V8 grew the young generation under load
-  // on the overhead bench. Narrowed down on 2026-12-02 (Node 24.22, 20 000 `/ping-db` requests, c16): removing
-  // only that one `__name` (an anonymous callback wrapper in plugins/pg/index.ts) is enough, with only the pg
-  // plugin on. Without it the scavenger promotes 97 % of what survives (about 1 MB a scavenge, the whole graph
-  // of in-flight requests) instead of 10–20 % (5 KB), the young generation grows 8 → 32 MiB and RSS after the
-  // load is 150–160 MB instead of 105–112 (bare: 87–92); allocation-site pretenuring is not the cause
-  // (--no-allocation-site-pretenuring changes nothing). Kept, and the wrapper keeps its name, until it is understood.
-  keepNames: true,
+  // No keepNames: identifiers are not minified, so names survive without esbuild's `__name(fn, 'name')`, which
+  // costs a property redefinition per closure the hot paths create (the function goes to dictionary mode:
+  // ~1.5 k instructions a query on the pg callback wrapper). It was kept until 2026-12-02 because dropping it
+  // made V8 promote whole in-flight requests under load (young generation 8 → 32 MiB, +50 MB RSS); that came
+  // from the pg plugin's per-query closures (a `finish` closure and a callback wrapper sharing the query
+  // call's context), not from the names. With one record object per query (plugins/pg/index.ts, QueryCall)
+  // the promotion rate stays at bare's with or without names (`--trace-gc-nvp`, 20 000 `/ping-db` requests).
+  keepNames: false,
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',

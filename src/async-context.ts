@@ -30,15 +30,36 @@ export function bindToCaller<A extends unknown[], R>(fn: (this: unknown, ...args
   // Keepers are only ever appended: the first `n` stay the same ones, so nothing is copied per call.
   const n = keepers.length;
   if (n === 0) return fn;
+  // The wrappers read `arguments` rather than a rest parameter: no array per call on the pooled-query path.
   if (n === 1) {
     const keeper = keepers[0]!;
     const value = keeper.current();
-    return function (this: unknown, ...args: A): R {
-      return keeper.current() === value ? fn.apply(this, args) : keeper.run(value, () => fn.apply(this, args));
+    return function (this: unknown): R {
+      // biome-ignore lint/complexity/noArguments: see above
+      if (keeper.current() === value) return fn.apply(this, arguments as unknown as A);
+      // biome-ignore lint/complexity/noArguments: see above
+      const args = arguments as unknown as A;
+      return keeper.run(value, () => fn.apply(this, args));
+    };
+  }
+  if (n === 2) {
+    // The defaults' case (the request scope and the cache's pool context): no arrays per call.
+    const k0 = keepers[0]!;
+    const k1 = keepers[1]!;
+    const v0 = k0.current();
+    const v1 = k1.current();
+    return function (this: unknown): R {
+      const same0 = k0.current() === v0;
+      // biome-ignore lint/complexity/noArguments: see above
+      if (same0 && k1.current() === v1) return fn.apply(this, arguments as unknown as A);
+      // biome-ignore lint/complexity/noArguments: see above
+      const args = arguments as unknown as A;
+      const inner = (): R => k1.run(v1, () => fn.apply(this, args));
+      return same0 ? inner() : k0.run(v0, inner);
     };
   }
   const values = keepers.slice(0, n).map((k) => k.current());
-  return function (this: unknown, ...args: A): R {
+  return function (this: unknown): R {
     let changed = -1;
     for (let i = 0; i < n; i++) {
       if (keepers[i]!.current() !== values[i]) {
@@ -46,7 +67,10 @@ export function bindToCaller<A extends unknown[], R>(fn: (this: unknown, ...args
         break;
       }
     }
-    if (changed < 0) return fn.apply(this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (changed < 0) return fn.apply(this, arguments as unknown as A);
+    // biome-ignore lint/complexity/noArguments: see above
+    const args = arguments as unknown as A;
     let run = (): R => fn.apply(this, args);
     for (let i = n - 1; i >= changed; i--) {
       const keeper = keepers[i]!;

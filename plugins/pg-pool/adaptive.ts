@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import { requestScope } from '../../src/request-scope.js';

@@ -99,23 +99,27 @@ const plugin = definePlugin({
          * insert per query. The options' bound is put on the pool's options only for the connects that can
          * wait (no idle client left for them) or open a client, which is where pg-pool reads it.
          */
-        override connect(...args: unknown[]): unknown {
+        // Both overrides pass `arguments` through (no rest array and spread per query; pool.query runs both).
+        override connect(): unknown {
           const bound = this[kWaitBound];
-          if (bound === undefined || (this.idleCount ?? 0) > (this.waitingCount ?? 0)) return super.connect(...args);
+          // biome-ignore lint/complexity/noArguments: see above
+          if (bound === undefined || (this.idleCount ?? 0) > (this.waitingCount ?? 0)) return super.connect.apply(this, arguments as never);
           const own = this.options as { connectionTimeoutMillis?: number };
           own.connectionTimeoutMillis = bound;
           try {
-            return super.connect(...args);
+            // biome-ignore lint/complexity/noArguments: see above
+            return super.connect.apply(this, arguments as never);
           } finally {
             delete own.connectionTimeoutMillis;
           }
         }
 
-        override query(...args: unknown[]): unknown {
+        override query(): unknown {
           // pool.query borrows through connect synchronously: its checkout is marked internal (never a leak).
           watch.markInternal(this, true);
           try {
-            return super.query(...args);
+            // biome-ignore lint/complexity/noArguments: see above
+            return super.query.apply(this, arguments as never);
           } finally {
             watch.markInternal(this, false);
           }

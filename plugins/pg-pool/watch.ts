@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
 import type { PluginContext } from '../../src/plugin.js';
@@ -174,12 +175,12 @@ export class PoolWatch implements CheckoutWatcher {
   /** A checkout ended its wait: with a client (timed, and watched until released) or with an error. */
   settled(c: PendingCheckout, error: unknown, client: unknown): void {
     try {
-      this.onWait?.(c.pool, performance.now() - c.started, error); // adaptive pool size
+      const now = performance.now();
+      this.onWait?.(c.pool, now - c.started, error); // adaptive pool size
       if (error) {
         if (error instanceof Error && TIMEOUT_MESSAGE.test(error.message)) this.timedOut(c.pool, error, c.attributes);
         return;
       }
-      const now = performance.now();
       this.waitTime.record((now - c.started) / 1000, c.attributes);
       if (typeof client === 'object' && client !== null) {
         const pooled = client as PooledClient;

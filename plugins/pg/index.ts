@@ -1,4 +1,5 @@
-import { SpanKind, SpanStatusCode, context, type Attributes, type Span } from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
+import { SpanKind, SpanStatusCode, context, type Attributes, type Histogram, type Span } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type RequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
@@ -44,18 +45,89 @@ function queryText(config: unknown): string | undefined {
  * wrap them on the instance rather than listening to events: an `error` listener would swallow a stream
  * error that crashes the host bare, and a callback is never called by pg-cursor.
  */
-function onSubmittableEnd(query: Submittable, finish: (error?: unknown) => void): boolean {
+function onSubmittableEnd(query: Submittable, call: QueryCall): boolean {
   const { handleError, handleReadyForQuery } = query;
   if (typeof handleError !== 'function' || typeof handleReadyForQuery !== 'function') return false;
   query.handleError = function (this: unknown, ...args: unknown[]) {
-    finish(args[0] ?? new Error('query failed'));
+    call.end(args[0] ?? new Error('query failed'));
     return handleError.apply(this, args);
   };
   query.handleReadyForQuery = function (this: unknown, ...args: unknown[]) {
-    finish();
+    call.end();
     return handleReadyForQuery.apply(this, args);
   };
   return true;
+}
+
+type PgCallback = (this: unknown, error: unknown, result: unknown) => unknown;
+
+interface QueryRecorder {
+  /** False once the plugin is closed: calls still in flight then record nothing. */
+  readonly active: boolean;
+  readonly duration: Histogram;
+  readonly queryListeners: readonly ((event: QueryEvent) => void)[];
+  onError(failure: unknown): void;
+}
+
+/**
+ * One query being timed: a plain object with its fields, so a query costs this record and, for a
+ * callback, one wrapper function — not a closure per step (what every query of the host pays).
+ */
+class QueryCall {
+  private readonly started = performance.now();
+  done = false;
+
+  constructor(
+    private readonly recorder: QueryRecorder,
+    private readonly text: string | undefined,
+    private readonly attributes: Attributes,
+    private readonly span: Span | undefined,
+    private readonly scope: RequestScope | undefined,
+    private readonly ends: ((error?: unknown) => void)[] | undefined,
+  ) {}
+
+  /** The callback pg will call, ending this call first; `this` and the arguments pass through unchanged. */
+  wrap(callback: PgCallback): PgCallback {
+    const call = this;
+    return function (this: unknown, error: unknown, result: unknown) {
+      call.end(error);
+      return callback.call(this, error, result);
+    };
+  }
+
+  end(error?: unknown): void {
+    const recorder = this.recorder;
+    if (this.done || !recorder.active) return;
+    this.done = true;
+    try {
+      const elapsedMs = performance.now() - this.started;
+      if (this.ends !== undefined) for (const end of this.ends) end(error);
+      const listeners = recorder.queryListeners;
+      if (listeners.length > 0) {
+        const event: QueryEvent = {
+          text: this.text,
+          operation: this.attributes[sc.ATTR_DB_OPERATION_NAME] as string | undefined,
+          durationMs: elapsedMs,
+          error,
+          scope: this.scope,
+        };
+        for (const listener of listeners) listener(event);
+      }
+      let attributes = this.attributes;
+      if (error) {
+        const code = (error as { code?: unknown }).code;
+        attributes = { ...attributes, [sc.ATTR_ERROR_TYPE]: typeof code === 'string' ? code : 'error' };
+        if (typeof code === 'string') attributes[sc.ATTR_DB_RESPONSE_STATUS_CODE] = code;
+      }
+      recorder.duration.record(elapsedMs / 1000, attributes);
+      if (this.span) {
+        if (error) this.span.setStatus({ code: SpanStatusCode.ERROR });
+        this.span.end();
+      }
+    } catch (failure) {
+      recorder.onError(failure);
+    }
+  }
 }
 
 /** One finished query, for plugins that listen (slow-query log, N+1 detection). Never the values. */
@@ -139,48 +211,28 @@ export default definePlugin({
       return attributeSets.get(client.database, summary.operation, summary.collection === undefined ? undefined : boundCollection(summary.collection));
     };
 
-    /** Returns the callback that records the operation; it is called once, with the error if any. */
-    const begin = (client: PgClient, config: unknown, values?: unknown): ((error?: unknown) => void) => {
-      const started = performance.now();
+    /** What `query` needs from the plugin to time one call: see QueryCall. */
+    const recorder: QueryRecorder = {
+      get active() {
+        return active;
+      },
+      duration,
+      queryListeners,
+      onError: (failure) => ctx.log.once('pg:record', 'error', 'PPERF_ERR_INSTRUMENTATION', 'recording a pg query failed', { error: failure }),
+    };
+
+    /** Starts timing one query; its `end` is called once, with the error if any. */
+    const begin = (client: PgClient, config: unknown, values?: unknown): QueryCall => {
       const text = queryText(config);
-      let attributes = attributesFor(client, text);
+      const attributes = attributesFor(client, text);
       let span: Span | undefined;
       if (tracer) {
         const name = [attributes[sc.ATTR_DB_OPERATION_NAME], attributes[sc.ATTR_DB_COLLECTION_NAME]].filter(Boolean).join(' ') || 'postgresql';
         span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, context.active());
       }
       const scope = queryListeners.length > 0 ? requestScope.current() : undefined;
-      const ends = startListeners.length > 0 ? notifyStart({ text: typeof text === 'string' ? text : undefined, client, query: config, values: Array.isArray(values) ? values : (config as { values?: unknown[] } | null)?.values }) : undefined;
-      let done = false;
-      return (error?: unknown) => {
-        if (done || !active) return;
-        done = true;
-        try {
-          if (ends !== undefined) for (const end of ends) end(error);
-          if (queryListeners.length > 0) {
-            const event: QueryEvent = {
-              text,
-              operation: attributes[sc.ATTR_DB_OPERATION_NAME] as string | undefined,
-              durationMs: performance.now() - started,
-              error,
-              scope,
-            };
-            for (const listener of queryListeners) listener(event);
-          }
-          if (error) {
-            const code = (error as { code?: unknown }).code;
-            attributes = { ...attributes, [sc.ATTR_ERROR_TYPE]: typeof code === 'string' ? code : 'error' };
-            if (typeof code === 'string') attributes[sc.ATTR_DB_RESPONSE_STATUS_CODE] = code;
-          }
-          duration.record((performance.now() - started) / 1000, attributes);
-          if (span) {
-            if (error) span.setStatus({ code: SpanStatusCode.ERROR });
-            span.end();
-          }
-        } catch (failure) {
-          ctx.log.once('pg:record', 'error', 'PPERF_ERR_INSTRUMENTATION', 'recording a pg query failed', { error: failure });
-        }
-      };
+      const ends = startListeners.length > 0 ? notifyStart({ text, client, query: config, values: Array.isArray(values) ? values : (config as { values?: unknown[] } | null)?.values }) : undefined;
+      return new QueryCall(recorder, text, attributes, span, scope, ends);
     };
 
     const patchedCopies = new WeakSet<object>();
@@ -191,34 +243,28 @@ export default definePlugin({
       if (!proto || typeof proto.query !== 'function' || patchedCopies.has(proto)) return;
       patchedCopies.add(proto);
       // ctx.patch: closing the plugin puts pg's own query back (src/patch.ts).
-      ctx.patch(proto, 'query', (original) => function query(this: PgClient, ...args: unknown[]): unknown {
-        let finish: (error?: unknown) => void;
+      ctx.patch(proto, 'query', (original) => function query(this: PgClient): unknown {
+        // `arguments`, not a rest parameter: no array per query; the callback is replaced in place.
+        // biome-ignore lint/complexity/noArguments: see above
+        const args = arguments as unknown as unknown[];
+        let call: QueryCall;
         try {
-          finish = begin(this, args[0], args[1]);
+          call = begin(this, args[0], args[1]);
         } catch {
           return original.apply(this, args);
         }
-        const config = args[0] as Partial<Submittable> & { callback?: unknown } | undefined;
+        const config = args[0] as (Partial<Submittable> & { callback?: unknown }) | undefined;
         const last = args.length - 1;
         if (config && typeof config === 'object' && typeof config.submit === 'function') {
           // A submittable, with or without a callback (knex passes one for streams): timed until it ends.
-          if (!onSubmittableEnd(config as Submittable, finish)) finish = () => {};
+          if (!onSubmittableEnd(config as Submittable, call)) call.done = true;
         } else if (typeof args[last] === 'function') {
-          const callback = args[last] as (error: unknown, result: unknown) => void;
-          // Keeps its name: see scripts/bundle.mjs (without the bundle's `__name` on it V8 promoted whole requests).
-          args[last] = function wrapped(this: unknown, error: unknown, result: unknown) {
-            finish(error);
-            return callback.call(this, error, result);
-          };
+          args[last] = call.wrap(args[last] as PgCallback);
         } else if (config && typeof config === 'object' && typeof config.callback === 'function') {
-          const callback = config.callback as (error: unknown, result: unknown) => void;
-          config.callback = function wrapped(this: unknown, error: unknown, result: unknown) {
-            finish(error);
-            return callback.call(this, error, result);
-          };
+          config.callback = call.wrap(config.callback as PgCallback);
         }
         const result = original.apply(this, args);
-        if (result instanceof Promise) result.then(() => finish(), (error: unknown) => finish(error));
+        if (result instanceof Promise) result.then(() => call.end(), (error: unknown) => call.end(error));
         return result;
       });
       if (pg.Pool?.prototype) pools.patch(pg.Pool.prototype, ctx.patch);

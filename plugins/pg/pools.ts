@@ -162,9 +162,12 @@ export class PoolRegistry {
     // The one wrap of `connect`, for every plugin: registers the pool, keeps a parked callback in its
     // caller's context, and tells the checkout watcher (pool.query's own connects come through here too).
     patchMethod(proto, 'connect', (connect) => {
-      const patched = function poolConnect(this: PgPool, ...args: unknown[]): unknown {
+      const patched = function poolConnect(this: PgPool): unknown {
         if (!(this as unknown as Record<symbol, unknown>)[kTracked]) registry.track(this);
         const pending = registry.watcher?.begin(this, patched);
+        // `arguments`, not a rest parameter: pool.query's connect passes here on every query.
+        // biome-ignore lint/complexity/noArguments: see above
+        const args = arguments as unknown as unknown[];
         const last = args.length - 1;
         if (last >= 0 && typeof args[last] === 'function') args[last] = parkedCallback(args[last] as ConnectCallback, pending);
         const result = connect.apply(this, args);
