@@ -64,9 +64,21 @@ export function benchMarkdown(results, comparison) {
     '- plugin: `' + meta.variants.plugin.command + '`' + ` with ${Object.entries(meta.variants.plugin.env).map(([k, v]) => `${k}=${v}`).join(' ')}` +
       (o.cache ? `; cache: \`getUserPlans\` wrapped zero-code, L1${o.redisUrl ? ' + Redis L2' : ' only'}` : '; cache off'),
     '',
+    inheritedNote(meta.ignoredEnv),
+    '',
   );
   if (problems.length) L.push(`**Problems (${problems.length}): the figures above are not trustworthy.**`, '', ...problems.map((p) => `- ${p.split('\n')[0]}`), '');
   return L.join('\n');
+}
+
+/**
+ * What the apps did not inherit. Results written before the bench dropped the caller's settings have no
+ * `ignoredEnv`: their apps inherited the shell's, and the note says it cannot tell which.
+ */
+function inheritedNote(ignored) {
+  if (ignored === undefined) return "Environment: these results predate the bench's clean environment; the apps inherited the caller's PLANDEX_PERF_* and OTEL_* variables, if any.";
+  const base = 'Environment: the plugin runs with its defaults plus the variables above; PLANDEX_PERF_*, OTEL_*, NODE_OPTIONS and UV_THREADPOOL_SIZE from the shell reach neither app';
+  return ignored.length ? `${base} (ignored here: ${ignored.map((name) => `\`${name}\``).join(', ')}).` : `${base} (none was set).`;
 }
 
 /** The plugin run's pool and limit over time, as ranges (the HTML report charts them); '' without a series. */
