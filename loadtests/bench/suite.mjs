@@ -269,6 +269,9 @@ function pluginFigures(before, after) {
   return {
     cache: hits + misses > 0 ? { hits, misses, ratio: hits / (hits + misses) } : null,
     client: { queries, queryP95Ms: queryP95 == null ? null : queryP95 * 1000 },
+    // Who answered the window's 503s: a shedder's 503 carries no header naming it (both send a JSON body and
+    // Retry-After), but each counts its own. What neither counted came from the app.
+    shedBy: { heapBudget: delta('plandex_perf_heap_budget_shed_requests_total'), concurrencyLimit: delta('plandex_perf_concurrency_limit_rejected_total') },
     // The profile sizes the pool (bare: pg's default, 10); it moves throughput and the tail on a DB-bound mix.
     poolMax: after.some((x) => x.name === 'db_client_connection_max') ? sum(after, 'db_client_connection_max') : null,
   };

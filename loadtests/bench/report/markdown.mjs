@@ -43,7 +43,7 @@ export function benchMarkdown(results, comparison) {
       (plugin.poolMax != null ? `pg pool max with the plugin: ${fmt(plugin.poolMax, 0)} (bare: pg's default, 10). ` : '') +
       overTime(seriesRanges(representativeRun(results, 'plugin')?.metricsSeries)) +
       `Requests: bare ${summary.bare?.requests ?? 0}, plugin ${plugin.requests ?? 0}; transport errors and timeouts: ${(summary.bare?.errors ?? 0) + (plugin.errors ?? 0)}; ` +
-      `503 shed by the heap budget: ${plugin.shed ?? 0}.`,
+      shedNote(plugin),
     '',
   );
   if (comparison) {
@@ -69,6 +69,25 @@ export function benchMarkdown(results, comparison) {
   );
   if (problems.length) L.push(`**Problems (${problems.length}): the figures above are not trustworthy.**`, '', ...problems.map((p) => `- ${p.split('\n')[0]}`), '');
   return L.join('\n');
+}
+
+/**
+ * The plugin's 503s and what answered them: the heap budget and the concurrency limit each count theirs
+ * (../suite.mjs reads both counters over the measured window); the rest came from the app. Without those
+ * counts (older results, /metrics unanswered) the line names no shedder.
+ */
+function shedNote(plugin) {
+  const shed = plugin.shed ?? 0;
+  const by = plugin.shedBy;
+  if (shed === 0) return '503 answers with the plugin: 0.';
+  if (!by) return `503 answers with the plugin: ${shed} (what answered them is not known: the shedders' counters were not read).`;
+  const rest = Math.max(0, shed - by.heapBudget - by.concurrencyLimit);
+  const parts = [
+    by.concurrencyLimit > 0 ? `${by.concurrencyLimit} by the concurrency limit` : null,
+    by.heapBudget > 0 ? `${by.heapBudget} by the heap budget` : null,
+    rest > 0 ? `${rest} counted by neither shedder, so the app's` : null,
+  ].filter(Boolean);
+  return `503 answers with the plugin: ${shed} (${parts.join(', ')}; from the shedders' own counters over the same window).`;
 }
 
 /**
