@@ -3,6 +3,7 @@ import module from 'node:module';
 import satisfies from 'semver/functions/satisfies.js';
 import { fileURLToPath } from 'node:url';
 import { log } from './log.js';
+import { patchMethod } from './patch.js';
 import { addWrapTargets, cjsFooter, esmFacade, hasWrapTargets, ORIGINAL_MARK, wrapLoadedCjs, wrapTargetFor, type WrapTarget, type Wrapper } from './wrap-exports.js';
 
 /**
@@ -16,6 +17,10 @@ import { addWrapTargets, cjsFooter, esmFacade, hasWrapTargets, ORIGINAL_MARK, wr
  *
  * Node 22.15+ and 24 have `module.registerHooks` (synchronous, in-thread, applies to require and import).
  * Without it we fall back to wrapping `Module._load`, which sees CommonJS loads from both worlds.
+ *
+ * The hooks are in place only while someone uses them: the first listener or wrap target installs them,
+ * and the undo of the last one (the host runs every undo when it closes) takes them out again, so a
+ * module loaded after close loads untouched and nothing here holds a plugin's functions.
  */
 type Listener = (exports: unknown) => void;
 
@@ -40,12 +45,17 @@ interface Target {
 const GLOBAL_KEY = Symbol.for('plandex-perf.module-loaded');
 /** By target key (`name/file`); several plugins may hook the same file (pg and pg-pool). */
 const targets = new Map<string, Target>();
-let installed: 'registerHooks' | 'legacy' | undefined;
+/** The hooks in place, with what takes them out. */
+let installed: { mode: 'registerHooks' | 'legacy'; remove: () => void } | undefined;
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const keyOf = (target: ModuleTarget) => `${target.name}/${target.file}`;
 
-/** Declares what a plugin may hook; the host calls it before the plugin's setup. */
+/**
+ * Declares what a plugin may hook; the host calls it before the plugin's setup. Declarations stay when the
+ * hooks come out (a name, a pattern and an empty set each, bounded by the plugins' `modules`): a plugin
+ * that declared a module may still ask for it later in its setup.
+ */
 export function declareModules(list: readonly ModuleTarget[]): void {
   for (const target of list) {
     const key = keyOf(target);
@@ -112,26 +122,52 @@ export function onModuleLoad(name: string, fn: Listener): () => void {
   install();
   return () => {
     for (const target of matching) target.listeners.delete(fn);
+    uninstallWhenUnused();
   };
 }
 
-/** Wraps the given exports of the given module files when they load (see wrap-exports.ts). */
-export function wrapExports(list: WrapTarget[], wrap: Wrapper): void {
-  addWrapTargets(list, wrap);
+/** Wraps the given exports of the given module files when they load (see wrap-exports.ts). Returns the undo. */
+export function wrapExports(list: WrapTarget[], wrap: Wrapper): () => void {
+  const remove = addWrapTargets(list, wrap);
   install();
-  if (installed === 'legacy') log.warn('PPERF_ERR_HOOKS', 'module hooks run in legacy mode: only CommonJS modules can have their exports wrapped');
+  if (installed?.mode === 'legacy') log.warn('PPERF_ERR_HOOKS', 'module hooks run in legacy mode: only CommonJS modules can have their exports wrapped');
+  return () => {
+    remove();
+    uninstallWhenUnused();
+  };
+}
+
+function uninstallWhenUnused(): void {
+  if (!installed || hasWrapTargets() || [...targets.values()].some((t) => t.listeners.size > 0)) return;
+  const { mode, remove } = installed;
+  installed = undefined;
+  // Both removals turn the hook into a pass-through before anything that could throw; an error still
+  // reaches the host's undo, which logs it (PPERF_ERR_PLUGIN_CLOSE).
+  try {
+    remove();
+  } finally {
+    const shared = globalThis as Record<symbol, unknown>;
+    if (shared[GLOBAL_KEY] === notify) delete shared[GLOBAL_KEY];
+    checked.clear();
+  }
+  log.debug(`module hooks removed (${mode})`);
 }
 
 function install(): void {
   if (installed) return;
-  (globalThis as Record<symbol, unknown>)[GLOBAL_KEY] = notify;
+  const shared = globalThis as Record<symbol, unknown>;
+  shared[GLOBAL_KEY] = notify;
   const useLegacy = process.env.PLANDEX_PERF_HOOKS === 'legacy' || typeof module.registerHooks !== 'function';
   try {
     if (!useLegacy) {
-      module.registerHooks({
+      // Removal calls `deregister` (Node 22.15+ and 23.5+ return it), which takes the hook out of the chain.
+      // `active` is the fallback where it is missing: the hook stays registered but passes every module
+      // through unchanged (what it served before removal stays served: an ES module cannot be unloaded).
+      let active = true;
+      const hooks = module.registerHooks({
         load(url, context, nextLoad) {
           const result = nextLoad(url, context);
-          if (!url.startsWith('file:')) return result;
+          if (!active || !url.startsWith('file:')) return result;
           if (hasWrapTargets() && result.source != null) {
             const file = fileURLToPath(url);
             const wrapped = wrapTargetFor(file);
@@ -151,25 +187,31 @@ function install(): void {
           return { ...result, source: String(result.source) + footer };
         },
       });
-      installed = 'registerHooks';
+      installed = {
+        mode: 'registerHooks',
+        remove: () => {
+          active = false;
+          (hooks as { deregister?: () => void } | undefined)?.deregister?.();
+        },
+      };
     } else {
-      installLegacy();
-      installed = 'legacy';
+      installed = { mode: 'legacy', remove: installLegacy() };
     }
-    log.debug(`module hooks installed (${installed})`);
+    log.debug(`module hooks installed (${installed.mode})`);
   } catch (error) {
+    if (shared[GLOBAL_KEY] === notify) delete shared[GLOBAL_KEY];
     log.error('PPERF_ERR_HOOKS', 'module hooks could not be installed; pg will not be instrumented', { error });
   }
 }
 
-function installLegacy(): void {
+/** Wraps `Module._load` through patch.ts, so the undo puts it back, or leaves a pass-through if another tool wrapped it since. */
+function installLegacy(): () => void {
   const Module = module.Module as unknown as {
     _load: (request: string, parent: unknown, isMain: boolean) => unknown;
     _resolveFilename: (request: string, parent: unknown, isMain: boolean) => string;
   };
-  const original = Module._load;
   const seen = new WeakSet<object>();
-  Module._load = function load(this: unknown, request: string, parent: unknown, isMain: boolean) {
+  return patchMethod(Module, '_load', (original) => function load(this: unknown, request: string, parent: unknown, isMain: boolean) {
     const exports = original.call(this, request, parent, isMain);
     if (exports !== null && typeof exports === 'object' && !seen.has(exports)) {
       try {
@@ -187,5 +229,5 @@ function installLegacy(): void {
       }
     }
     return exports;
-  };
+  });
 }

@@ -126,7 +126,10 @@ export class PluginHost {
   /** Flushes plugins asked for at exit (see `PluginContext.flushOnExit`); none means no signal handling is needed. */
   readonly exitFlushes: { name: string; flush: (timeoutMs: number) => Promise<void>; boundMs: number }[] = [];
 
-  /** Undo functions per plugin (module listeners, patches), run after its close or when it fails. */
+  /**
+   * Undo functions per plugin (module listeners, wrapped exports, patches), run after its close or when it
+   * fails. The last module listener's or wrap target's undo also takes the module hooks out (src/hooks.ts).
+   */
   private readonly undos = new Map<string, (() => void)[]>();
 
   private startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> | undefined {
@@ -149,7 +152,7 @@ export class PluginHost {
         undos.push(undo);
         return undo;
       },
-      wrapExports,
+      wrapExports: (list, wrap) => void undos.push(wrapExports(list, wrap)),
       flushOnExit: (flush, boundMs) => void this.exitFlushes.push({ name: plugin.name, flush, boundMs }),
     };
     const started = performance.now();

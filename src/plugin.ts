@@ -32,6 +32,7 @@ export interface PluginContext {
   /**
    * Replaces the named exports of the app's own module files with `wrap(name, fn, file)` when they load,
    * in ESM and CommonJS alike (files by absolute path). A wrapper that throws leaves the function as is.
+   * Stops when the plugin closes: a module evaluated after that keeps its own functions.
    */
   wrapExports(targets: { file: string; exports: string[] }[], wrap: (exportName: string, fn: (...args: unknown[]) => unknown, file: string) => (...args: unknown[]) => unknown): void;
   /**

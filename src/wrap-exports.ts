@@ -17,33 +17,56 @@ export interface WrapTarget {
 
 const GLOBAL_KEY = Symbol.for('plandex-perf.wrap-export');
 export const ORIGINAL_MARK = 'pperf-original';
-const targets = new Map<string, { exports: Set<string>; wrap: Wrapper }>();
+/** One `addWrapTargets` call: its files with their export names, and its wrapper. */
+interface Registration {
+  files: Map<string, Set<string>>;
+  wrap: Wrapper;
+}
+const registrations = new Set<Registration>();
 let lexerReady = false;
 
-export function addWrapTargets(list: WrapTarget[], wrap: Wrapper): void {
-  for (const { file, exports } of list) {
-    const entry = targets.get(file) ?? { exports: new Set<string>(), wrap };
-    for (const name of exports) entry.exports.add(name);
-    targets.set(file, entry);
-  }
-  (globalThis as Record<symbol, unknown>)[GLOBAL_KEY] ??= (file: string, name: string, fn: unknown) => {
-    const entry = targets.get(file);
-    if (!entry || typeof fn !== 'function') return fn;
+/** What the load hooks' generated code calls: each registration that chose this export wraps it in turn. */
+function wrapExport(file: string, name: string, fn: unknown): unknown {
+  let value = fn;
+  for (const registration of registrations) {
+    if (typeof value !== 'function' || !registration.files.get(file)?.has(name)) continue;
     try {
-      return entry.wrap(name, fn as (...args: unknown[]) => unknown, file);
+      value = registration.wrap(name, value as (...args: unknown[]) => unknown, file);
     } catch {
-      return fn; // a wrapper that fails leaves the app's function as it was
+      // a wrapper that fails leaves the function as it was
     }
+  }
+  return value;
+}
+
+/**
+ * Adds targets; the returned undo takes them out again. Once none is left, the global the generated code
+ * reads is deleted too, so a module evaluated later keeps its own functions and nothing holds the wrappers.
+ */
+export function addWrapTargets(list: WrapTarget[], wrap: Wrapper): () => void {
+  const files = new Map<string, Set<string>>();
+  for (const { file, exports } of list) files.set(file, new Set([...(files.get(file) ?? []), ...exports]));
+  const registration: Registration = { files, wrap };
+  registrations.add(registration);
+  const shared = globalThis as Record<symbol, unknown>;
+  shared[GLOBAL_KEY] ??= wrapExport;
+  return () => {
+    registrations.delete(registration);
+    if (registrations.size === 0 && shared[GLOBAL_KEY] === wrapExport) delete shared[GLOBAL_KEY];
   };
 }
 
 export function wrapTargetFor(file: string): string[] | undefined {
-  const entry = targets.get(file);
-  return entry ? [...entry.exports] : undefined;
+  let names: Set<string> | undefined;
+  for (const registration of registrations) {
+    const chosen = registration.files.get(file);
+    if (chosen) names = new Set([...(names ?? []), ...chosen]);
+  }
+  return names && [...names];
 }
 
 export function hasWrapTargets(): boolean {
-  return targets.size > 0;
+  return registrations.size > 0;
 }
 
 /** The facade that stands in for an ES module: everything re-exported, the chosen exports wrapped. */
@@ -74,8 +97,7 @@ export function cjsFooter(file: string, wrapped: string[]): string {
 /** Wraps the chosen exports of an already-loaded CommonJS module in place (the legacy hook's path). */
 export function wrapLoadedCjs(file: string, exports: unknown): void {
   const wrapped = wrapTargetFor(file);
-  const w = (globalThis as Record<symbol, unknown>)[GLOBAL_KEY] as ((f: string, n: string, fn: unknown) => unknown) | undefined;
-  if (!wrapped || !w || exports === null || typeof exports !== 'object') return;
+  if (!wrapped || exports === null || typeof exports !== 'object') return;
   const target = exports as Record<string, unknown>;
-  for (const name of wrapped) if (typeof target[name] === 'function') target[name] = w(file, name, target[name]);
+  for (const name of wrapped) if (typeof target[name] === 'function') target[name] = wrapExport(file, name, target[name]);
 }

@@ -43,7 +43,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeAcceptsFlag, startApp } from '../lib/app-process.mjs';
+import { clearCallerSettings, nodeAcceptsFlag, startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
 import { parseArgs } from 'node:util';
@@ -128,11 +128,9 @@ try {
 
 async function main() {
   if (!existsSync(APP)) throw new Error(`reference app not found: ${APP}`);
-  // Inherited settings would change what a variant measures (a stray
-  // NODE_OPTIONS heap flag in node-defaults, say); each variant sets its own.
-  for (const key of Object.keys(process.env)) {
-    if (/^(OTEL_|PLANDEX_PERF_)/.test(key) || key === 'NODE_OPTIONS' || key === 'UV_THREADPOOL_SIZE') delete process.env[key];
-  }
+  // The caller's settings would change what a variant measures; each variant sets its own. Cleared from
+  // process.env, not only by startApp, so that every child this bench starts sees the defaults.
+  clearCallerSettings();
 
   const asked = (process.env.BENCH_VARIANTS ?? ALL_VARIANTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of asked) if (!ALL_VARIANTS.includes(name)) throw new Error(`unknown variant in BENCH_VARIANTS: ${name}`);

@@ -31,7 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startApp } from '../lib/app-process.mjs';
+import { clearCallerSettings, startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
 import { machine, fmt, freePort, mb, rotate, sleep } from '../lib/bench-util.mjs';
@@ -220,8 +220,9 @@ async function main(o) {
   if (o.results) return report(readResults(o.results), previous, o, false);
   if (!existsSync(APP)) throw new Error(`reference app not found: ${APP}`);
 
-  // Settings inherited from the shell would change what a variant measures; each variant sets its own.
-  for (const key of Object.keys(process.env)) if (/^(OTEL_|PLANDEX_PERF_)/.test(key) || key === 'NODE_OPTIONS') delete process.env[key];
+  // The caller's settings would change what a variant measures; each variant sets its own. Cleared from
+  // process.env, not only by startApp, so that every child this bench starts sees the defaults.
+  clearCallerSettings();
 
   const skipped = {};
   const active = o.variants.filter((name) => {

@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { startApp } from '../lib/app-process.mjs';
+import { clearCallerSettings, startApp } from '../lib/app-process.mjs';
 import { runLoad } from '../lib/load.mjs';
 import { runOpenLoop } from '../lib/open-loop.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
@@ -106,7 +106,9 @@ async function abort(why, code) {
 
 async function main() {
   if (!existsSync(REGISTER)) throw new Error('dist/register.js not found — run `npm run build` first');
-  for (const key of Object.keys(process.env)) if (/^(OTEL_|PLANDEX_PERF_)/.test(key) || key === 'NODE_OPTIONS') delete process.env[key];
+  // The caller's settings would change what a variant measures; each variant sets its own. Cleared from
+  // process.env, not only by startApp, so that every child this bench starts sees the defaults.
+  clearCallerSettings();
   const { getDatabase } = await import('../lib/database.mjs');
   const { seed } = await import('../app/seed.mjs');
   db = await getDatabase({ log: progress });

@@ -10,13 +10,15 @@
 // process (warm-up discarded), and with the plugin its /metrics is scraped for the cache's hit ratio and
 // the client-side query latency, and about once a second from start-up to the end of the load for the
 // pool size and the concurrency limit over time (../lib/metrics-sampler.mjs; the bare app has no /metrics).
+// Neither variant inherits the caller's PLANDEX_PERF_*, OTEL_*, NODE_OPTIONS or UV_THREADPOOL_SIZE (startApp
+// drops them): the plugin runs with its defaults and the variables listed in the report, nothing else.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startApp } from '../lib/app-process.mjs';
+import { callerSettings, startApp } from '../lib/app-process.mjs';
 import { benchPinning } from '../lib/cpu.mjs';
 import { getDatabase } from '../lib/database.mjs';
 import { runLoad } from '../lib/load.mjs';
@@ -65,6 +67,8 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
   fs.writeFileSync(configFile, JSON.stringify(pluginConfig(o), null, 2));
   const loadavgBefore = os.loadavg();
   if (loadavgBefore[0] > os.availableParallelism() * 0.5) log(`warning: the machine is busy (1-min load average ${loadavgBefore[0].toFixed(2)}); figures will be noisy`);
+  const ignoredEnv = callerSettings();
+  if (ignoredEnv.length) log(`ignoring ${ignoredEnv.join(', ')} from the environment: the apps run without them (the report lists what the bench sets)`);
 
   const db = await getDatabase({ log });
   const runs = [];
@@ -100,6 +104,8 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
     defaultHeapLimitMB: defaultHeapLimitMB(),
     register: { sha256: sha256(REGISTER).slice(0, 16) },
     pinning: pin.note,
+    // Set in the shell that ran the bench and not passed to either app (names only).
+    ignoredEnv,
     options: { ...o, connections: o.connections ?? peakUsers(profiles[o.scenario]) },
     mix: requestMix.map((r) => `${r.name} ×${r.weight}`),
     ids: `${userChoice.distribution} s=${userChoice.s} over 1..${Math.round(USERS_PER_SCALE * o.scale)}`,
@@ -107,12 +113,17 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
       bare: { command: 'node loadtests/app/server.mjs' },
       plugin: {
         command: `${launch.describe} loadtests/app/server.mjs`,
-        env: launch.env,
+        env: pluginEnv(launch, '<its config file>', '<a free port>'),
         config: pluginConfig(o),
       },
     },
   };
   return { format: FORMAT, meta, runs, summary: summarize(runs), problems };
+}
+
+/** Every variable the bench sets for the plugin variant: the profile's, then its config file, /metrics port and log level. */
+function pluginEnv(launch, configFile, metricsPort) {
+  return { ...launch.env, PLANDEX_PERF_CONFIG: configFile, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), PLANDEX_PERF_LOG_LEVEL: 'error' };
 }
 
 /** The plugin variant's config file: the cache on the reference app's hot read, zero-code. */
@@ -137,9 +148,7 @@ async function measure({ o, variant, round, db, launch, configFile, pin, problem
     env: {
       DATABASE_URL: db.url,
       APP_GRACEFUL: '1', // SIGTERM → clean exit 0, so any other exit is a crash
-      ...(variant === 'plugin'
-        ? { ...launch.env, PLANDEX_PERF_CONFIG: configFile, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), PLANDEX_PERF_LOG_LEVEL: 'error' }
-        : {}),
+      ...(variant === 'plugin' ? pluginEnv(launch, configFile, metricsPort) : {}),
     },
     timeoutMs: 30_000,
     verbose: o.verbose,
@@ -260,6 +269,9 @@ function pluginFigures(before, after) {
   return {
     cache: hits + misses > 0 ? { hits, misses, ratio: hits / (hits + misses) } : null,
     client: { queries, queryP95Ms: queryP95 == null ? null : queryP95 * 1000 },
+    // Who answered the window's 503s: a shedder's 503 carries no header naming it (both send a JSON body and
+    // Retry-After), but each counts its own. What neither counted came from the app.
+    shedBy: { heapBudget: delta('plandex_perf_heap_budget_shed_requests_total'), concurrencyLimit: delta('plandex_perf_concurrency_limit_rejected_total') },
     // The profile sizes the pool (bare: pg's default, 10); it moves throughput and the tail on a DB-bound mix.
     poolMax: after.some((x) => x.name === 'db_client_connection_max') ? sum(after, 'db_client_connection_max') : null,
   };

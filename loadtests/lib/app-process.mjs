@@ -18,6 +18,34 @@ const STDERR_TAIL_BYTES = 16 * 1024;
 const NODE = process.execPath;
 
 /**
+ * Settings a caller's shell may carry that change what an app under test does: the preload's and
+ * OpenTelemetry's variables (a plugin turned on, another exporter, a config file), NODE_OPTIONS (an extra
+ * preload or heap flag) and libuv's pool size. A bench measures the defaults plus what it sets itself, so
+ * the apps it starts never inherit them (startApp) and a report can name the ones it ignored.
+ */
+export const isCallerSetting = (name) => /^(OTEL_|PLANDEX_PERF_)/.test(name) || name === 'NODE_OPTIONS' || name === 'UV_THREADPOOL_SIZE';
+
+/** The caller's settings present in `env`, by name (sorted; values are not reported: they may hold secrets). */
+export function callerSettings(env = process.env) {
+  return Object.keys(env).filter(isCallerSetting).sort();
+}
+
+/** A copy of `env` without the caller's settings. */
+export function withoutCallerSettings(env = process.env) {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !isCallerSetting(name)));
+}
+
+/**
+ * Deletes the caller's settings from process.env, for a bench script whose every child (the apps, the CLI
+ * it asks for a profile's flags, the load generators) must see the defaults. Returns the names removed.
+ */
+export function clearCallerSettings() {
+  const names = callerSettings();
+  for (const name of names) delete process.env[name];
+  return names;
+}
+
+/**
  * Whether the node that startApp launches accepts `flag` (e.g. `--max-old-space-size-percentage`, which
  * not every Node 22.x has). Asked of that binary itself, so a bench never trips over a flag its app's
  * node would refuse at start-up.
@@ -31,7 +59,8 @@ export function nodeAcceptsFlag(flag) {
  * @param {object} o
  * @param {string} o.script                 path of the app entry point
  * @param {string[]} [o.nodeArgs=[]]         node flags placed before the script (e.g. --import x)
- * @param {Record<string,string>} [o.env={}] added to process.env; PORT defaults to 0, HOST to 127.0.0.1
+ * @param {Record<string,string>} [o.env={}] added to process.env less the caller's settings (isCallerSetting);
+ *                                          PORT defaults to 0, HOST to 127.0.0.1
  * @param {string} [o.cwd]
  * @param {number} [o.timeoutMs=20000]       how long to wait for the listening line
  * @param {number} [o.rssIntervalMs=100]
@@ -49,12 +78,9 @@ export async function startApp({
   verbose = false,
   cpu,
 }) {
-  // NODE_OPTIONS from the caller's shell would silently change what is being
-  // measured (an extra preload in the "bare" variant, say), so it is dropped
-  // unless the caller passes it explicitly.
-  const childEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
-  delete childEnv.NODE_OPTIONS;
-  Object.assign(childEnv, env);
+  // The caller's settings would silently change what is being measured (an extra preload in the "bare"
+  // variant, the concurrency limit turned on in the plugin's), so they are dropped unless passed in `env`.
+  const childEnv = { ...withoutCallerSettings(process.env), PORT: '0', HOST: '127.0.0.1', ...env };
 
   const t0 = performance.now();
   // With taskset, child.pid is still node's pid (taskset execs it), so the

@@ -48,6 +48,8 @@ export function summarize(runs) {
           requests: total((r) => r.requests),
           errors: total((r) => r.errors + r.timeouts),
           shed: total((r) => r.shed),
+          // Who answered those 503s, from the shedders' counters; null when a run could not tell (bare, no /metrics).
+          shedBy: mine.every((r) => r.shedBy) ? { heapBudget: total((r) => r.shedBy.heapBudget), concurrencyLimit: total((r) => r.shedBy.concurrencyLimit) } : null,
           representative: { round: representative.round },
         },
       ];

@@ -43,7 +43,7 @@ export function benchMarkdown(results, comparison) {
       (plugin.poolMax != null ? `pg pool max with the plugin: ${fmt(plugin.poolMax, 0)} (bare: pg's default, 10). ` : '') +
       overTime(seriesRanges(representativeRun(results, 'plugin')?.metricsSeries)) +
       `Requests: bare ${summary.bare?.requests ?? 0}, plugin ${plugin.requests ?? 0}; transport errors and timeouts: ${(summary.bare?.errors ?? 0) + (plugin.errors ?? 0)}; ` +
-      `503 shed by the heap budget: ${plugin.shed ?? 0}.`,
+      shedNote(plugin),
     '',
   );
   if (comparison) {
@@ -64,9 +64,40 @@ export function benchMarkdown(results, comparison) {
     '- plugin: `' + meta.variants.plugin.command + '`' + ` with ${Object.entries(meta.variants.plugin.env).map(([k, v]) => `${k}=${v}`).join(' ')}` +
       (o.cache ? `; cache: \`getUserPlans\` wrapped zero-code, L1${o.redisUrl ? ' + Redis L2' : ' only'}` : '; cache off'),
     '',
+    inheritedNote(meta.ignoredEnv),
+    '',
   );
   if (problems.length) L.push(`**Problems (${problems.length}): the figures above are not trustworthy.**`, '', ...problems.map((p) => `- ${p.split('\n')[0]}`), '');
   return L.join('\n');
+}
+
+/**
+ * The plugin's 503s and what answered them: the heap budget and the concurrency limit each count theirs
+ * (../suite.mjs reads both counters over the measured window); the rest came from the app. Without those
+ * counts (older results, /metrics unanswered) the line names no shedder.
+ */
+function shedNote(plugin) {
+  const shed = plugin.shed ?? 0;
+  const by = plugin.shedBy;
+  if (shed === 0) return '503 answers with the plugin: 0.';
+  if (!by) return `503 answers with the plugin: ${shed} (what answered them is not known: the shedders' counters were not read).`;
+  const rest = Math.max(0, shed - by.heapBudget - by.concurrencyLimit);
+  const parts = [
+    by.concurrencyLimit > 0 ? `${by.concurrencyLimit} by the concurrency limit` : null,
+    by.heapBudget > 0 ? `${by.heapBudget} by the heap budget` : null,
+    rest > 0 ? `${rest} counted by neither shedder, so the app's` : null,
+  ].filter(Boolean);
+  return `503 answers with the plugin: ${shed} (${parts.join(', ')}; from the shedders' own counters over the same window).`;
+}
+
+/**
+ * What the apps did not inherit. Results written before the bench dropped the caller's settings have no
+ * `ignoredEnv`: their apps inherited the shell's, and the note says it cannot tell which.
+ */
+function inheritedNote(ignored) {
+  if (ignored === undefined) return "Environment: these results predate the bench's clean environment; the apps inherited the caller's PLANDEX_PERF_* and OTEL_* variables, if any.";
+  const base = 'Environment: the plugin runs with its defaults plus the variables above; PLANDEX_PERF_*, OTEL_*, NODE_OPTIONS and UV_THREADPOOL_SIZE from the shell reach neither app';
+  return ignored.length ? `${base} (ignored here: ${ignored.map((name) => `\`${name}\``).join(', ')}).` : `${base} (none was set).`;
 }
 
 /** The plugin run's pool and limit over time, as ranges (the HTML report charts them); '' without a series. */
