@@ -2,31 +2,30 @@
 // Bundles the preload (dist/src/preload.js → dist/register.js) with esbuild: one file, so `-r` and
 // `--import` load the same code with no module resolution per dependency at start-up.
 //
-// One dependency is changed on its way into the bundle, deliberately and checked: the metrics SDK keys every
-// measurement by `hashAttributes(attributes)` (sort the keys, JSON.stringify them): ~1 KB of garbage and a
-// sort per `record()`, 4 times per request with a query on the overhead bench, where no public API lets a
-// caller pass a key it already has. The bundle memoises the hash of *frozen* attribute objects by identity
-// (a frozen object cannot change, so its hash cannot either); every other object is hashed as before. The
-// plugins pass frozen, cached attribute objects on their hot paths (src/attribute-sets.ts).
-// If the SDK's source no longer has the function this looks for, the build fails instead of shipping unpatched.
+// A dependency is changed on its way into the bundle, deliberately and checked: the metrics SDK's
+// per-measurement path (scripts/sdk-patch.mjs says what and why: the attribute hash memoised for frozen
+// attribute objects, which the plugins pass on their hot paths (src/attribute-sets.ts), and no clock read
+// per measurement). If the SDK's source no longer has what a patch looks for, the build fails instead of
+// shipping unpatched.
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { HASH, patchHashAttributes } from './sdk-patch.mjs';
+import { SDK_PATCHES, patchSdkFile } from './sdk-patch.mjs';
 
 const patchSdk = {
-  name: 'plandex-perf-sdk-metrics-hash',
+  name: 'plandex-perf-sdk-metrics',
   setup(b) {
-    let patched = false;
-    b.onLoad({ filter: /[\\/]@opentelemetry[\\/]sdk-metrics[\\/].*[\\/]utils\.m?js$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      const contents = patchHashAttributes(source);
-      if (contents === undefined) return undefined;
-      patched = true;
-      return { contents, loader: 'js' };
+    const applied = new Set();
+    b.onLoad({ filter: /[\\/]@opentelemetry[\\/]sdk-metrics[\\/].*\.m?js$/ }, async (args) => {
+      if (!SDK_PATCHES.some((p) => p.file.test(args.path))) return undefined;
+      const patched = patchSdkFile(args.path, await readFile(args.path, 'utf8'));
+      if (patched === undefined) return undefined;
+      for (const name of patched.applied) applied.add(name);
+      return { contents: patched.contents, loader: 'js' };
     });
     b.onEnd((result) => {
-      if (result.errors.length === 0 && !patched) {
-        result.errors.push({ text: `scripts/bundle.mjs: "${HASH}" not found in @opentelemetry/sdk-metrics; update the patch for this SDK version` });
+      if (result.errors.length > 0) return;
+      for (const patch of SDK_PATCHES) {
+        if (!applied.has(patch.name)) result.errors.push({ text: `scripts/bundle.mjs: the SDK patch "${patch.name}" (${JSON.stringify(patch.find)}) did not apply to @opentelemetry/sdk-metrics; update it for this SDK version` });
       }
     });
   },

@@ -1,5 +1,12 @@
-// The one change the bundle makes to a dependency (see bundle.mjs): the metrics SDK's attribute hash,
-// memoised for frozen attribute objects. Kept apart so a test can apply it to the installed SDK.
+// The changes the bundle makes to a dependency (see bundle.mjs), all in the metrics SDK's per-measurement
+// path, each found by an exact piece of its source (the build fails when one is missing). Kept apart so a
+// test can apply them to the installed SDK.
+//
+// 1. The attribute hash, memoised for frozen attribute objects: the SDK sorts the keys and JSON-stringifies
+//    them for every measurement (~1 KB of garbage); a frozen object cannot change, so its hash cannot either.
+// 2. The clock read per measurement: `Date.now()` (a call into the runtime) is taken for every `record()` but
+//    read only when the measurement starts a new series in the collection interval (its start time). The
+//    patched SDK reads it there instead; the start time is the same.
 export const HASH = 'function hashAttributes(attributes) {';
 
 const memoised = `
@@ -14,7 +21,37 @@ function hashAttributes(attributes) {
 }
 function __pperfHashAttributes(attributes) {`;
 
-/** The patched source, or undefined when this file does not define the function. */
+/** Each patch: the SDK file it applies to, the exact source it replaces, and the replacement. */
+export const SDK_PATCHES = [
+  { name: 'frozen attribute hashes', file: /[\\/]utils\.m?js$/, find: HASH, replace: memoised },
+  {
+    name: 'no clock read per measurement',
+    file: /[\\/]Instruments\.m?js$/,
+    find: 'this._writableMetricStorage.record(value, attributes, context, Date.now());',
+    replace: 'this._writableMetricStorage.record(value, attributes, context, void 0);',
+  },
+  {
+    name: 'clock read when a series starts',
+    file: /[\\/]state[\\/]DeltaMetricProcessor\.m?js$/,
+    find: 'const hrTime = millisToHrTime(collectionTime);',
+    replace: 'const hrTime = millisToHrTime(collectionTime ?? Date.now());',
+  },
+];
+
+/** The patches for this file (by path): the patched source and the names applied, or undefined when none applies. */
+export function patchSdkFile(file, source) {
+  let contents = source;
+  const applied = [];
+  for (const patch of SDK_PATCHES) {
+    if (!patch.file.test(file)) continue;
+    if (contents.split(patch.find).length !== 2) continue; // absent, or not exactly once: not applied (the build says so)
+    contents = contents.replace(patch.find, patch.replace);
+    applied.push(patch.name);
+  }
+  return applied.length > 0 ? { contents, applied } : undefined;
+}
+
+/** The hash patch alone, for the unit test that loads the patched utils module. */
 export function patchHashAttributes(source) {
-  return source.includes(HASH) ? source.replace(HASH, memoised) : undefined;
+  return patchSdkFile('/utils.mjs', source)?.contents;
 }

@@ -19,7 +19,27 @@ export class AttributeSets<A extends Key, B extends Key = undefined, C extends K
     private readonly max = 10_000,
   ) {}
 
+  // The last combination asked for: a host whose requests mostly look alike (one route, 200s) skips the maps.
+  private lastA: A | undefined;
+  private lastB: B | undefined;
+  private lastC: C | undefined;
+  private lastD: D | undefined;
+  private last: Attributes | undefined;
+
   get(a: A, b?: B, c?: C, d?: D): Attributes {
+    if (this.last !== undefined && a === this.lastA && b === this.lastB && c === this.lastC && d === this.lastD) return this.last;
+    const attributes = this.lookup(a, b, c, d);
+    if (Object.isFrozen(attributes)) {
+      this.lastA = a;
+      this.lastB = b;
+      this.lastC = c;
+      this.lastD = d;
+      this.last = attributes;
+    }
+    return attributes;
+  }
+
+  private lookup(a: A, b?: B, c?: C, d?: D): Attributes {
     let level1 = this.root.get(a);
     if (level1 === undefined) this.root.set(a, (level1 = new Map()));
     let level2 = level1.get(b as B);

@@ -307,9 +307,12 @@ export class AdaptivePools {
       integrate(this.now());
       if (t.busy > 0) t.busy--;
       // After a shrink pg-pool keeps every client it has: a busy pool hands each released one straight to the
-      // next waiter, so the surplus would never sit idle long enough to time out. Marking the client used up
-      // makes pg-pool's own `maxUses` check close it now (then it pulses its queue, which opens nothing: full).
-      if (pool.totalCount > (pool.options.max ?? floor) && typeof client === 'object' && client !== null) (client as { _poolUseCount?: number })._poolUseCount = Number.POSITIVE_INFINITY;
+      // next waiter, so the surplus would never sit idle long enough to time out. Marking the client as ending
+      // (pg's own flag, set by `end()`) makes pg-pool's release check remove and end it now (then it pulses its
+      // queue, which opens nothing: full). Not `_poolUseCount = Infinity` (pg-pool's maxUses check): a number
+      // where pg keeps a small integer changed the field's representation, gave the clients new hidden classes
+      // and left pg's per-query code megamorphic (~2 k instructions a query, callgrind, 2026-12-02).
+      if (pool.totalCount > (pool.options.max ?? floor) && typeof client === 'object' && client !== null && (client as { _ending?: unknown })._ending === false) (client as { _ending: boolean })._ending = true;
     };
     t.release = onRelease; // heard through the pool watch's release listener (released() below)
     t.listeners.push(['acquire', onAcquire]);

@@ -97,7 +97,8 @@ const plugin = definePlugin({
          * pg-pool arms a timer (a closure, a pending item and a Timeout) for every connect when a connection
          * timeout is set, even one an idle client answers on the next tick: about 700 bytes and a timer-list
          * insert per query. The options' bound is put on the pool's options only for the connects that can
-         * wait (no idle client left for them) or open a client, which is where pg-pool reads it.
+         * wait (no idle client left for them) or open a client, which is where pg-pool reads it; after the
+         * first such connect the options keep the key, with bare's value (`undefined`).
          */
         // Both overrides pass `arguments` through (no rest array and spread per query; pool.query runs both).
         override connect(): unknown {
@@ -110,7 +111,9 @@ const plugin = definePlugin({
             // biome-ignore lint/complexity/noArguments: see above
             return super.connect.apply(this, arguments as never);
           } finally {
-            delete own.connectionTimeoutMillis;
+            // Back to bare's value, `undefined`, not deleted: adding and deleting the key per waiting connect
+            // flipped the options' hidden class, and pg-pool's every read of its options missed its cache.
+            own.connectionTimeoutMillis = undefined;
           }
         }
 

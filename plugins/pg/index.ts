@@ -63,7 +63,7 @@ type PgCallback = (this: unknown, error: unknown, result: unknown) => unknown;
 
 interface QueryRecorder {
   /** False once the plugin is closed: calls still in flight then record nothing. */
-  readonly active: boolean;
+  active: boolean;
   readonly duration: Histogram;
   readonly queryListeners: readonly ((event: QueryEvent) => void)[];
   onError(failure: unknown): void;
@@ -190,8 +190,7 @@ export default definePlugin({
       advice: { explicitBucketBoundaries: sc.DURATION_BUCKETS },
     });
     const pools = new PoolRegistry(telemetry.meter, options.maxPools, ctx.log);
-    const summaries = new SummaryCache();
-    let active = true;
+    const summaries = new SummaryCache<{ database: string | undefined; attributes: Attributes }>();
     const queryListeners: ((event: QueryEvent) => void)[] = [];
     const startListeners: QueryStartListener[] = [];
     const notifyStart = (start: QueryStart): ((error?: unknown) => void)[] => startListeners.flatMap((listener) => listener(start) ?? []);
@@ -208,14 +207,17 @@ export default definePlugin({
     const attributesFor = (client: PgClient, text: string | undefined): Attributes => {
       if (text === undefined) return attributeSets.get(client.database);
       const summary = summaries.get(text);
-      return attributeSets.get(client.database, summary.operation, summary.collection === undefined ? undefined : boundCollection(summary.collection));
+      // The statement's attributes for the database it last ran against stay on its cached summary: one lookup a query.
+      const memo = summary.memo;
+      if (memo !== undefined && memo.database === client.database) return memo.attributes;
+      const attributes = attributeSets.get(client.database, summary.operation, summary.collection === undefined ? undefined : boundCollection(summary.collection));
+      summary.memo = { database: client.database, attributes };
+      return attributes;
     };
 
     /** What `query` needs from the plugin to time one call: see QueryCall. */
     const recorder: QueryRecorder = {
-      get active() {
-        return active;
-      },
+      active: true,
       duration,
       queryListeners,
       onError: (failure) => ctx.log.once('pg:record', 'error', 'PPERF_ERR_INSTRUMENTATION', 'recording a pg query failed', { error: failure }),
@@ -283,7 +285,7 @@ export default definePlugin({
     } satisfies PgInstrumentation);
     return () => {
       // The prototype patches are put back by the host after this (ctx.patch); until then they stop recording.
-      active = false;
+      recorder.active = false;
       pools.close();
     };
   },

@@ -7,6 +7,11 @@ export interface QuerySummary {
   collection: string | undefined;
 }
 
+/** A cached summary, with a slot for what its user derives from it (the pg plugin: the query's attributes). */
+export interface CachedSummary<M = unknown> extends QuerySummary {
+  memo?: M;
+}
+
 const operations = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SET', 'SHOW', 'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'ANALYZE', 'VACUUM', 'EXPLAIN', 'CALL', 'LISTEN', 'NOTIFY', 'SAVEPOINT', 'RELEASE', 'WITH', 'VALUES', 'DECLARE', 'FETCH', 'CLOSE', 'PREPARE', 'EXECUTE', 'DEALLOCATE', 'LOCK', 'GRANT', 'REVOKE', 'REFRESH', 'REINDEX', 'CLUSTER', 'DISCARD', 'RESET', 'START', 'END']);
 
 const MAIN_VERBS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE']);
@@ -156,9 +161,9 @@ export function summarize(text: string): QuerySummary {
 }
 
 /** Summaries by statement text; bounded, since apps that inline values make every text distinct. */
-export class SummaryCache {
-  private readonly cache = new LRUCache<string, QuerySummary>({ max: 2000 });
-  get(text: string): QuerySummary {
+export class SummaryCache<M = unknown> {
+  private readonly cache = new LRUCache<string, CachedSummary<M>>({ max: 2000 });
+  get(text: string): CachedSummary<M> {
     let summary = this.cache.get(text);
     if (summary === undefined) {
       summary = summarize(text);

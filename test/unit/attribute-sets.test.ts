@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AttributeSets } from '../../src/attribute-sets.js';
 // @ts-expect-error plain JavaScript build script, no declarations
-import { patchHashAttributes } from '../../scripts/sdk-patch.mjs';
+import { SDK_PATCHES, patchHashAttributes, patchSdkFile } from '../../scripts/sdk-patch.mjs';
 
 describe('AttributeSets', () => {
   it('gives one frozen object per combination, built once', () => {
@@ -48,6 +48,20 @@ describe('the bundle’s patch of the metrics SDK (scripts/sdk-patch.mjs)', asyn
 
   it('applies to the installed SDK version', () => {
     expect(patched).toBeTypeOf('string');
+  });
+
+  it('each patch finds its source exactly once in the installed SDK (the build fails otherwise)', async () => {
+    const dist = path.dirname(require.resolve('@opentelemetry/sdk-metrics'));
+    const files = { 'frozen attribute hashes': 'utils.mjs', 'no clock read per measurement': 'Instruments.mjs', 'clock read when a series starts': 'state/DeltaMetricProcessor.mjs' };
+    expect(SDK_PATCHES.map((p: { name: string }) => p.name).sort()).toEqual(Object.keys(files).sort());
+    for (const [name, file] of Object.entries(files)) {
+      const result = patchSdkFile(path.join(dist, file), await readFile(path.join(dist, file), 'utf8'));
+      expect(result?.applied, name).toEqual([name]);
+      expect(result?.contents.includes(SDK_PATCHES.find((p: { name: string }) => p.name === name)!.replace), name).toBe(true);
+    }
+    // A file no patch names is left alone, and a source without the text is not patched.
+    expect(patchSdkFile(path.join(dist, 'Meter.mjs'), 'anything')).toBeUndefined();
+    expect(patchSdkFile(path.join(dist, 'Instruments.mjs'), 'no such text')).toBeUndefined();
   });
 
   it('hashes as the SDK does, and a frozen object’s attributes are read once', async () => {

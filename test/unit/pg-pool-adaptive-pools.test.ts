@@ -88,17 +88,21 @@ describe('adaptive pool size: applying it to a pg-pool', () => {
     pools.close();
   });
 
-  it('after a shrink, a released client beyond the size is marked used up, so pg-pool closes it', () => {
+  it('after a shrink, a released client beyond the size is marked ending, so pg-pool closes it', () => {
     const pools = new AdaptivePools(metrics.getMeter('test'), options, log as never, () => 'db@h:5432', () => Date.now());
     const pool = new FakePool();
     pools.adopt(pool as unknown as WatchedPool, { value: 10, from: 'pg default' });
-    const kept: { _poolUseCount?: number } = {};
+    const kept = { _ending: false, _poolUseCount: 3 };
     pools.released(pool as unknown as WatchedPool, undefined, kept);
-    expect(kept._poolUseCount).toBeUndefined(); // 10 clients, size 10
+    expect(kept).toEqual({ _ending: false, _poolUseCount: 3 }); // 10 clients, size 10
     pool.totalCount = 14; // grown earlier, then shrunk back to 10
-    const surplus: { _poolUseCount?: number } = {};
+    const surplus = { _ending: false, _poolUseCount: 3 };
     pools.released(pool as unknown as WatchedPool, undefined, surplus);
-    expect(surplus._poolUseCount).toBe(Number.POSITIVE_INFINITY);
+    expect(surplus).toEqual({ _ending: true, _poolUseCount: 3 }); // pg's own flag; the use count keeps its small integer
+    // Something that is not a pg client (no `_ending` of its own) is left alone.
+    const other: Record<string, unknown> = {};
+    pools.released(pool as unknown as WatchedPool, undefined, other);
+    expect(other).toEqual({});
     pools.close();
   });
 
