@@ -250,12 +250,13 @@ interface Tracked {
   last: number;
   windowStart: number;
   reading: boolean;
-  listeners: [string, (...args: unknown[]) => void][];
+  /** A checkout and a release, as the pool watch reports them (set by adopt). */
+  acquire?: () => void;
   release?: (error: unknown, client: unknown) => void;
 }
 
 /**
- * Runs one controller per adaptive pool: counts checkouts and hold times from the pool's own events, takes
+ * Runs one controller per adaptive pool: counts checkouts and hold times as the pool watch reports them, takes
  * each caller's wait from the pool watch, ticks every `adaptiveIntervalMs` on one unref'd timer, reads the
  * server's headroom through the pool (rarely, only when a grow needs it) and applies the size to
  * `pool.options.max`, which pg-pool reads on every checkout.
@@ -293,12 +294,12 @@ export class AdaptivePools {
       { floor, ceiling, serverShare: this.options.adaptiveServerShare, serverCheckMs: 60_000, shrinkAfterMs: 10_000, backoffMs: 30_000 },
       this.now,
     );
-    const t: Tracked = { pool, name, attributes: { [sc.ATTR_POOL_NAME]: name }, controller, acquired: 0, waitedMs: 0, busy: 0, busyMs: 0, peakBusy: 0, last: this.now(), windowStart: this.now(), reading: false, listeners: [] };
+    const t: Tracked = { pool, name, attributes: { [sc.ATTR_POOL_NAME]: name }, controller, acquired: 0, waitedMs: 0, busy: 0, busyMs: 0, peakBusy: 0, last: this.now(), windowStart: this.now(), reading: false };
     const integrate = (at: number) => {
       t.busyMs += t.busy * (at - t.last);
       t.last = at;
     };
-    const onAcquire = () => {
+    t.acquire = () => {
       integrate(this.now());
       t.acquired++;
       if (++t.busy > t.peakBusy) t.peakBusy = t.busy;
@@ -314,9 +315,9 @@ export class AdaptivePools {
       // and left pg's per-query code megamorphic (~2 k instructions a query, callgrind, 2026-12-02).
       if (pool.totalCount > (pool.options.max ?? floor) && typeof client === 'object' && client !== null && (client as { _ending?: unknown })._ending === false) (client as { _ending: boolean })._ending = true;
     };
-    t.release = onRelease; // heard through the pool watch's release listener (released() below)
-    t.listeners.push(['acquire', onAcquire]);
-    for (const [event, listener] of t.listeners) pool.on(event, listener);
+    // Checkouts and releases are heard through the pool watch (waited() and released() below), not as listeners
+    // of the pool's `acquire`/`release` events: a listener makes pg-pool's every emit of them call into us.
+    t.release = onRelease;
     pool.options.max = floor;
     this.pools.set(pool, t);
     // Beside the one-time settings line, which says `max=10 (pg default)`: what happens to that 10.
@@ -335,6 +336,7 @@ export class AdaptivePools {
     const t = this.pools.get(pool);
     if (!t) return;
     t.waitedMs += ms;
+    if (error === undefined || error === null) t.acquire?.();
     if ((error as { code?: unknown } | undefined)?.code === '53300') {
       this.log.once(`pg-pool:adaptive-full:${t.name}`, 'warn', 'PPERF_WRN_072', 'the server refused a connection (too many clients): the adaptive pool stops growing at its current size and re-reads the server soon', { pool: t.name, connections: t.pool.totalCount });
       this.apply(t, t.controller.serverFull(t.pool.totalCount));
@@ -423,7 +425,6 @@ export class AdaptivePools {
   }
 
   private forget(t: Tracked): void {
-    for (const [event, listener] of t.listeners) t.pool.removeListener(event, listener);
     this.pools.delete(t.pool);
     if (this.pools.size === 0 && this.timer) {
       clearInterval(this.timer);
