@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM shared with the bench
 import { checkResults, compareResults, kpiRows, summarize } from '../../loadtests/bench/report/kpis.mjs';
+import { benchRun } from './bench-fixtures.js';
 
-const run = (variant: string, round: number, rps: number, extra: Record<string, unknown> = {}) => ({
-  variant,
-  round,
-  rps,
-  latency: { p50: 10, p95: 40, p99: 80, p999: 120 },
-  hwmMB: 100,
-  startupMs: 200,
-  db: { perRequestMs: 2 },
-  requests: 1000,
-  errors: 0,
-  timeouts: 0,
-  shed: 0,
-  ...extra,
-});
+const run = benchRun;
 
 const results = (summary: unknown) => ({ format: 'plandex-perf-bench/1', summary });
 

@@ -5,21 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { benchMarkdown } from '../../loadtests/bench/report/markdown.mjs';
 // @ts-expect-error plain ESM shared with the bench
 import { summarize } from '../../loadtests/bench/report/kpis.mjs';
+import { benchRun } from './bench-fixtures.js';
 
-const run = (variant: string, round: number, extra: Record<string, unknown> = {}) => ({
-  variant,
-  round,
-  rps: 100,
-  latency: { p50: 10, p95: 40, p99: 80, p999: 120 },
-  hwmMB: 100,
-  startupMs: 200,
-  db: { perRequestMs: 2 },
-  requests: 1000,
-  errors: 0,
-  timeouts: 0,
-  shed: 0,
-  ...extra,
-});
+const run = (variant: string, round: number, extra: Record<string, unknown> = {}) => benchRun(variant, round, 100, extra);
 
 const results = (runs: ReturnType<typeof run>[]) => ({
   format: 'plandex-perf-bench/1',
