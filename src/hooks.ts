@@ -111,6 +111,57 @@ function matchKey(file: string): string | undefined {
   return undefined;
 }
 
+/** Listeners for a built-in module the host has not loaded yet, by name without `node:`. */
+const builtinWaiters = new Map<string, Set<Listener>>();
+
+/** True when the built-in is loaded already; undefined when this Node does not say (`process.moduleLoadList`). */
+function builtinLoaded(name: string): boolean | undefined {
+  const list = (process as { moduleLoadList?: readonly string[] }).moduleLoadList;
+  return Array.isArray(list) ? list.includes(`NativeModule ${name}`) : undefined;
+}
+
+/** A built-in is being loaded by the host (a `require` or `import` of `node:name` or `name`). */
+function builtinLoading(specifier: string): void {
+  const name = specifier.startsWith('node:') ? specifier.slice(5) : specifier;
+  const waiting = builtinWaiters.get(name);
+  if (waiting === undefined) return;
+  builtinWaiters.delete(name);
+  const exports = process.getBuiltinModule(`node:${name}`);
+  // The hooks stay in until the undo (taking them out from inside a hook call is not ours to risk).
+  for (const fn of waiting) runBuiltinListener(name, fn, exports);
+}
+
+function runBuiltinListener(name: string, fn: Listener, exports: unknown): void {
+  try {
+    fn(exports);
+  } catch (error) {
+    log.once(`hook:node:${name}`, 'error', 'PPERF_ERR_INSTRUMENTATION', `instrumenting node:${name} failed; it runs uninstrumented`, { error });
+  }
+}
+
+/**
+ * Runs `fn` once with the exports of a built-in module (`https`): now if the process has loaded it, else
+ * when the host first loads it. Loading a built-in is not free (`node:https` brings TLS and crypto, ~20 ms
+ * of start-up on Node 24), so a patch of a module the host may never use waits for the host to use it.
+ * Returns the undo (before the load: `fn` will not run).
+ */
+export function onBuiltinLoad(name: string, fn: Listener): () => void {
+  const loaded = builtinLoaded(name);
+  if (loaded !== false) {
+    runBuiltinListener(name, fn, process.getBuiltinModule(`node:${name}`));
+    return () => {};
+  }
+  let waiting = builtinWaiters.get(name);
+  if (waiting === undefined) builtinWaiters.set(name, (waiting = new Set()));
+  waiting.add(fn);
+  install();
+  return () => {
+    builtinWaiters.get(name)?.delete(fn);
+    if (builtinWaiters.get(name)?.size === 0) builtinWaiters.delete(name);
+    uninstallWhenUnused();
+  };
+}
+
 /**
  * Runs `fn` with the exports of module `name` each time a copy of it loads. `name` must be among the
  * plugin's declared `modules`. Returns the undo, which the host also runs when the plugin closes.
@@ -138,7 +189,7 @@ export function wrapExports(list: WrapTarget[], wrap: Wrapper): () => void {
 }
 
 function uninstallWhenUnused(): void {
-  if (!installed || hasWrapTargets() || [...targets.values()].some((t) => t.listeners.size > 0)) return;
+  if (!installed || hasWrapTargets() || builtinWaiters.size > 0 || [...targets.values()].some((t) => t.listeners.size > 0)) return;
   const { mode, remove } = installed;
   installed = undefined;
   // Both removals turn the hook into a pass-through before anything that could throw; an error still
@@ -167,7 +218,12 @@ function install(): void {
       const hooks = module.registerHooks({
         load(url, context, nextLoad) {
           const result = nextLoad(url, context);
-          if (!active || !url.startsWith('file:')) return result;
+          if (!active) return result;
+          if (url.startsWith('node:')) {
+            if (builtinWaiters.size > 0) builtinLoading(url);
+            return result;
+          }
+          if (!url.startsWith('file:')) return result;
           if (hasWrapTargets() && result.source != null) {
             const file = fileURLToPath(url);
             const wrapped = wrapTargetFor(file);
@@ -213,6 +269,7 @@ function installLegacy(): () => void {
   const seen = new WeakSet<object>();
   return patchMethod(Module, '_load', (original) => function load(this: unknown, request: string, parent: unknown, isMain: boolean) {
     const exports = original.call(this, request, parent, isMain);
+    if (builtinWaiters.size > 0 && module.isBuiltin(request)) builtinLoading(request);
     if (exports !== null && typeof exports === 'object' && !seen.has(exports)) {
       try {
         const file = Module._resolveFilename(request, parent, isMain);

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { log } from './log.js';
-import { declareModules, onModuleLoad, wrapExports } from './hooks.js';
+import { declareModules, onBuiltinLoad, onModuleLoad, wrapExports } from './hooks.js';
 import { patchMethod } from './patch.js';
 import type { Close, PluginContext, PluginDefinition, RuntimeInfo } from './plugin.js';
 import type { Profile } from './profiles.js';
@@ -147,6 +147,7 @@ export class PluginHost {
         if (!plugin.modules?.some((m) => m.name === name)) throw new Error(`plugin "${plugin.name}" hooks "${name}" without declaring it in \`modules\``);
         undos.push(onModuleLoad(name, fn));
       },
+      onBuiltinLoad: (name, fn) => void undos.push(onBuiltinLoad(name, fn)),
       patch: (target, key, make) => {
         const undo = patchMethod(target, key, make);
         undos.push(undo);

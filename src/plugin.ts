@@ -42,6 +42,12 @@ export interface PluginContext {
    */
   onModuleLoad(name: string, fn: (exports: unknown) => void): void;
   /**
+   * Runs `fn` once with the exports of a Node built-in (`'https'`): now if the process has loaded it,
+   * else when the host first loads it (so a plugin never loads a built-in the host does not use).
+   * Nothing runs after the plugin closes.
+   */
+  onBuiltinLoad(name: string, fn: (exports: unknown) => void): void;
+  /**
    * Replaces `target[key]` with `make(original)`; the host restores it when the plugin closes (see
    * src/patch.ts). Returns the undo, for a plugin that wants to restore it earlier.
    */

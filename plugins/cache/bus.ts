@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { crypto } from '../../src/lazy-crypto.js';
 
 /**
  * Invalidation across instances: Redis pub/sub, or PostgreSQL LISTEN/NOTIFY with the PostgreSQL L2.
@@ -29,7 +29,7 @@ const RETRY_MS = 50;
 const SEND_TIMEOUT_MS = 2000;
 
 export class Bus {
-  readonly id = crypto.randomUUID();
+  readonly id = crypto().randomUUID();
 
   constructor(
     private readonly transport: BusTransport,

@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { crypto } from '../../src/lazy-crypto.js';
 import { L1 } from './l1.js';
 import { L2, UNAVAILABLE } from './l2.js';
 import { Bus, type BusMessage } from './bus.js';
@@ -109,6 +109,7 @@ export class Engine implements CacheApi {
 
   private makeHotPath(): HotPath {
     const options = this.options;
+    let token: string | undefined;
     const loader = new Loader({
       entries: this.entries,
       flights: this.flights,
@@ -116,7 +117,10 @@ export class Engine implements CacheApi {
       now: this.now,
       leaseMs: options.leaseMs,
       leaseWaitMs: options.leaseWaitMs,
-      token: crypto.randomUUID(),
+      // Made when a lease is first asked for (only with an L2 store).
+      get token() {
+        return (token ??= crypto().randomUUID());
+      },
       duration: (level, seconds) => this.onDuration(level, seconds),
       warn: (f, what, code, message, reason) => this.warnOnce(f, what, code, message, reason),
       notLoader: (f, reason) => this.notLoader(f, reason),

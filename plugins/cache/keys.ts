@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { crypto } from '../../src/lazy-crypto.js';
 import { CALLBACK, classifyArg, DATA } from './args.js';
 
 /**
@@ -19,14 +19,19 @@ export class UnkeyableError extends Error {
 }
 
 /** md5 where the platform allows it (FIPS builds refuse it), else sha256 truncated to the same 128 bits. */
-const hashText: (text: string) => string = (() => {
+let hashWith: ((text: string) => string) | undefined;
+const hashText = (text: string): string => (hashWith ??= pickHash())(text);
+
+/** Decided at the first hash, so that node:crypto loads only when a key needs hashing. */
+function pickHash(): (text: string) => string {
+  const c = crypto();
   try {
-    crypto.hash('md5', 'probe');
-    return (text: string) => crypto.hash('md5', text);
+    c.hash('md5', 'probe');
+    return (text: string) => c.hash('md5', text);
   } catch {
-    return (text: string) => crypto.hash('sha256', text).slice(0, 32);
+    return (text: string) => c.hash('sha256', text).slice(0, 32);
   }
-})();
+}
 export { hashText };
 
 /** What the last `argsKey` call left out: a bit per handle argument (first 31), and whether one was a callback. */

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
-import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PluginContext } from '../../src/plugin.js';
 import type { GradientLimit, LimitChange } from './limit.js';
@@ -47,7 +46,7 @@ const notReady = JSON.stringify({ status: 'not ready', reason: 'the server is re
  * 'request' listener (as heap-budget's shedder is), by wrapping `Server.prototype.emit` through `ctx.patch`,
  * so closing the plugin restores it. Exempt paths and the preload's own servers always pass.
  */
-export function installGate(ctx: Pick<PluginContext, 'patch'>, o: GateOptions): Gate {
+export function installGate(ctx: Pick<PluginContext, 'patch' | 'onBuiltinLoad'>, o: GateOptions): Gate {
   const queue = new WaitQueue<Held>(() => Math.ceil(o.limiter.limit * o.queueRatio), o.maxQueueWaitMs, o.now);
   let lastRejectAt = Number.NEGATIVE_INFINITY;
   let timer: NodeJS.Timeout | undefined;
@@ -180,9 +179,9 @@ export function installGate(ctx: Pick<PluginContext, 'patch'>, o: GateOptions): 
       return true;
     };
 
-  for (const proto of [http.Server.prototype, https.Server.prototype] as unknown as { emit: Emit }[]) {
-    ctx.patch(proto, 'emit', wrap);
-  }
+  ctx.patch(http.Server.prototype as unknown as { emit: Emit }, 'emit', wrap);
+  // https servers too, once the host loads node:https (loading it here would cost every host TLS's start-up).
+  ctx.onBuiltinLoad('https', (https: unknown) => void ctx.patch((https as typeof import('node:https')).Server.prototype as unknown as { emit: Emit }, 'emit', wrap));
 
   return {
     queued: () => queue.size,

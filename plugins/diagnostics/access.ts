@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { crypto } from '../../src/lazy-crypto.js';
 import net from 'node:net';
 
 /** True for names and addresses that only this machine can reach: 127.0.0.0/8, ::1, localhost. */
@@ -64,6 +64,7 @@ export function failureKey(remoteAddress: string | undefined): string {
 
 /** Constant-time comparison; hashing first makes the lengths equal, so not even the length leaks. */
 export function tokensMatch(presented: string, expected: string): boolean {
+  const { createHash, timingSafeEqual } = crypto();
   const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
   return timingSafeEqual(digest(presented), digest(expected));
 }

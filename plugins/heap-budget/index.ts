@@ -137,6 +137,7 @@ export default definePlugin({
           isOwnServer: telemetry.isOwnServer,
           retryAfterSeconds: options.retryAfterSeconds,
           onShed: () => void shed++,
+          onHttps: (fn) => ctx.onBuiltinLoad('https', fn),
         })
       : () => {};
 

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
@@ -21,17 +20,21 @@ export function installShedder(options: {
   isOwnServer: (server: unknown) => boolean;
   retryAfterSeconds: number;
   onShed: () => void;
+  /** Hands over the https module once the host loads it (PluginContext.onBuiltinLoad); its servers are shed alike. */
+  onHttps?: (fn: (https: unknown) => void) => void;
 }): () => void {
-  const protos = [http.Server.prototype, https.Server.prototype] as unknown as { emit: Emit }[];
-  const originals = protos.map((proto) => proto.emit);
+  const patched: { proto: { emit: Emit }; original: Emit }[] = [];
+  let removed = false;
   const body = JSON.stringify({ error: 'Service Unavailable', reason: 'the server is shedding load to stay within its memory budget' });
   const notReady = JSON.stringify({ error: 'Service Unavailable', status: 'not ready', reason: 'the server is shedding load to stay within its memory budget; it is alive and will be ready again when memory eases' });
-  protos.forEach((proto, i) => {
-    const original = originals[i]!;
-    proto.emit = function emit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+  const install = (proto: { emit: Emit }): void => {
+    if (removed) return;
+    const original = proto.emit;
+    patched.push({ proto, original });
+    proto.emit = function emit(this: unknown, event: string | symbol): boolean {
       if (event === 'request' && options.isShedding() && !options.isOwnServer(this)) {
-        const request = args[0] as IncomingMessage;
-        const response = args[1] as ServerResponse;
+        const request = arguments[1] as IncomingMessage;
+        const response = arguments[2] as ServerResponse;
         const url = request.url ?? '/';
         const readiness = options.isReadiness(url);
         if (readiness || !options.isExempt(url)) {
@@ -51,8 +54,15 @@ export function installShedder(options: {
           }
         }
       }
-      return original.call(this, event, ...args);
+      // `arguments`, not a rest parameter: every event of every server passes here, and this allocates nothing.
+      // biome-ignore lint/complexity/noArguments: see above
+      return original.apply(this, arguments as unknown as Parameters<Emit>);
     };
-  });
-  return () => protos.forEach((proto, i) => void (proto.emit = originals[i]!));
+  };
+  install(http.Server.prototype as unknown as { emit: Emit });
+  options.onHttps?.((https) => install((https as typeof import('node:https')).Server.prototype as unknown as { emit: Emit }));
+  return () => {
+    removed = true;
+    for (const { proto, original } of patched.splice(0)) proto.emit = original;
+  };
 }

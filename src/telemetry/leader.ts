@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { crypto } from '../lazy-crypto.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -53,7 +53,7 @@ function alive(pid: number): boolean {
  * no counter goes backwards. All of its state has one owner: this object.
  */
 export class Leader {
-  readonly term = randomUUID();
+  readonly term = crypto().randomUUID();
   private readonly followers = new Set<Follower>();
   /** Left, last snapshot kept in full until the pid is gone (a reconnect then resumes it, not doubles it). */
   private readonly departed = new Map<string, { pid: number; snapshot: Snapshot }>();
