@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { CollectionResult } from '@opentelemetry/sdk-metrics';
 import type { ExemplarStore } from './exemplars.js';
@@ -40,8 +39,11 @@ const START_MS = Math.round(Date.now() - process.uptime() * 1000);
 
 export function processRole(): ProcessRole {
   if (process.env.pm_id !== undefined && process.env.NODE_APP_INSTANCE !== undefined) return 'pm2-instance';
-  if (cluster.isWorker) return 'cluster-worker';
-  if (Object.keys(cluster.workers ?? {}).length > 0) return 'cluster-primary';
+  if (process.env.NODE_UNIQUE_ID !== undefined) return 'cluster-worker'; // node:cluster's own isWorker test
+  // A primary has workers only once the host has loaded node:cluster; loading it here would cost every
+  // host ~2 ms of start-up for nothing.
+  const loaded = (process as { moduleLoadList?: readonly string[] }).moduleLoadList?.includes('NativeModule cluster') ?? true;
+  if (loaded && Object.keys((process.getBuiltinModule('node:cluster') as unknown as import('node:cluster').Cluster).workers ?? {}).length > 0) return 'cluster-primary';
   return 'process';
 }
 

@@ -223,7 +223,10 @@ describe('two processes: a write in one is seen by the other within 100 ms', () 
         const timings: number[] = [];
         for (const name of ['one', 'two', 'three']) {
           await call(a, 'PUT', '/users/1', { name });
-          expect(await user(a, 1)).toMatchObject({ name });
+          // Read-your-writes in the writer. A stale value here was seen once under the whole suite's load
+          // (docs/benchmarks.md, known flake): say what each instance logged, for whoever sees it next.
+          const own = await user(a, 1);
+          if (own?.name !== name) throw new Error(`writer read ${JSON.stringify(own)} right after writing ${name}\n--- writer's log:\n${a.stderr().slice(-3000)}\n--- other instance's log:\n${b.stderr().slice(-1500)}`);
           const t0 = performance.now();
           // Correctness: the other instance always converges, within 2 s even on a loaded machine. Two
           // causes of slower convergence were found and fixed: a bus message sent through L2's breaker was
