@@ -115,7 +115,7 @@ function matchKey(file: string): string | undefined {
 const builtinWaiters = new Map<string, Set<Listener>>();
 
 /** True when the built-in is loaded already; undefined when this Node does not say (`process.moduleLoadList`). */
-function builtinLoaded(name: string): boolean | undefined {
+export function builtinLoaded(name: string): boolean | undefined {
   const list = (process as { moduleLoadList?: readonly string[] }).moduleLoadList;
   return Array.isArray(list) ? list.includes(`NativeModule ${name}`) : undefined;
 }

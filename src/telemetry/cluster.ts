@@ -8,6 +8,7 @@ import { Leader } from './leader.js';
 import { toSnapshot, type Snapshot } from './merge.js';
 import { createMetricsServer, type MetricsServer } from './metrics-server.js';
 import type { Hello, ProcessRole } from './wire.js';
+import { builtinLoaded } from '../hooks.js';
 
 export interface EndpointOptions {
   host: string;
@@ -42,8 +43,7 @@ export function processRole(): ProcessRole {
   if (process.env.NODE_UNIQUE_ID !== undefined) return 'cluster-worker'; // node:cluster's own isWorker test
   // A primary has workers only once the host has loaded node:cluster; loading it here would cost every
   // host ~2 ms of start-up for nothing.
-  const loaded = (process as { moduleLoadList?: readonly string[] }).moduleLoadList?.includes('NativeModule cluster') ?? true;
-  if (loaded && Object.keys((process.getBuiltinModule('node:cluster') as unknown as import('node:cluster').Cluster).workers ?? {}).length > 0) return 'cluster-primary';
+  if (builtinLoaded('cluster') !== false && Object.keys((process.getBuiltinModule('node:cluster') as unknown as import('node:cluster').Cluster).workers ?? {}).length > 0) return 'cluster-primary';
   return 'process';
 }
 
