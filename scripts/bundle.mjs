@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Bundles the preload (dist/src/preload.js → dist/register.js) with esbuild: one file, so `-r` and
-// `--import` load the same code with no module resolution per dependency at start-up.
+// Bundles the preload (dist/src/preload.js → dist/preload.cjs) with esbuild: one file, so `-r` and
+// `--import` load the same code with no module resolution per dependency at start-up; and its loader
+// (dist/src/load.js → dist/register.js), which runs it with a code cache (src/load.ts).
 //
 // A dependency is changed on its way into the bundle, deliberately and checked: the metrics SDK's
 // per-measurement path (scripts/sdk-patch.mjs says what and why: the attribute hash memoised for frozen
@@ -9,6 +10,7 @@
 // shipping unpatched.
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { SDK_PATCHES, patchSdkFile } from './sdk-patch.mjs';
 
 const patchSdk = {
@@ -31,24 +33,19 @@ const patchSdk = {
   },
 };
 
-// Node's built-in modules come through `require`, not ESM `import`: an `import` of a built-in builds its ES
-// module facade, which reads every export once, lazy ones included — `node:http` then loads the whole
-// bundled undici (its WebSocket getters), `node:fs` its streams, fs/promises and readline, and so on. Bare
-// CommonJS hosts never pay that; measured on Node 24.22, the facades were ~25 ms of the preload's start-up.
-const builtinsByRequire = {
-  name: 'plandex-perf-builtins-by-require',
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' ? { path: args.path, namespace: 'pperf-builtin' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'pperf-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
-  },
-};
+const external = ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', 'keyv', '@keyv/redis', '@keyv/postgres', 'pg'];
 
+// 1. The preload: one CommonJS module, dist/preload.cjs. The loader (2) runs it with a V8 code cache; it is
+// also an ordinary CommonJS module, which the loader falls back to `require`. Strict, as its ES sources are.
+// CommonJS also means Node's built-ins come through `require`: an ESM `import` of a built-in builds its ES
+// module facade, which reads every export once, lazy ones included (`node:http` then loads the whole bundled
+// undici for its WebSocket getters, `node:fs` its streams and readline); measured on Node 24.22, ~25 ms.
 await build({
   entryPoints: ['dist/src/preload.js'],
-  outfile: 'dist/register.js',
+  outfile: 'dist/preload.cjs',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node22.15',
   minifySyntax: true,
   minifyWhitespace: true,
@@ -63,7 +60,29 @@ await build({
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',
-  external: ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', 'keyv', '@keyv/redis', '@keyv/postgres', 'pg'],
-  banner: { js: "import{createRequire as __pperfRequire}from'node:module';const require=__pperfRequire(import.meta.url);" },
-  plugins: [patchSdk, builtinsByRequire],
+  external,
+  // The sources' `import.meta.url` (createRequire bases), as a CommonJS module knows it.
+  define: { 'import.meta.url': '__pperf_url' },
+  banner: { js: '"use strict";var __pperf_url=require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [patchSdk],
+});
+
+// `import()` in a script compiled by node:vm needs vm's experimental loader hook: the bundle's dynamic imports
+// go through src/import-module.ts, whose one `import(` is the fallback outside the loader.
+const bundled = await readFile('dist/preload.cjs', 'utf8');
+const imports = bundled.match(/\bimport\(/g)?.length ?? 0;
+if (imports !== 1) throw new Error(`scripts/bundle.mjs: dist/preload.cjs has ${imports} \`import(\` (one expected, in src/import-module.ts): route dynamic imports through importModule()`);
+
+// 2. The loader, dist/register.js: small, Node's built-ins only, told which build of the bundle it caches.
+await build({
+  entryPoints: ['dist/src/load.js'],
+  outfile: 'dist/register.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22.15',
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __PPERF_BUILD__: JSON.stringify(createHash('sha256').update(bundled).digest('hex').slice(0, 16)) },
 });

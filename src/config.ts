@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { ConfigProblem, PluginDefinition } from './plugin.js';
 import type { Profile } from './profiles.js';
 import type { Kind } from './schema.js';
+import { importModule } from './import-module.js';
 
 /** The raw configuration: one section per plugin, plus a few top-level keys. */
 export type RawConfig = Record<string, unknown>;
@@ -46,7 +47,7 @@ export function loadConfig(file: string): RawConfig | Promise<RawConfig> {
     return asConfig(file, exported(requireConfig(file) as Record<string, unknown>));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
-    return import(pathToFileURL(file).href).then((mod: Record<string, unknown>) => asConfig(file, exported(mod)));
+    return importModule(pathToFileURL(file).href).then((mod) => asConfig(file, exported(mod)));
   }
 }
 

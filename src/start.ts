@@ -170,7 +170,11 @@ function boot(options: StartOptions, configFile: string | undefined, fileConfig:
     const removeSignals = options.handleSignals !== false && flushes.length > 0 ? installSignalHandlers(() => flushAll().then(() => shutdown(boundMs)), flushAll, boundMs) : () => {};
 
     const running = [...host.status.values()].filter((s) => s.state === 'running').map((s) => s.name);
-    log.debug(`started: ${running.join(', ') || 'nothing'} (profile ${profile.name})${flushes.length > 0 ? `; SIGTERM/SIGINT flush ${flushes.map((f) => f.name).join(', ')} within ${boundMs} ms` : '; no signal listener'}`);
+    // What the loader (src/load.ts) did with the bundle's code cache; absent when the sources were loaded directly.
+    const compileCache = (globalThis as Record<symbol, unknown>)[Symbol.for('plandex-perf.compile-cache')];
+    log.debug(
+      `started: ${running.join(', ') || 'nothing'} (profile ${profile.name})${flushes.length > 0 ? `; SIGTERM/SIGINT flush ${flushes.map((f) => f.name).join(', ')} within ${boundMs} ms` : '; no signal listener'}${compileCache === undefined ? '' : `; compile cache: ${String(compileCache)}`}`,
+    );
     return {
       profile,
       configFile,

@@ -57,6 +57,7 @@ const APP = path.join(REPO, 'loadtests/app/server.mjs');
 // BENCH_DIST: measure another build of the preload (a dist/ directory), e.g. the one before a change.
 const DIST = path.resolve(process.env.BENCH_DIST || path.join(REPO, 'dist'));
 const REGISTER = path.join(DIST, 'register.js');
+const BUNDLE = path.join(DIST, 'preload.cjs');
 const CLI = path.join(DIST, 'src/cli.js');
 
 // A misspelled flag is an error, not silently ignored (strict).
@@ -162,7 +163,8 @@ async function main() {
     // physical memory, so the baseline differs between machines.
     defaultHeapLimitMB: defaultHeapLimitMB(),
     // The build under test: dist/ can change between runs of a working tree.
-    register: existsSync(REGISTER) ? { path: path.relative(REPO, REGISTER) || REGISTER, sha256: sha256(REGISTER).slice(0, 16), mtime: statSync(REGISTER).mtime.toISOString() } : null,
+    // The hash is the bundle's (dist/preload.cjs), which the loader dist/register.js runs.
+    register: existsSync(BUNDLE) ? { path: path.relative(REPO, REGISTER) || REGISTER, sha256: sha256(BUNDLE).slice(0, 16), mtime: statSync(BUNDLE).mtime.toISOString() } : null,
     scenario: SCENARIO,
     rounds: ROUNDS,
     durationSec: reports ? PHASES.reduce((a, p) => a + p.durationSec, 0) : DURATION,

@@ -102,7 +102,7 @@ export async function runBench(o, { progress = () => {}, log = () => {} } = {}) 
     loadavgAfter: os.loadavg(),
     database: db.kind,
     defaultHeapLimitMB: defaultHeapLimitMB(),
-    register: { sha256: sha256(REGISTER).slice(0, 16) },
+    register: { sha256: sha256(path.join(REPO, 'dist/preload.cjs')).slice(0, 16) }, // the bundle the loader runs
     pinning: pin.note,
     // Set in the shell that ran the bench and not passed to either app (names only).
     ignoredEnv,

@@ -1,6 +1,7 @@
 import type { Keyv } from 'keyv';
 import type { BusTransport } from './bus.js';
 import { OWN_APPLICATION_NAME, PgListener, quoteIdent, type PgClientLike } from './pg-listen.js';
+import { importModule } from '../../src/import-module.js';
 
 /**
  * The L2 stores, on Keyv: Redis through `@keyv/redis` (on a node-redis client we create, so we can add
@@ -55,7 +56,7 @@ const deserialize = <Value>(text: string): { value?: Value; expires?: number | u
 };
 
 async function keyvOf(store: unknown): Promise<Keyv> {
-  const { Keyv } = await import('keyv');
+  const { Keyv } = await importModule<typeof import('keyv')>('keyv');
   // throwOnErrors: a failing store must reach our breaker, not be swallowed as a miss.
   const keyv = new Keyv({ store: store as never, useKeyPrefix: false, serialize, deserialize, throwOnErrors: true, stats: false });
   // Keyv gives its store the namespace "keyv" by default, which @keyv/redis puts in front of every key;
@@ -69,7 +70,7 @@ function strings(values: unknown[]): (string | undefined)[] {
 }
 
 export async function createRedisStore(options: StoreOptions): Promise<Store> {
-  const redisModule = await import('@keyv/redis');
+  const redisModule = await importModule<typeof import('@keyv/redis')>('@keyv/redis');
   const client = redisModule.createClient({
     url: options.url,
     // Commands fail at once while disconnected instead of queueing without bound.
@@ -120,7 +121,7 @@ interface PgPool {
 }
 
 export async function createPostgresStore(options: StoreOptions): Promise<Store> {
-  const [{ KeyvPostgres }, pgModule] = await Promise.all([import('@keyv/postgres'), import('pg')]);
+  const [{ KeyvPostgres }, pgModule] = await Promise.all([importModule<typeof import('@keyv/postgres')>('@keyv/postgres'), importModule<typeof import('pg')>('pg')]);
   const pgExports = (pgModule.default ?? pgModule) as unknown as { Pool: new (config: Record<string, unknown>) => PgPool; Client: new (config: Record<string, unknown>) => PgClientLike };
   const Pool = pgExports.Pool;
   const pool = new Pool({

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import type { Profiler } from 'node:inspector';
+import { importModule } from '../../src/import-module.js';
 
 /**
  * Samples the CPU for `ms` through the in-process inspector. The sampling runs on V8's profiler thread
@@ -14,7 +15,7 @@ import type { Profiler } from 'node:inspector';
 export async function captureCpuProfile(ms: number, signal: AbortSignal): Promise<Profiler.Profile> {
   // Loaded on demand: nothing of the inspector is paid for until someone asks for a profile, and a Node
   // built without the inspector fails here, on the request, not at start-up.
-  const { Session } = await import('node:inspector/promises');
+  const { Session } = await importModule<typeof import('node:inspector/promises')>('node:inspector/promises');
   const session = new Session();
   session.connect();
   try {

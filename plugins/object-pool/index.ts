@@ -6,6 +6,7 @@ import { schema, type ObjectPoolOptions } from './schema.js';
 import { guardedPool, type CreatePool, type Factory, type GenericPool, type GuardedPool, type GuardInstruments } from './guard.js';
 import * as sc from './semconv.js';
 import { objectPoolProfileDefaults } from './profile.js';
+import { importModule } from '../../src/import-module.js';
 
 /** Where the running plugin leaves its pool manager for the API (public.ts), across copies of the package. */
 export const MANAGER = Symbol.for('plandex-perf.object-pool.manager');
@@ -122,7 +123,7 @@ function loadGenericPool(): CreatePool {
 
 async function declarePools(options: ObjectPoolOptions, register: <T>(name: string, factory: Factory<T>, o?: Record<string, unknown>) => GenericPool<T>): Promise<void> {
   for (const [name, declared] of Object.entries(options.pools)) {
-    const mod = (await import(pathToFileURL(path.resolve(process.cwd(), declared.module)).href)) as Record<string, unknown>;
+    const mod = await importModule(pathToFileURL(path.resolve(process.cwd(), declared.module)).href);
     const factory = mod[declared.export] as Factory<unknown> | undefined;
     if (!factory || typeof factory.create !== 'function' || typeof factory.destroy !== 'function') {
       throw new Error(`object-pool.pools.${name}: ${declared.module} has no "${declared.export}" export with create() and destroy()`);

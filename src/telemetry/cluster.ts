@@ -40,11 +40,14 @@ const START_MS = Math.round(Date.now() - process.uptime() * 1000);
 
 export function processRole(): ProcessRole {
   if (process.env.pm_id !== undefined && process.env.NODE_APP_INSTANCE !== undefined) return 'pm2-instance';
-  if (process.env.NODE_UNIQUE_ID !== undefined) return 'cluster-worker'; // node:cluster's own isWorker test
+  // node:cluster's own isWorker test, until the worker loads node:cluster, which deletes the variable.
+  if (process.env.NODE_UNIQUE_ID !== undefined) return 'cluster-worker';
   // A primary has workers only once the host has loaded node:cluster; loading it here would cost every
   // host ~2 ms of start-up for nothing.
-  if (builtinLoaded('cluster') !== false && Object.keys((process.getBuiltinModule('node:cluster') as unknown as import('node:cluster').Cluster).workers ?? {}).length > 0) return 'cluster-primary';
-  return 'process';
+  if (builtinLoaded('cluster') === false) return 'process';
+  const cluster = process.getBuiltinModule('node:cluster') as unknown as import('node:cluster').Cluster;
+  if (cluster.isWorker) return 'cluster-worker';
+  return Object.keys(cluster.workers ?? {}).length > 0 ? 'cluster-primary' : 'process';
 }
 
 /**

@@ -3,6 +3,7 @@ import { ROOT_CONTEXT, context, propagation, trace, type Context, type ContextMa
 import type { Resource } from '@opentelemetry/resources';
 import type { TelemetryOptions } from './schema.js';
 import { keepAcrossQueues } from '../async-context.js';
+import { importModule } from '../import-module.js';
 
 /**
  * An AsyncLocalStorage context manager that can also *enter* a context. HTTP requests are seen through
@@ -49,12 +50,12 @@ export interface Tracing {
 /** Loaded only when traces are configured, so the SDK's trace packages cost nothing otherwise. */
 export async function startTracing(options: TelemetryOptions, resource: Resource): Promise<Tracing> {
   const [{ TracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, ConsoleSpanExporter }, { W3CTraceContextPropagator }] =
-    await Promise.all([import('@opentelemetry/sdk-trace'), import('@opentelemetry/core')]);
+    await Promise.all([importModule<typeof import('@opentelemetry/sdk-trace')>('@opentelemetry/sdk-trace'), import('@opentelemetry/core')]);
   let exporter;
   if (options.tracesExporter === 'console') {
     exporter = new ConsoleSpanExporter();
   } else {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    const { OTLPTraceExporter } = await importModule<typeof import('@opentelemetry/exporter-trace-otlp-http')>('@opentelemetry/exporter-trace-otlp-http');
     exporter = new OTLPTraceExporter(options.tracesEndpoint ? { url: options.tracesEndpoint } : {});
   }
   const provider = new TracerProvider({

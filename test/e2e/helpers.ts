@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The published preload: the bundle that `npm run build` writes (package.json `exports['.']`). */
 export const preload = path.join(root, 'dist/src/register.js');
-/** The bundle itself, which `-r @plandex-perf/register` loads (package.json `exports['.'].default`). */
+/** The loader of the bundle, which `-r @plandex-perf/register` loads (package.json `exports['.'].default`; src/load.ts). */
 export const preloadRequire = path.join(root, 'dist/register.js');
 export const esmApp = path.join(root, 'loadtests/app/server.mjs');
 export const cjsApp = path.join(root, 'test/fixtures/cjs-server.cjs');
@@ -17,12 +17,23 @@ export const fastifyApp = path.join(root, 'test/fixtures/fastify-server.cjs');
 /** Route templates of the reference app, which uses no framework and so reports no route itself. */
 export const appRoutes = ['/health', '/hello', '/users/:id', '/users/:id/plans', '/users/:id/plans-n1', '/plans/:id/stats', '/plans/:id/export', '/plans/:id/conversations'];
 
+/**
+ * A port free now, below the ephemeral range (Linux: 32768–60999). A port the kernel picks with `listen(0)` is
+ * an ephemeral one, which the suite's own outgoing connections (pg, Redis, HTTP clients) take as their local
+ * port: under the full suite one of them sometimes held an app's metrics port at the moment the app bound it.
+ */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(candidate, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((resolve) => server.close(resolve));
+    return candidate;
+  }
 }
 
 export interface App {

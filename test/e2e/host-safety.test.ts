@@ -124,8 +124,10 @@ describe('the host comes first', () => {
     const metricsPort = await freePort();
     // A second copy of the bundle is a second module (two installs of the package); the same file by
     // -r and by --import is one module, evaluated once.
-    const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-copy-')), 'register.js');
-    fs.copyFileSync(path.join(root, 'dist/register.js'), copy);
+    // The loader and the bundle it runs, side by side as in the package.
+    const copyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-copy-'));
+    for (const file of ['register.js', 'preload.cjs']) fs.copyFileSync(path.join(root, 'dist', file), path.join(copyDir, file));
+    const copy = path.join(copyDir, 'register.js');
     app = await startApp({ script, env: { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }, nodeArgs: ['-r', path.join(root, 'dist/register.js'), '--import', copy] });
     await waitFor(() => app!.stderr().includes('worker done'));
     const log = app.stderr();
