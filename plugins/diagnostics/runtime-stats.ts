@@ -1,4 +1,5 @@
-import { PerformanceObserver, constants, type PerformanceEntry, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { type GcKind, onGc } from '../../src/gc.js';
 import { delayMs, type DelayReader } from '../../src/loop-delay.js';
 import { GC_TYPES, type GcType } from './semconv.js';
 
@@ -8,42 +9,27 @@ export interface GcKindStats {
   maxMs: number;
 }
 
-const KINDS = new Map<number, GcType>([
-  [constants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
-  [constants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
-  [constants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
-]);
-
 /**
  * GC counts and pause time by kind since the plugin started. Bounded by construction: four fixed
  * records, no list of pauses, whatever the GC rate.
  */
 export class GcStats {
   private readonly byType = Object.fromEntries(GC_TYPES.map((t) => [t, { count: 0, totalMs: 0, maxMs: 0 }])) as Record<GcType, GcKindStats>;
-  private observer: PerformanceObserver | undefined;
+  private stopGc: (() => void) | undefined;
   private readonly since = Date.now();
 
+  /** Listens to the preload's one GC observer (src/gc.ts). */
   start(): void {
-    this.observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        // `detail.kind` is Node's GC kind (perf_hooks.constants); older typings do not declare `detail`.
-        const detail = (entry as PerformanceEntry & { detail?: { kind?: unknown } | null }).detail;
-        if (typeof detail?.kind === 'number') this.record(detail.kind, entry.duration);
-      }
-    });
-    this.observer.observe({ entryTypes: ['gc'] });
+    this.stopGc ??= onGc((kind, durationMs) => this.record(kind, durationMs));
   }
 
   stop(): void {
-    this.observer?.disconnect();
-    this.observer = undefined;
+    this.stopGc?.();
+    this.stopGc = undefined;
   }
 
-  record(kind: number, durationMs: number): void {
-    const type = KINDS.get(kind);
-    if (type === undefined) return;
-    const stats = this.byType[type];
+  record(kind: GcKind, durationMs: number): void {
+    const stats = this.byType[kind];
     stats.count++;
     stats.totalMs += durationMs;
     if (durationMs > stats.maxMs) stats.maxMs = durationMs;

@@ -4,7 +4,7 @@ import type { Attributes, ObservableResult } from '@opentelemetry/api';
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { schema } from './schema.js';
 import { loopDelay } from '../../src/loop-delay.js';
-import { onGc, type GcKind } from './gc.js';
+import { onGc, type GcKind } from '../../src/gc.js';
 import * as sc from './semconv.js';
 
 /** Distinct active-resource types reported; past this, new types are not added (they are Node's handle kinds, a few dozen at most). */

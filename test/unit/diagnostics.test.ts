@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { constants } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { decideAccess, isLoopback, shouldServe, tokensMatch } from '../../plugins/diagnostics/access.js';
 import { heapSnapshotFit, readAvailableMemory, readCgroupLimit, type FitInput } from '../../plugins/diagnostics/fit.js';
@@ -167,16 +168,31 @@ describe('request parsing', () => {
 describe('GC statistics', () => {
   it('counts by kind with total and longest pause, in fixed records', () => {
     const gc = new GcStats();
-    gc.record(constants.NODE_PERFORMANCE_GC_MINOR, 1);
-    gc.record(constants.NODE_PERFORMANCE_GC_MINOR, 3);
-    gc.record(constants.NODE_PERFORMANCE_GC_MAJOR, 20);
-    gc.record(12345, 99); // an unknown kind is ignored, not a new record
+    gc.record('minor', 1);
+    gc.record('minor', 3);
+    gc.record('major', 20);
     const read = gc.read();
     expect(read.byType.minor).toEqual({ count: 2, totalMs: 4, maxMs: 3 });
     expect(read.byType.major).toEqual({ count: 1, totalMs: 20, maxMs: 20 });
     expect(Object.keys(read.byType)).toEqual(['major', 'minor', 'incremental', 'weakcb']);
     expect(read.count).toBe(3);
     expect(read.totalMs).toBe(24);
+  });
+
+  it("hears real collections through the preload's one GC observer, and stops hearing them when stopped", async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const collect = vm.runInNewContext('gc') as () => void;
+    const gc = new GcStats();
+    gc.start();
+    gc.start(); // a second start does not subscribe twice
+    collect();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // observers are told asynchronously
+    const heard = gc.read().byType.major.count;
+    expect(heard).toBeGreaterThanOrEqual(1);
+    gc.stop();
+    collect();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(gc.read().byType.major.count).toBe(heard);
   });
 });
 

@@ -14,9 +14,11 @@ const listeners = new Set<Listener>();
 let observer: PerformanceObserver | undefined;
 
 /**
- * One `gc` performance observer for the whole preload (the runtime and diagnostics plugins each had one):
- * Node builds an entry object per collection for every observer, so two observers doubled that work on the
- * GC-heaviest moments. Returns the unsubscribe; the observer stops with the last listener.
+ * One `gc` performance observer for the whole preload, read by every plugin that wants GC pauses (runtime's
+ * histogram, the diagnostics snapshot's counts), as `loop-delay.ts` is for the event-loop delay. Node builds
+ * an entry object per collection for every observer (with its deprecated accessors), so each extra observer
+ * repeats that work at the GC-heaviest moments; the defaults ran two until 2026-12-03. Returns the
+ * unsubscribe; the observer stops with the last listener.
  */
 export function onGc(listener: Listener): () => void {
   listeners.add(listener);
