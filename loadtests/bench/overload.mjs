@@ -140,7 +140,7 @@ async function main() {
         progress(`round ${round}/${ROUNDS}, spike ${factor}×: ${name} …`);
         const run = await measure(name, factor, capacity, round);
         runs.push(run);
-        progress(`  goodput ${fmt(run.goodput, 0)}/s (${fmt(run.goodput / capacity.rps, 2)}× capacity) · p99 ${fmt(run.p99, 1)} ms · peak RSS ${fmt(run.hwmMB, 0)} MB · recovery ${run.recoverySec ?? `>${AFTER_SEC}`} s · 503 ${run.status503} · timeouts ${run.timeouts} · errors ${run.errors}`);
+        progress(`  goodput ${fmt(run.goodput, 0)}/s (${fmt(run.goodput / capacity.rps, 2)}× capacity) · p99 ${fmt(run.p99, 1)} ms · peak RSS ${fmt(run.hwmMB, 0)} MB · recovery ${run.recoverySec ?? `>${AFTER_SEC}`} s · 503 ${run.status503} · timeouts ${run.timeouts} · errors ${run.errors}${kinds(run.errorKinds)}`);
       }
     }
   }
@@ -165,6 +165,7 @@ async function main() {
         status503: rs.reduce((a, r) => a + r.status503, 0),
         timeouts: rs.reduce((a, r) => a + r.timeouts, 0),
         errors: rs.reduce((a, r) => a + r.errors, 0),
+        errorKinds: mergeKinds(rs.map((r) => r.errorKinds)),
         limitAfter: median(rs.map((r) => r.limit?.limit)),
         // Per-round ratios against the bare run of the same round and factor.
         rssRatio: median(rs.map((r) => r.hwmMB / runs.find((b) => b.variant === 'bare' && b.factor === factor && b.round === r.round).hwmMB)),
@@ -276,6 +277,8 @@ async function measure(name, factor, capacity, round) {
       status503: spike.status503,
       timeouts: load.phases.reduce((a, p) => a + p.timeouts, 0),
       errors: load.phases.reduce((a, p) => a + p.errors + p.otherStatus, 0),
+      // What the errors were: non-2xx, non-503 statuses and the client's socket errors (fresh or reused keep-alive socket).
+      errorKinds: mergeKinds(load.phases.map((p) => p.errorKinds ?? {})),
       dropped: load.phases.reduce((a, p) => a + p.dropped, 0),
       hwmMB: mb(app.rss.hwm),
       recoverySec,
@@ -289,6 +292,19 @@ async function measure(name, factor, capacity, round) {
       loadCpu: load.cpu,
     };
   });
+}
+
+/** @param {Array<Record<string, number>>} list */
+function mergeKinds(list) {
+  const all = {};
+  for (const kinds of list) for (const [k, n] of Object.entries(kinds ?? {})) all[k] = (all[k] ?? 0) + n;
+  return all;
+}
+
+/** ` (ECONNRESET on a reused socket 12, HTTP 500 3)`, or nothing. @param {Record<string, number> | undefined} k */
+function kinds(k) {
+  const e = Object.entries(k ?? {}).sort((a, b) => b[1] - a[1]);
+  return e.length === 0 ? '' : ` (${e.map(([what, n]) => `${what} ${n}`).join(', ')})`;
 }
 
 function markdown(meta, capacity, summary) {
@@ -314,6 +330,8 @@ function markdown(meta, capacity, summary) {
         `${s.recovered ? fmt(s.recoverySec, 0) : `>${meta.afterSec - 3}`} | ${s.status503} | ${s.timeouts} | ${s.errors} | ${s.limitAfter ?? '–'} |`,
     );
   }
+  const withErrors = Object.values(summary).filter((s) => s.errors > 0);
+  if (withErrors.length > 0) L.push('', `Errors by kind (totals): ${withErrors.map((s) => `${s.factor}× ${s.variant}${kinds(s.errorKinds)}`).join('; ')}.`);
   L.push('', 'Targets (with the limit; printed, never enforced):', '');
   for (const factor of meta.factors) {
     const s = summary[`limit@${factor}`];

@@ -39,7 +39,7 @@ async function run(o) {
   const url = new URL(o.baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets, maxFreeSockets: o.maxSockets });
   const pick = createPicker(o);
-  const phases = o.schedule.map((p) => ({ name: p.name, rate: p.rate, durationSec: p.durationSec, sent: 0, ok: 0, status503: 0, otherStatus: 0, timeouts: 0, errors: 0, dropped: 0, latencies: [] }));
+  const phases = o.schedule.map((p) => ({ name: p.name, rate: p.rate, durationSec: p.durationSec, sent: 0, ok: 0, status503: 0, otherStatus: 0, timeouts: 0, errors: 0, dropped: 0, errorKinds: {}, latencies: [] }));
   const totalSec = o.schedule.reduce((a, p) => a + p.durationSec, 0);
   const seconds = Array.from({ length: Math.ceil(totalSec) }, (_, t) => ({ t, phase: null, sent: 0, okBySend: 0, okByDone: 0 }));
   let pending = 0;
@@ -55,7 +55,8 @@ async function run(o) {
     const r = pick();
     const headers = r.body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(r.body) } : {};
     let settled = false;
-    const settle = (kind, status) => {
+    /** @param {string} kind @param {number} [status] @param {string} [detail] what failed: a status code or the socket error's code */
+    const settle = (kind, status, detail) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -68,21 +69,28 @@ async function run(o) {
           if (done) done.okByDone++;
           phase.latencies.push(now - dueAt);
         } else if (status === 503) phase.status503++;
-        else phase.otherStatus++;
+        else {
+          phase.otherStatus++;
+          phase.errorKinds[`HTTP ${status}`] = (phase.errorKinds[`HTTP ${status}`] ?? 0) + 1;
+        }
       } else if (kind === 'timeout') phase.timeouts++;
-      else phase.errors++;
+      else {
+        phase.errors++;
+        const what = detail ?? 'unknown';
+        phase.errorKinds[what] = (phase.errorKinds[what] ?? 0) + 1;
+      }
       if (--pending === 0 && sendingDone) inFlightDone();
     };
     const req = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent }, (res) => {
       res.on('data', () => {});
       res.on('end', () => settle('response', res.statusCode));
-      res.on('error', () => settle('error'));
+      res.on('error', (err) => settle('error', undefined, `response ${err.code ?? err.message}`));
     });
     const timer = setTimeout(() => {
       settle('timeout');
       req.destroy();
     }, Math.max(1, o.timeoutMs - (performance.now() - dueAt)));
-    req.on('error', () => settle('error'));
+    req.on('error', (err) => settle('error', undefined, `${req.reusedSocket ? 'reused socket' : 'new socket'} ${err.code ?? err.message}`));
     req.end(r.body);
   };
 
