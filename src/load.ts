@@ -11,11 +11,15 @@
  * - Where: `$TMPDIR/plandex-perf-compile-cache-<uid>/` (mode 0700), or the folder in
  *   `PLANDEX_PERF_COMPILE_CACHE`; `PLANDEX_PERF_COMPILE_CACHE=0` switches it off. A folder that is not
  *   the user's own, or that others can write to, is not used (a cache is code the process runs).
- * - What: one file per bundle build, Node version and architecture (V8 itself refuses a cache made by
- *   another V8 or with other flags; the file name keeps builds apart, since V8 checks only the source's
- *   length). Written once, ~2 s after start-up, so it holds the functions start-up compiled; written to a
- *   temporary name and renamed, so workers starting together never read half a file. Files of other builds
- *   untouched for 30 days are removed when a new one is written.
+ * - What: one file per bundle build, Node version, architecture and V8 flag set (V8 refuses a cache made
+ *   by another V8 or with other flags, and checks only the source's length, so the file name keeps builds
+ *   apart; `v8.cachedDataVersionTag()` is V8's own hash of its version, flags and CPU features, so a host
+ *   started with and without, say, `--max-old-space-size` on Node 22 keeps two caches instead of refusing and
+ *   rewriting each other's at every start). Written once, ~2 s after start-up, so it holds the functions
+ *   start-up compiled, and not at all if V8's flags changed since start-up (heap-budget may turn on
+ *   `--expose-gc`: the next start would refuse that cache); written to a temporary name and renamed, so
+ *   workers starting together never read half a file. Files untouched for 30 days are removed when a new
+ *   one is written.
  * - Anything that fails (no folder, a read-only disk, a rejected cache) falls back to compiling, as a
  *   plain `require` would; nothing is printed, the preload's debug line says what happened.
  *
@@ -30,6 +34,7 @@ const require = createRequire(import.meta.url);
 const fs = require('node:fs') as typeof import('node:fs');
 const path = require('node:path') as typeof import('node:path');
 const vm = require('node:vm') as typeof import('node:vm');
+const v8 = require('node:v8') as typeof import('node:v8'); // loaded by the bundle anyway
 const { fileURLToPath } = require('node:url') as typeof import('node:url');
 
 const BUNDLE = fileURLToPath(new URL('./preload.cjs', import.meta.url));
@@ -74,6 +79,7 @@ function load(): Preload {
   let script: import('node:vm').Script;
   let file: string | undefined;
   let status: CacheStatus;
+  const flagsTag = v8.cachedDataVersionTag();
   try {
     const source = fs.readFileSync(BUNDLE, 'utf8');
     const stat = fs.statSync(BUNDLE);
@@ -82,7 +88,7 @@ function load(): Preload {
     if (folder === 'unsafe-folder') {
       status = folder;
     } else {
-      file = path.join(folder, `${__PPERF_BUILD__}-${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}.bin`);
+      file = path.join(folder, `${__PPERF_BUILD__}-${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}-${flagsTag.toString(16)}.bin`);
       try {
         cachedData = fs.readFileSync(file);
       } catch {}
@@ -100,6 +106,7 @@ function load(): Preload {
   if (file !== undefined && status !== 'hit') {
     const target = file;
     const write = (): void => {
+      if (v8.cachedDataVersionTag() !== flagsTag) return; // flags changed at run time: the next start would refuse this cache
       try {
         const temporary = `${target}.${process.pid}.tmp`;
         fs.writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });

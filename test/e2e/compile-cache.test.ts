@@ -9,8 +9,8 @@ import { preload, preloadRequire } from './helpers.js';
 // A host that lives 2.6 s, so the first start writes the cache.
 const host = 'setTimeout(() => console.log("host ran"), 2600)';
 
-function start(folder: string, flag: '--import' | '-r', env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [flag, flag === '--import' ? preload : preloadRequire, '-e', host], {
+function start(folder: string, flag: '--import' | '-r', env: Record<string, string> = {}, nodeFlags: string[] = [], code = host) {
+  const result = spawnSync(process.execPath, [...nodeFlags, flag, flag === '--import' ? preload : preloadRequire, '-e', code], {
     env: { ...process.env, PLANDEX_PERF_COMPILE_CACHE: folder, PLANDEX_PERF_LOG_LEVEL: 'debug', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     encoding: 'utf8',
     timeout: 20_000,
@@ -40,6 +40,25 @@ describe('the preload bundle’s own code cache', () => {
     expect(start(folder, '--import').status).toBe('rejected');
     expect(fs.statSync(file).size).toBeGreaterThan(100_000);
     expect(start(folder, '--import').status).toBe('hit');
+  }, 60_000);
+
+  it('keeps one cache per V8 flag set, so hosts started with other flags do not refuse and rewrite each other’s', () => {
+    const folder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-cc-')), 'cache');
+    // --expose-gc changes V8's flag hash on Node 22 and 24 alike (the heap-size flags do on Node 22 only).
+    expect(start(folder, '--import').status).toBe('miss');
+    expect(start(folder, '--import', {}, ['--expose-gc']).status).toBe('miss'); // not 'rejected': a file of its own
+    expect(files(folder)).toHaveLength(2);
+    expect(start(folder, '--import', {}, ['--expose-gc']).status).toBe('hit');
+    expect(start(folder, '--import').status).toBe('hit');
+  }, 60_000);
+
+  it('writes nothing when V8’s flags change after start-up (the next start would refuse that cache)', () => {
+    const folder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-cc-')), 'cache');
+    const changesFlags = 'require("node:v8").setFlagsFromString("--expose-gc"); setTimeout(() => console.log("host ran"), 2600)';
+    expect(start(folder, '--import', {}, [], changesFlags).status).toBe('miss');
+    expect(files(folder)).toHaveLength(0);
+    expect(start(folder, '--import').status).toBe('miss');
+    expect(files(folder)).toHaveLength(1);
   }, 60_000);
 
   it('is not used from a folder others can write to, and is off with PLANDEX_PERF_COMPILE_CACHE=0', () => {
