@@ -9,8 +9,10 @@
  * write for them, which is the host's decision, not a preload's. This cache holds only the bundle's code.
  *
  * - Where: `$TMPDIR/plandex-perf-compile-cache-<uid>/` (mode 0700), or the folder in
- *   `PLANDEX_PERF_COMPILE_CACHE`; `PLANDEX_PERF_COMPILE_CACHE=0` switches it off. A folder that is not
- *   the user's own, or that others can write to, is not used (a cache is code the process runs).
+ *   `PLANDEX_PERF_COMPILE_CACHE`; `PLANDEX_PERF_COMPILE_CACHE=0` switches it off. A folder owned by
+ *   another user than this one or root, or that others can write to, is not used (a cache is code the
+ *   process runs; src/cache-folder.ts). A root-owned folder read-only to the app is a cache baked into an
+ *   image at build time (docker/Dockerfile): read, never written.
  * - What: one file per bundle build, Node version, architecture and V8 flag set (V8 refuses a cache made
  *   by another V8 or with other flags, and checks only the source's length, so the file name keeps builds
  *   apart; `v8.cachedDataVersionTag()` is V8's own hash of its version, flags and CPU features, so a host
@@ -27,6 +29,7 @@
  * module facade, which costs start-up: see scripts/bundle.mjs).
  */
 import { createRequire } from 'node:module';
+import { folderRefusal } from './cache-folder.js';
 
 declare const __PPERF_BUILD__: string;
 
@@ -49,13 +52,13 @@ interface Preload {
   ready: Promise<void>;
 }
 
-/** The folder to use, or why none: created if missing, refused if another user owns it or others can write to it. */
+/** The folder to use, or why none: created if missing, refused unless this user or root owns it and only its owner can write to it. */
 function cacheFolder(setting: string | undefined): string | CacheStatus {
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   const folder = setting ? path.resolve(setting) : path.join(require('node:os').tmpdir() as string, `plandex-perf-compile-cache-${uid ?? 'user'}`);
   fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
   const stat = fs.lstatSync(folder);
-  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) return 'unsafe-folder';
+  if (folderRefusal(stat, uid) !== undefined) return 'unsafe-folder';
   return folder;
 }
 

@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -173,6 +174,64 @@ describe('docker/Dockerfile', () => {
       expect(baked[key], key).toBe(key === 'NODE_OPTIONS' ? value.replace('@plandex-perf/register', preload) : value);
     }
   });
+});
+
+describe('docker/Dockerfile: the code cache baked into the image', () => {
+  const final = (() => {
+    const all = dockerfile();
+    const last = Math.max(...all.map((i) => i.stage));
+    return all.filter((i) => i.stage === last);
+  })();
+
+  it('is made as root with the runtime flags, read-only to the app’s user, and that user’s start uses it', () => {
+    const userAt = final.findIndex((i) => i.keyword === 'USER');
+    const bakeAt = final.findIndex((i) => i.keyword === 'RUN' && /compile-cache/.test(i.args));
+    expect(bakeAt, 'a RUN step bakes the cache').toBeGreaterThan(-1);
+    expect(bakeAt, 'before USER: root makes it').toBeLessThan(userAt);
+    const env = Object.assign({}, ...final.slice(0, bakeAt).filter((i) => i.keyword === 'ENV').map((i) => envPairs(i.args))) as Record<string, string>;
+    expect(env.PLANDEX_PERF_COMPILE_CACHE).toBe('/app/.compile-cache');
+    expect(env.NODE_OPTIONS, 'the runtime flags are set before the step').toMatch(/--max-old-space-size=\d+ .*--import \/app\/dist\/register\.js/);
+
+    // The step itself, here: the image's paths swapped for a scratch folder and this checkout's build.
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-docker-cc-'));
+    fs.chmodSync(scratch, 0o755);
+    const cacheDir = path.join(scratch, 'compile-cache');
+    const runtimeEnv = {
+      ...process.env,
+      ...env,
+      NODE_OPTIONS: env.NODE_OPTIONS!.replace('/app/dist/register.js', path.join(root, 'dist/register.js')),
+      PLANDEX_PERF_COMPILE_CACHE: cacheDir,
+      OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+    };
+    const step = final[bakeAt]!.args.replaceAll('/app/.compile-cache', cacheDir);
+    const bake = spawnSync('sh', ['-c', step], { env: { ...runtimeEnv, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` }, encoding: 'utf8', timeout: 30_000 });
+    expect(bake.status, bake.stderr).toBe(0);
+    const [file] = fs.readdirSync(cacheDir).filter((name) => name.endsWith('.bin'));
+    expect(file).toBeDefined();
+    expect(fs.statSync(cacheDir).mode & 0o777).toBe(0o755);
+    expect(fs.statSync(path.join(cacheDir, file!)).mode & 0o777).toBe(0o644);
+
+    if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+      console.log('skipped: the start as an unprivileged user needs root to switch users (the bake above ran)');
+      return;
+    }
+    // The app's user: another uid than the cache's owner (root), which can read it and not write it. The node
+    // binary is copied where that user can run it (this one may sit under root's home).
+    const node = path.join(scratch, 'node');
+    fs.copyFileSync(process.execPath, node);
+    fs.chmodSync(node, 0o755);
+    const app = spawnSync(node, ['-e', 'console.log("app ran")'], {
+      uid: 65534,
+      gid: 65534,
+      cwd: scratch,
+      env: { ...runtimeEnv, HOME: scratch, PLANDEX_PERF_LOG_LEVEL: 'debug' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(app.stdout, app.stderr).toContain('app ran');
+    expect(/compile cache: ([a-z-]+)/.exec(app.stderr)?.[1], app.stderr).toBe('hit');
+    expect(fs.readdirSync(cacheDir).filter((name) => name.endsWith('.bin'))).toEqual([file]); // read, not written
+  }, 60_000);
 });
 
 describe('docs/ci-k6-example.yml', () => {
