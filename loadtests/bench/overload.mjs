@@ -5,6 +5,7 @@
 //   npm run bench:overload                 (build first; 3 rounds, 30 s spikes)
 //   npm run bench:overload -- --quick      (1 round, 8 s spikes: a smoke run, not representative)
 //   BENCH_ROUNDS=5 BENCH_SPIKE_SEC=30 BENCH_TIMEOUT_MS=5000 BENCH_PIN=0
+//   BENCH_LIMIT_ENV='PLANDEX_PERF_CONCURRENCY_LIMIT_MIN_LIMIT=3 …'   the limit variant's other options (named in the report)
 //
 // Method.
 //  1. Capacity: the bare app, closed loop (autocannon) at 1, 2, 4 … 64 connections; capacity is the best
@@ -72,15 +73,29 @@ const MIX = [
   { path: '/hello', weight: 1 },
 ];
 
+/** BENCH_LIMIT_ENV: `NAME=value` pairs (PLANDEX_PERF_CONCURRENCY_LIMIT_* only) for the limit variant. */
+const LIMIT_ENV = (process.env.BENCH_LIMIT_ENV ?? '')
+  .split(/\s+/)
+  .filter(Boolean)
+  .map((pair) => {
+    const at = pair.indexOf('=');
+    const name = at > 0 ? pair.slice(0, at) : '';
+    if (!name.startsWith('PLANDEX_PERF_CONCURRENCY_LIMIT_')) {
+      console.error(`overload: BENCH_LIMIT_ENV: "${pair}" is not PLANDEX_PERF_CONCURRENCY_LIMIT_NAME=value`);
+      process.exit(2);
+    }
+    return [name, pair.slice(at + 1)];
+  });
+
 const VARIANTS = {
   bare: { describe: 'node loadtests/app/server.mjs', nodeArgs: [], env: {} },
   // The preload with the limit off (its default): separates the limit's effect from the preload's own cost
   // and from what other plugins change (pg-pool sizes the pool).
   preload: { describe: 'node --import dist/register.js loadtests/app/server.mjs (limit off: its default)', nodeArgs: ['--import', REGISTER], env: {}, metrics: true },
   limit: {
-    describe: 'node --import dist/register.js loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1 (other options at their defaults)',
+    describe: `node --import dist/register.js loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1${LIMIT_ENV.length > 0 ? ` ${LIMIT_ENV.map(([k, v]) => `${k}=${v}`).join(' ')}` : ' (other options at their defaults)'}`,
     nodeArgs: ['--import', REGISTER],
-    env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1' },
+    env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1', ...Object.fromEntries(LIMIT_ENV) },
     metrics: true,
   },
 };
