@@ -1,6 +1,8 @@
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 
-export type GcKind = 'major' | 'minor' | 'incremental' | 'weakcb';
+/** Node's GC kinds (perf_hooks.constants.NODE_PERFORMANCE_GC_*), named as the `v8js.gc.type` attribute of the OpenTelemetry V8 conventions names them. */
+export const GC_KINDS = ['major', 'minor', 'incremental', 'weakcb'] as const;
+export type GcKind = (typeof GC_KINDS)[number];
 type Listener = (kind: GcKind, durationMs: number) => void;
 
 const KINDS: Record<number, GcKind> = {

@@ -5,12 +5,16 @@
 //   npm run bench:overload                 (build first; 3 rounds, 30 s spikes)
 //   npm run bench:overload -- --quick      (1 round, 8 s spikes: a smoke run, not representative)
 //   BENCH_ROUNDS=5 BENCH_SPIKE_SEC=30 BENCH_TIMEOUT_MS=5000 BENCH_PIN=0
-//   BENCH_LIMIT_ENV='PLANDEX_PERF_CONCURRENCY_LIMIT_MIN_LIMIT=3 …'   the limit variant's other options (named in the report)
+//   BENCH_LIMIT_ENV='PLANDEX_PERF_CONCURRENCY_LIMIT_MIN_LIMIT=3 …'   the limit variant's other options (named in the report);
+//   BENCH_LIMIT_ENV='; PLANDEX_PERF_CONCURRENCY_LIMIT_MIN_LIMIT=3'    two limit variants (defaults, floor 3) in one run
+//   BENCH_VARIANTS=bare,limit,limit-2                                  spike runs of these only (the capacity curve keeps bare and preload)
+//   BENCH_REFERENCE=/elsewhere/dist/register.js                        adds `limit-ref`: that build with the first limit set
 //
 // Method.
 //  1. Capacity: the bare app, closed loop (autocannon) at 1, 2, 4 … 64 connections; capacity is the best
 //     2xx/s, the knee the fewest connections within 5 % of it. Unloaded p99: the open-loop generator at
-//     0.2× capacity.
+//     0.2× capacity. The preload (limit off) gets the same curve, step by step alongside, for what any
+//     limit could at best serve.
 //  2. Runs: per round, per spike factor (2×, 4×), each variant on a fresh app (order rotated per round):
 //     `before` 0.8× capacity, `spike` k× capacity, `after` 0.8× capacity, open loop, per-request timeout.
 //     Goodput = 2xx/s during the spike; p99 of the spike's 2xx (from the moment each request was due);
@@ -73,32 +77,72 @@ const MIX = [
   { path: '/hello', weight: 1 },
 ];
 
-/** BENCH_LIMIT_ENV: `NAME=value` pairs (PLANDEX_PERF_CONCURRENCY_LIMIT_* only) for the limit variant. */
-const LIMIT_ENV = (process.env.BENCH_LIMIT_ENV ?? '')
-  .split(/\s+/)
-  .filter(Boolean)
-  .map((pair) => {
-    const at = pair.indexOf('=');
-    const name = at > 0 ? pair.slice(0, at) : '';
-    if (!name.startsWith('PLANDEX_PERF_CONCURRENCY_LIMIT_')) {
-      console.error(`overload: BENCH_LIMIT_ENV: "${pair}" is not PLANDEX_PERF_CONCURRENCY_LIMIT_NAME=value`);
-      process.exit(2);
-    }
-    return [name, pair.slice(at + 1)];
-  });
+/**
+ * BENCH_LIMIT_ENV: `NAME=value` pairs (PLANDEX_PERF_CONCURRENCY_LIMIT_* only) for the limit variant; several
+ * sets separated by `;` give one limit variant each (`limit`, `limit-2`, …), interleaved in the same run.
+ */
+const LIMIT_SETS = (process.env.BENCH_LIMIT_ENV ?? '').split(';').map((set) =>
+  set
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      const name = at > 0 ? pair.slice(0, at) : '';
+      if (!name.startsWith('PLANDEX_PERF_CONCURRENCY_LIMIT_')) {
+        console.error(`overload: BENCH_LIMIT_ENV: "${pair}" is not PLANDEX_PERF_CONCURRENCY_LIMIT_NAME=value`);
+        process.exit(2);
+      }
+      return [name, pair.slice(at + 1)];
+    }),
+);
 
-const VARIANTS = {
+const REFERENCE = process.env.BENCH_REFERENCE ? path.resolve(process.env.BENCH_REFERENCE) : undefined;
+if (REFERENCE && !existsSync(REFERENCE)) {
+  console.error(`overload: BENCH_REFERENCE: ${REFERENCE} not found`);
+  process.exit(2);
+}
+
+const ALL_VARIANTS = {
   bare: { describe: 'node loadtests/app/server.mjs', nodeArgs: [], env: {} },
   // The preload with the limit off (its default): separates the limit's effect from the preload's own cost
   // and from what other plugins change (pg-pool sizes the pool).
   preload: { describe: 'node --import dist/register.js loadtests/app/server.mjs (limit off: its default)', nodeArgs: ['--import', REGISTER], env: {}, metrics: true },
-  limit: {
-    describe: `node --import dist/register.js loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1${LIMIT_ENV.length > 0 ? ` ${LIMIT_ENV.map(([k, v]) => `${k}=${v}`).join(' ')}` : ' (other options at their defaults)'}`,
-    nodeArgs: ['--import', REGISTER],
-    env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1', ...Object.fromEntries(LIMIT_ENV) },
-    metrics: true,
-  },
+  // BENCH_REFERENCE=/elsewhere/dist/register.js: another build (e.g. main's, packed and unpacked elsewhere) with
+  // the first limit set, as `limit-ref`, interleaved with this build's: an A/B of two builds in one run.
+  ...(REFERENCE
+    ? {
+        'limit-ref': {
+          describe: `node --import ${REFERENCE} loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1 ${LIMIT_SETS[0].map(([k, v]) => `${k}=${v}`).join(' ')} (the reference build)`,
+          nodeArgs: ['--import', REFERENCE],
+          env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1', ...Object.fromEntries(LIMIT_SETS[0]) },
+          metrics: true,
+        },
+      }
+    : {}),
+  ...Object.fromEntries(
+    LIMIT_SETS.map((set, i) => [
+      i === 0 ? 'limit' : `limit-${i + 1}`,
+      {
+        describe: `node --import dist/register.js loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1${set.length > 0 ? ` ${set.map(([k, v]) => `${k}=${v}`).join(' ')}` : ' (other options at their defaults)'}`,
+        nodeArgs: ['--import', REGISTER],
+        env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1', ...Object.fromEntries(set) },
+        metrics: true,
+      },
+    ]),
+  ),
 };
+
+/** BENCH_VARIANTS=bare,limit,limit-2: the spike runs of these variants only (bare is always kept: the RSS ratios are against it). */
+const VARIANTS = (() => {
+  const wanted = (process.env.BENCH_VARIANTS ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  if (wanted.length === 0) return ALL_VARIANTS;
+  const unknown = wanted.filter((v) => !(v in ALL_VARIANTS));
+  if (unknown.length > 0) {
+    console.error(`overload: BENCH_VARIANTS: unknown ${unknown.join(', ')} (have ${Object.keys(ALL_VARIANTS).join(', ')})`);
+    process.exit(2);
+  }
+  return Object.fromEntries(Object.entries(ALL_VARIANTS).filter(([n]) => n === 'bare' || wanted.includes(n)));
+})();
 
 const problems = [];
 let db;
@@ -201,7 +245,7 @@ async function main() {
 }
 
 async function withApp(name, fn) {
-  const variant = VARIANTS[name];
+  const variant = ALL_VARIANTS[name];
   const metricsPort = variant.metrics ? await freePort() : undefined;
   const app = await startApp({
     script: APP,
@@ -223,20 +267,45 @@ async function withApp(name, fn) {
   }
 }
 
+/**
+ * The capacity curve of the bare app and, interleaved step by step on a second app, of the preload with the
+ * limit off: the limit can serve at most what the preload itself can, so its goodput is also read against
+ * that (the preload's own per-request cost is issue 12's, not the limit's).
+ */
 async function measureCapacity() {
-  return withApp('bare', async (app) => {
-    const curve = [];
-    for (const connections of [1, 2, 4, 8, 16, 32, 64]) {
-      const r = await runLoad({ baseUrl: app.baseUrl, requests: MIX, ids: { max: USERS, distribution: 'zipf', s: 1.0, seed: 1 }, connections, durationSec: STEP_SEC, warmupSec: 1, cpu: PIN.load });
-      const ok = Object.entries(r.statusCodes ?? {}).filter(([c]) => Number(c) < 300).reduce((a, [, s]) => a + s.count, 0);
-      curve.push({ connections, rps: ok / r.durationSec, p50: r.latency.p50, p99: r.latency.p99 });
-      progress(`  closed loop ${connections} connections: ${fmt(ok / r.durationSec, 0)} 2xx/s, p99 ${fmt(r.latency.p99, 1)} ms`);
-    }
-    const best = Math.max(...curve.map((c) => c.rps));
-    const knee = curve.find((c) => c.rps >= 0.95 * best);
-    const unloaded = await runOpenLoop({ baseUrl: app.baseUrl, requests: MIX, ids: { max: USERS, distribution: 'zipf', s: 1.0, seed: 2 }, schedule: [{ name: 'unloaded', rate: 0.2 * knee.rps, durationSec: STEP_SEC * 2 }], timeoutMs: TIMEOUT_MS, cpu: PIN.load });
-    return { rps: knee.rps, best, knee: knee.connections, kneeP99: knee.p99, unloadedP99: unloaded.phases[0].p99, unloadedP50: unloaded.phases[0].p50, curve };
-  });
+  return withApp('bare', (bareApp) =>
+    withApp('preload', async (preloadApp) => {
+      const curve = [];
+      const preloadCurve = [];
+      const step = async (app, connections, into, label) => {
+        const r = await runLoad({ baseUrl: app.baseUrl, requests: MIX, ids: { max: USERS, distribution: 'zipf', s: 1.0, seed: 1 }, connections, durationSec: STEP_SEC, warmupSec: 1, cpu: PIN.load });
+        const ok = Object.entries(r.statusCodes ?? {}).filter(([c]) => Number(c) < 300).reduce((a, [, s]) => a + s.count, 0);
+        into.push({ connections, rps: ok / r.durationSec, p50: r.latency.p50, p99: r.latency.p99 });
+        progress(`  closed loop ${connections} connections, ${label}: ${fmt(ok / r.durationSec, 0)} 2xx/s, p99 ${fmt(r.latency.p99, 1)} ms`);
+      };
+      for (const [i, connections] of [1, 2, 4, 8, 16, 32, 64].entries()) {
+        const order = i % 2 === 0 ? ['bare', 'preload'] : ['preload', 'bare'];
+        for (const label of order) await step(label === 'bare' ? bareApp : preloadApp, connections, label === 'bare' ? curve : preloadCurve, label);
+      }
+      const kneeOf = (c) => {
+        const best = Math.max(...c.map((x) => x.rps));
+        return { best, knee: c.find((x) => x.rps >= 0.95 * best) };
+      };
+      const { best, knee } = kneeOf(curve);
+      const pre = kneeOf(preloadCurve);
+      const unloaded = await runOpenLoop({ baseUrl: bareApp.baseUrl, requests: MIX, ids: { max: USERS, distribution: 'zipf', s: 1.0, seed: 2 }, schedule: [{ name: 'unloaded', rate: 0.2 * knee.rps, durationSec: STEP_SEC * 2 }], timeoutMs: TIMEOUT_MS, cpu: PIN.load });
+      return {
+        rps: knee.rps,
+        best,
+        knee: knee.connections,
+        kneeP99: knee.p99,
+        unloadedP99: unloaded.phases[0].p99,
+        unloadedP50: unloaded.phases[0].p50,
+        curve,
+        preload: { rps: pre.knee.rps, best: pre.best, knee: pre.knee.connections, curve: preloadCurve },
+      };
+    }),
+  );
 }
 
 async function measure(name, factor, capacity, round) {
@@ -331,7 +400,10 @@ function markdown(meta, capacity, summary) {
       `Load average before ${meta.loadavgBefore.map((x) => x.toFixed(2)).join('/')}, after ${meta.loadavgAfter.map((x) => x.toFixed(2)).join('/')}. CPU pinning: ${meta.pinning}. Database: ${meta.database}.`,
     '',
     `Capacity (bare, closed loop): **${fmt(capacity.rps, 0)} 2xx/s** at the knee of ${capacity.knee} connections (best ${fmt(capacity.best, 0)}); unloaded p99 (open loop at 0.2×) **${fmt(capacity.unloadedP99, 1)} ms**. ` +
-      `Curve: ${capacity.curve.map((c) => `${c.connections}→${fmt(c.rps, 0)}`).join(', ')}.`,
+      `Curve: ${capacity.curve.map((c) => `${c.connections}→${fmt(c.rps, 0)}`).join(', ')}.` +
+      (capacity.preload
+        ? ` The preload with the limit off, measured step by step alongside: ${fmt(capacity.preload.rps, 0)} 2xx/s at ${capacity.preload.knee} connections (best ${fmt(capacity.preload.best, 0)}, **${fmt(capacity.preload.best / capacity.best, 2)}× bare's best**); curve ${capacity.preload.curve.map((c) => `${c.connections}→${fmt(c.rps, 0)}`).join(', ')}. No limit can serve more than the preload itself: its goodput is also given × the preload's best.`
+        : ''),
     '',
     `${meta.rounds} round(s), variants interleaved (order rotated), fresh app per run; open loop: ${meta.beforeSec} s at ${meta.normal}×, spike ${meta.spikeSec} s at k×, ${meta.afterSec} s at ${meta.normal}×; ` +
       `per-request timeout ${meta.timeoutMs} ms; mix ${meta.mix.join(', ')}. Medians over rounds; counts are totals. Variants: ${Object.entries(meta.variants).map(([n, d]) => `**${n}** = \`${d}\``).join('; ')}.`,
@@ -348,11 +420,12 @@ function markdown(meta, capacity, summary) {
   const withErrors = Object.values(summary).filter((s) => s.errors > 0);
   if (withErrors.length > 0) L.push('', `Errors by kind (totals): ${withErrors.map((s) => `${s.factor}× ${s.variant}${kinds(s.errorKinds)}`).join('; ')}.`);
   L.push('', 'Targets (with the limit; printed, never enforced):', '');
-  for (const factor of meta.factors) {
-    const s = summary[`limit@${factor}`];
+  const limits = Object.keys(meta.variants).filter((n) => n.startsWith('limit'));
+  for (const factor of meta.factors) for (const name of limits) {
+    const s = summary[`${name}@${factor}`];
     const b = summary[`bare@${factor}`];
     L.push(
-      `- ${factor}×: goodput ≥ ${TARGETS.goodputVsCapacity}× capacity: ${fmt(s.goodput / capacity.rps, 2)} ${mark(s.goodput >= TARGETS.goodputVsCapacity * capacity.rps)} (bare ${fmt(b.goodput / capacity.rps, 2)}); ` +
+      `- ${factor}×${limits.length > 1 ? ` ${name}` : ''}: goodput ≥ ${TARGETS.goodputVsCapacity}× capacity: ${fmt(s.goodput / capacity.rps, 2)} ${mark(s.goodput >= TARGETS.goodputVsCapacity * capacity.rps)} (bare ${fmt(b.goodput / capacity.rps, 2)}${capacity.preload ? `; × the preload's best ${fmt(s.goodput / capacity.preload.best, 2)}` : ''}); ` +
         `p99 ≤ ${TARGETS.p99VsUnloaded}× unloaded: ${fmt(s.p99 / capacity.unloadedP99, 2)} ${mark(s.p99 <= TARGETS.p99VsUnloaded * capacity.unloadedP99)}; ` +
         `peak RSS ≤ ${TARGETS.peakRssVsBare}× bare: ${fmt(s.rssRatio, 2)} ${mark(s.rssRatio <= TARGETS.peakRssVsBare)}; ` +
         `full throughput ≤ ${TARGETS.recoverySec} s after: ${s.recovered ? fmt(s.recoverySec, 0) : 'not within the window'} ${mark(s.recovered && s.recoverySec <= TARGETS.recoverySec)}`,

@@ -12,15 +12,20 @@
  * which is where throughput has stopped rising (the knee). The window's latency is its median (Envoy's
  * default aggregate), which a few slow routes cannot drag around the way they drag a mean.
  *
- * The baseline (no-load latency) is the lowest window median seen. Gradient2 instead keeps a long EMA of all
- * samples, which drifts upward under sustained load and lets the limit creep up with it; a plain minimum never
- * learns that the app became slower for good, and one taken under load is too high from the start. So, as
- * Envoy does with its minRTT windows: while the limit binds (requests waited or were refused in the window)
- * and the baseline was not measured at low concurrency within `probeIntervalMs`, one window runs at `minLimit`
- * and its median replaces the baseline. Probes cost throughput, so they happen only when the server is
- * already over capacity. A window in which in-flight stayed below half the limit is near no-load too and
- * refreshes the baseline for free; such windows leave the limit alone (Gradient2: an app-limited window says
- * nothing about capacity).
+ * The baseline (no-load latency) is measured at low concurrency only, and from many samples. Gradient2 keeps a
+ * long EMA of all samples, which drifts upward under sustained load and lets the limit creep up with it. The
+ * lowest window median seen (this plugin until 2026-12-03) is biased low on any app with more than one route:
+ * a window of 20 samples from a mix of fast and slow routes has a noisy median, and the minimum over hundreds
+ * of windows is its luckiest one (a mix whose no-load median is 10 ms gave baselines of 1.2–3.7 ms in the unit
+ * test's simulation, and the limit sat below the knee; the overload bench saw 1–20 ms against a 30 ms median).
+ * So: low-concurrency samples — from probe windows and from windows in which in-flight stayed under half the
+ * limit (Gradient2's app-limited rule: they leave the limit alone) — are pooled until there are
+ * `3 × minSamples`, and their median is the baseline. Windows under load never touch it. A probe is Envoy's
+ * minRTT window: while the limit binds (requests waited or were refused in the window) and the baseline was not
+ * measured at low concurrency within `probeIntervalMs`, one window runs at `minLimit` and takes that many samples
+ * of the requests it admitted. Probes cost throughput, so they happen only when the server is already over
+ * capacity. Until the first low-concurrency measurement the first window's median stands in (unconfirmed: the
+ * first window that binds starts a probe).
  */
 export interface LimitOptions {
   initialLimit: number;
@@ -64,6 +69,9 @@ export class GradientLimit {
   private windowStart: number;
   private readonly samples = new Float64Array(MAX_WINDOW_SAMPLES);
   private sampleCount = 0;
+  /** Samples of low-concurrency windows, pooled until there are enough for a baseline. */
+  private readonly lowSamples = new Float64Array(MAX_WINDOW_SAMPLES);
+  private lowCount = 0;
   private peakInFlight = 0;
   private blocked = 0;
 
@@ -131,17 +139,24 @@ export class GradientLimit {
 
     const from = this.limit;
     const wasProbe = this.probing;
-    const lowConcurrency = wasProbe || appLimited;
     if (wasProbe) {
       this.probing = false;
       this.estimate = this.beforeProbe;
-      this.baseline = latency;
-    } else if (this.baseline === undefined || latency < this.baseline) {
-      this.baseline = latency;
-    } else if (appLimited && now - this.baselineAt >= this.o.probeIntervalMs) {
-      this.baseline = latency; // the app may have become slower for good: learn it while it is quiet
     }
-    if (lowConcurrency && latency <= this.baseline * this.o.tolerance) this.baselineAt = now;
+    if (wasProbe || appLimited) {
+      // Low concurrency: pooled, and once there are enough, their median is the baseline (faster or slower).
+      // A probe is a fresh measurement of its own: what earlier quiet windows left in the pool is dropped.
+      if (wasProbe) this.lowCount = 0;
+      const room = Math.min(window.length, MAX_WINDOW_SAMPLES - this.lowCount);
+      this.lowSamples.set(window.subarray(0, room), this.lowCount);
+      this.lowCount += room;
+      if (this.lowCount >= PROBE_SAMPLE_FACTOR * this.o.minSamples) {
+        this.baseline = median(this.lowSamples.subarray(0, this.lowCount));
+        this.baselineAt = now;
+        this.lowCount = 0;
+      }
+    }
+    this.baseline ??= latency; // the first window, whatever its concurrency: unconfirmed until measured low
 
     const baseline = this.baseline!;
     let gradient = 1;
@@ -159,4 +174,10 @@ export class GradientLimit {
     const to = this.limit;
     return to === from ? undefined : { from, to, windowLatencyMs: latency, baselineMs: baseline, gradient, probe: this.probing };
   }
+}
+
+/** The median of `xs` (sorted in place). */
+function median(xs: Float64Array): number {
+  xs.sort();
+  return xs[xs.length >> 1]!;
 }

@@ -1,7 +1,6 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { type GcKind, onGc } from '../../src/gc.js';
+import { GC_KINDS, type GcKind, onGc } from '../../src/gc.js';
 import { delayMs, type DelayReader } from '../../src/loop-delay.js';
-import { GC_TYPES, type GcType } from './semconv.js';
 
 export interface GcKindStats {
   count: number;
@@ -14,7 +13,7 @@ export interface GcKindStats {
  * records, no list of pauses, whatever the GC rate.
  */
 export class GcStats {
-  private readonly byType = Object.fromEntries(GC_TYPES.map((t) => [t, { count: 0, totalMs: 0, maxMs: 0 }])) as Record<GcType, GcKindStats>;
+  private readonly byType = Object.fromEntries(GC_KINDS.map((t) => [t, { count: 0, totalMs: 0, maxMs: 0 }])) as Record<GcKind, GcKindStats>;
   private stopGc: (() => void) | undefined;
   private readonly since = Date.now();
 
@@ -35,7 +34,7 @@ export class GcStats {
     if (durationMs > stats.maxMs) stats.maxMs = durationMs;
   }
 
-  read(): { since: string; byType: Record<GcType, GcKindStats>; count: number; totalMs: number } {
+  read(): { since: string; byType: Record<GcKind, GcKindStats>; count: number; totalMs: number } {
     const byType = structuredClone(this.byType);
     const all = Object.values(byType);
     return { since: new Date(this.since).toISOString(), byType, count: all.reduce((n, s) => n + s.count, 0), totalMs: all.reduce((n, s) => n + s.totalMs, 0) };

@@ -22,8 +22,4 @@ export const ROUTE_SNAPSHOT = '/debug/snapshot' as const;
 export const ROUTES = [ROUTE_CPU_PROFILE, ROUTE_HEAP_SNAPSHOT, ROUTE_SNAPSHOT] as const;
 export type Route = (typeof ROUTES)[number];
 
-/** GC kinds as the `v8js.gc.type` attribute of the OpenTelemetry V8 conventions names them. */
-export const GC_TYPES = ['major', 'minor', 'incremental', 'weakcb'] as const;
-export type GcType = (typeof GC_TYPES)[number];
-
 export const metricNames = [METRIC_DIAGNOSTICS_REQUESTS, METRIC_DIAGNOSTICS_AUTH_FAILURES] as const;

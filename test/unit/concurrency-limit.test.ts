@@ -132,6 +132,26 @@ describe('GradientLimit on a simulated M/M/c service', () => {
     expect(limiter.baselineMs).toBeGreaterThan(12);
   });
 
+  it('on a mix of fast and slow routes, takes the no-load median as the baseline (not the luckiest window) and keeps throughput', () => {
+    // 30 % of requests ~1 ms (a cached route, a 404), 70 % ~30 ms: 8 servers, capacity 8 / 21.3 ms ≈ 375/s.
+    // Until 2026-12-03 the baseline was the lowest 20-sample window median: 1.2–3.7 ms here against a no-load
+    // median of ~10 ms, and under overload the limit sat below the knee (0.55–0.94× capacity).
+    const mixCapacity = 8 / (0.3 * 1 + 0.7 * 30) * 1000;
+    const throughput: number[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const pick = mulberry32(seed * 7);
+      const mixed: Service = { servers: () => 8, serviceMs: () => (pick() < 0.3 ? 1 : 30) };
+      const quiet = simulate(mixed, () => 0.3 * mixCapacity, 60, {}, seed);
+      const noLoad = quiet.sim.medianLatency(0, 60);
+      expect(quiet.limiter.baselineMs).toBeGreaterThan(0.5 * noLoad);
+      expect(quiet.limiter.baselineMs).toBeLessThan(2 * noLoad);
+      const busy = simulate(mixed, () => 3 * mixCapacity, 60, {}, seed);
+      throughput.push(mean(busy.sim.completed.slice(20)));
+    }
+    expect(mean(throughput)).toBeGreaterThanOrEqual(0.9 * mixCapacity);
+    expect(Math.min(...throughput)).toBeGreaterThanOrEqual(0.8 * mixCapacity);
+  });
+
   it('never goes below the floor, even when latency keeps rising whatever the concurrency', () => {
     const worsening: Service = { servers: () => 8, serviceMs: (t) => 10 * 1.1 ** (t / 1000) };
     const { sim } = simulate(worsening, () => 3 * capacity, 40, { minLimit: 3 });
