@@ -148,7 +148,9 @@ export class GradientLimit {
       // A probe is a fresh measurement of its own: what earlier quiet windows left in the pool is dropped.
       if (wasProbe) this.lowCount = 0;
       const room = Math.min(window.length, MAX_WINDOW_SAMPLES - this.lowCount);
-      this.lowSamples.set(window.subarray(0, room), this.lowCount);
+      // The window is sorted: when it does not fit, an even spread of it keeps its distribution (its first
+      // `room` values would be its fastest).
+      for (let i = 0; i < room; i++) this.lowSamples[this.lowCount + i] = window[Math.floor((i * window.length) / room)]!;
       this.lowCount += room;
       if (this.lowCount >= PROBE_SAMPLE_FACTOR * this.o.minSamples) {
         this.baseline = median(this.lowSamples.subarray(0, this.lowCount));

@@ -181,6 +181,26 @@ describe('GradientLimit on a simulated M/M/c service', () => {
     expect(limiter.tryAcquire()).toBe(true);
   });
 
+  it('pools quiet windows for the baseline without favouring the fast half of a window that does not fit', () => {
+    let now = 0;
+    const limiter = new GradientLimit({ ...defaults, minSamples: 20, windowMs: 10 }, () => now);
+    const one = (ms: number) => {
+      limiter.tryAcquire(); // one at a time: every window is app-limited (quiet)
+      limiter.release(ms);
+    };
+    for (let i = 0; i < 39; i++) one(100);
+    now = 20;
+    one(100); // a window of 40 quiet samples: pooled (under 3 × minSamples), its median stands in meanwhile
+    expect(limiter.baselineMs).toBe(100);
+    // A window of 500 samples, 1…500 ms, of which 472 fit beside the 40 pooled: the pool's median must be that
+    // of everything (~230 ms), not of the 40 and the window's 472 fastest (~216 ms).
+    for (let v = 1; v < 500; v++) one(v);
+    now = 40;
+    one(500);
+    expect(limiter.baselineMs).toBeGreaterThan(0.97 * 230);
+    expect(limiter.baselineMs).toBeLessThan(1.03 * 230);
+  });
+
   it('refuses a floor above the ceiling', () => {
     expect(() => new GradientLimit({ ...defaults, minLimit: 10, maxLimit: 5 }, () => 0)).toThrow(RangeError);
   });
