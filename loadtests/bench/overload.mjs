@@ -102,6 +102,14 @@ if (REFERENCE && !existsSync(REFERENCE)) {
   process.exit(2);
 }
 
+/** The preload with the limit on and `set`'s options, from the build at `register`. */
+const limitVariant = (register, set, note = '') => ({
+  describe: `node --import ${register === REGISTER ? 'dist/register.js' : register} loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1${set.length > 0 ? ` ${set.map(([k, v]) => `${k}=${v}`).join(' ')}` : ' (other options at their defaults)'}${note}`,
+  nodeArgs: ['--import', register],
+  env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1', ...Object.fromEntries(set) },
+  metrics: true,
+});
+
 const ALL_VARIANTS = {
   bare: { describe: 'node loadtests/app/server.mjs', nodeArgs: [], env: {} },
   // The preload with the limit off (its default): separates the limit's effect from the preload's own cost
@@ -109,27 +117,8 @@ const ALL_VARIANTS = {
   preload: { describe: 'node --import dist/register.js loadtests/app/server.mjs (limit off: its default)', nodeArgs: ['--import', REGISTER], env: {}, metrics: true },
   // BENCH_REFERENCE=/elsewhere/dist/register.js: another build (e.g. main's, packed and unpacked elsewhere) with
   // the first limit set, as `limit-ref`, interleaved with this build's: an A/B of two builds in one run.
-  ...(REFERENCE
-    ? {
-        'limit-ref': {
-          describe: `node --import ${REFERENCE} loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1 ${LIMIT_SETS[0].map(([k, v]) => `${k}=${v}`).join(' ')} (the reference build)`,
-          nodeArgs: ['--import', REFERENCE],
-          env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1', ...Object.fromEntries(LIMIT_SETS[0]) },
-          metrics: true,
-        },
-      }
-    : {}),
-  ...Object.fromEntries(
-    LIMIT_SETS.map((set, i) => [
-      i === 0 ? 'limit' : `limit-${i + 1}`,
-      {
-        describe: `node --import dist/register.js loadtests/app/server.mjs, PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED=1${set.length > 0 ? ` ${set.map(([k, v]) => `${k}=${v}`).join(' ')}` : ' (other options at their defaults)'}`,
-        nodeArgs: ['--import', REGISTER],
-        env: { PLANDEX_PERF_CONCURRENCY_LIMIT_ENABLED: '1', ...Object.fromEntries(set) },
-        metrics: true,
-      },
-    ]),
-  ),
+  ...(REFERENCE ? { 'limit-ref': limitVariant(REFERENCE, LIMIT_SETS[0], ' (the reference build)') } : {}),
+  ...Object.fromEntries(LIMIT_SETS.map((set, i) => [i === 0 ? 'limit' : `limit-${i + 1}`, limitVariant(REGISTER, set)])),
 };
 
 /** BENCH_VARIANTS=bare,limit,limit-2: the spike runs of these variants only (bare is always kept: the RSS ratios are against it). */

@@ -128,8 +128,8 @@ export class GradientLimit {
   }
 
   private closeWindow(now: number): LimitChange | undefined {
-    const window = this.samples.subarray(0, this.sampleCount).sort();
-    const latency = window[this.sampleCount >> 1]!;
+    const window = this.samples.subarray(0, this.sampleCount);
+    const latency = median(window); // sorts the window in place: the pooling below relies on it
     const appLimited = this.peakInFlight < this.estimate / 2;
     const bound = this.blocked > 0;
     this.sampleCount = 0;
