@@ -250,9 +250,19 @@ interface Tracked {
   last: number;
   windowStart: number;
   reading: boolean;
-  /** A checkout and a release, as the pool watch reports them (set by adopt). */
-  acquire?: () => void;
-  release?: (error: unknown, client: unknown) => void;
+  /** What the pool watch calls per checkout and release (adopt makes it). */
+  hooks: PoolSizeHooks;
+}
+
+/**
+ * One adaptive pool's inputs, held by the pool watch beside the pool's other per-pool state: the per-query
+ * path reaches them with no lookup. `at` is the watch's own clock reading, so a query reads the clock once.
+ */
+export interface PoolSizeHooks {
+  /** A caller's wait for a connection ended (with its error, if it got none). */
+  waited(ms: number, error: unknown, at?: number): void;
+  /** A client came back to the pool. */
+  released(error: unknown, client: unknown, at?: number): void;
 }
 
 /**
@@ -276,71 +286,76 @@ export class AdaptivePools {
     this.resizes = meter.createCounter(sc.METRIC_PG_POOL_RESIZES, { description: 'Changes of an adaptive pool’s size (its `db.client.connection.max`), by direction and reason.', unit: '{resize}' });
   }
 
-  /** Called once per new pool, with its `max` and where it came from; adapts it if the options say so. */
-  adopt(pool: WatchedPool, max: Applied | undefined): void {
-    if (!this.options.adaptive || this.pools.size >= 1000) return;
+  /**
+   * Called once per new pool, with its `max` and where it came from; adapts it if the options say so, and
+   * returns what the pool watch must call per checkout and release (undefined: the size stays fixed).
+   */
+  adopt(pool: WatchedPool, max: Applied | undefined): PoolSizeHooks | undefined {
+    if (!this.options.adaptive || this.pools.size >= 1000) return undefined;
     const explicit = max !== undefined && max.from !== 'pg default';
-    if (explicit && !this.options.adaptiveBelowMax) return; // issue 12: an explicit size is kept as is
+    if (explicit && !this.options.adaptiveBelowMax) return undefined; // issue 12: an explicit size is kept as is
     const name = this.nameOf(pool);
     if (!hasInternals(pool)) {
       this.log.once('pg-pool:adaptive-internals', 'warn', 'PPERF_WRN_071', 'this pg-pool version lacks the internals the adaptive size needs; its pools keep a fixed size', { pool: name });
-      return;
+      return undefined;
     }
     const current = pool.options.max ?? PG_DEFAULT_MAX;
     const floor = explicit ? Math.min(this.options.adaptiveMin, current) : Math.max(PG_DEFAULT_MAX, current);
     const ceiling = explicit ? current : Math.max(floor, this.options.adaptiveMax);
-    if (ceiling <= floor) return;
+    if (ceiling <= floor) return undefined;
     const controller = new PoolSizeController(
       { floor, ceiling, serverShare: this.options.adaptiveServerShare, serverCheckMs: 60_000, shrinkAfterMs: 10_000, backoffMs: 30_000 },
       this.now,
     );
-    const t: Tracked = { pool, name, attributes: { [sc.ATTR_POOL_NAME]: name }, controller, acquired: 0, waitedMs: 0, busy: 0, busyMs: 0, peakBusy: 0, last: this.now(), windowStart: this.now(), reading: false };
+    const start = this.now();
     const integrate = (at: number) => {
       t.busyMs += t.busy * (at - t.last);
       t.last = at;
     };
-    t.acquire = () => {
-      integrate(this.now());
-      t.acquired++;
-      if (++t.busy > t.peakBusy) t.peakBusy = t.busy;
+    const hooks: PoolSizeHooks = {
+      waited: (ms, error, at = this.now()) => {
+        t.waitedMs += ms;
+        if (error === undefined || error === null) {
+          integrate(at);
+          t.acquired++;
+          if (++t.busy > t.peakBusy) t.peakBusy = t.busy;
+        } else if ((error as { code?: unknown }).code === '53300') {
+          this.log.once(`pg-pool:adaptive-full:${t.name}`, 'warn', 'PPERF_WRN_072', 'the server refused a connection (too many clients): the adaptive pool stops growing at its current size and re-reads the server soon', { pool: t.name, connections: t.pool.totalCount });
+          this.apply(t, t.controller.serverFull(t.pool.totalCount));
+        }
+      },
+      released: (_error, client, at = this.now()) => {
+        integrate(at);
+        if (t.busy > 0) t.busy--;
+        // After a shrink pg-pool keeps every client it has: a busy pool hands each released one straight to the
+        // next waiter, so the surplus would never sit idle long enough to time out. Marking the client as ending
+        // (pg's own flag, set by `end()`) makes pg-pool's release check remove and end it now (then it pulses its
+        // queue, which opens nothing: full). Not `_poolUseCount = Infinity` (pg-pool's maxUses check): a number
+        // where pg keeps a small integer changed the field's representation, gave the clients new hidden classes
+        // and left pg's per-query code megamorphic (~2 k instructions a query, callgrind, 2026-12-02).
+        if (pool.totalCount > (pool.options.max ?? floor) && typeof client === 'object' && client !== null && (client as { _ending?: unknown })._ending === false) (client as { _ending: boolean })._ending = true;
+      },
     };
-    const onRelease = (_error: unknown, client: unknown) => {
-      integrate(this.now());
-      if (t.busy > 0) t.busy--;
-      // After a shrink pg-pool keeps every client it has: a busy pool hands each released one straight to the
-      // next waiter, so the surplus would never sit idle long enough to time out. Marking the client as ending
-      // (pg's own flag, set by `end()`) makes pg-pool's release check remove and end it now (then it pulses its
-      // queue, which opens nothing: full). Not `_poolUseCount = Infinity` (pg-pool's maxUses check): a number
-      // where pg keeps a small integer changed the field's representation, gave the clients new hidden classes
-      // and left pg's per-query code megamorphic (~2 k instructions a query, callgrind, 2026-12-02).
-      if (pool.totalCount > (pool.options.max ?? floor) && typeof client === 'object' && client !== null && (client as { _ending?: unknown })._ending === false) (client as { _ending: boolean })._ending = true;
-    };
-    // Checkouts and releases are heard through the pool watch (waited() and released() below), not as listeners
-    // of the pool's `acquire`/`release` events: a listener makes pg-pool's every emit of them call into us.
-    t.release = onRelease;
+    // Checkouts and releases are heard through the pool watch (it holds `hooks` beside the pool's state), not as
+    // listeners of the pool's `acquire`/`release` events: a listener makes pg-pool's every emit of them call into us.
+    const t: Tracked = { pool, name, attributes: { [sc.ATTR_POOL_NAME]: name }, controller, acquired: 0, waitedMs: 0, busy: 0, busyMs: 0, peakBusy: 0, last: start, windowStart: start, reading: false, hooks };
     pool.options.max = floor;
     this.pools.set(pool, t);
     // Beside the one-time settings line, which says `max=10 (pg default)`: what happens to that 10.
     this.log.info(`pg pool "${name}": adaptive size ${floor}–${ceiling}${explicit ? ' (below its explicit max: adaptiveBelowMax)' : ` (pg's ${floor} is the floor; pg-pool.adaptive=false keeps it fixed)`}, within the server's headroom`);
     // Timer callbacks inherit the context they are created in: never tie them to the request that made the pool.
     this.timer ??= requestScope.run(undefined, () => setInterval(() => this.tick(), this.options.adaptiveIntervalMs).unref());
+    return hooks;
   }
 
-  /** Each release of a client (from the pool watch's one release listener). */
+  /** Each release of a client, by pool (the pool watch calls the adopted pool's hooks directly). */
   released(pool: WatchedPool, error: unknown, client: unknown): void {
-    this.pools.get(pool)?.release?.(error, client);
+    this.pools.get(pool)?.hooks.released(error, client);
   }
 
-  /** Each caller's wait for a connection (from the pool watch), and a server that refused a connection. */
+  /** Each caller's wait for a connection, by pool, and a server that refused a connection (see `released`). */
   waited(pool: WatchedPool, ms: number, error: unknown): void {
-    const t = this.pools.get(pool);
-    if (!t) return;
-    t.waitedMs += ms;
-    if (error === undefined || error === null) t.acquire?.();
-    if ((error as { code?: unknown } | undefined)?.code === '53300') {
-      this.log.once(`pg-pool:adaptive-full:${t.name}`, 'warn', 'PPERF_WRN_072', 'the server refused a connection (too many clients): the adaptive pool stops growing at its current size and re-reads the server soon', { pool: t.name, connections: t.pool.totalCount });
-      this.apply(t, t.controller.serverFull(t.pool.totalCount));
-    }
+    this.pools.get(pool)?.hooks.waited(ms, error);
   }
 
   private tick(): void {

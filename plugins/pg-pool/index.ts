@@ -7,7 +7,8 @@ import type { PgInstrumentation } from '../pg/index.js';
 import { schema } from './schema.js';
 import { describeApplied, tunePoolConfig, type Origin, type PoolConfig } from './tune.js';
 import { fingerprint } from './fingerprint.js';
-import { PoolWatch, kWaitBound, type WatchedPool } from './watch.js';
+import { QueryCounts } from './query-counts.js';
+import { PoolWatch, kState, kWaitBound, type PoolState, type WatchedPool } from './watch.js';
 import { KnexPools } from './knex.js';
 import { AdaptivePools } from './adaptive.js';
 import * as sc from './semconv.js';
@@ -48,10 +49,8 @@ const plugin = definePlugin({
     // knex keeps its own pool of pg.Clients: reported by the pg plugin beside the pg.Pools, as knex's.
     const knexPools = new KnexPools((pool, foreign) => void pg.trackPool(pool, foreign));
     const watch = new PoolWatch(telemetry.meter, options, ctx.log, (pool) => pg.poolAttributes(pool), knexPools);
-    // Adaptive pool size (adaptive.ts): fed each caller's wait by the watch, adopts each pool below.
+    // Adaptive pool size (adaptive.ts): adopts each pool below; the watch feeds it each caller's wait and release.
     const adaptive = new AdaptivePools(telemetry.meter, options, ctx.log, (pool) => pg.poolName(pool));
-    watch.onWait = (pool, waitMs, error) => adaptive.waited(pool, waitMs, error);
-    watch.onRelease = (pool, error, client) => adaptive.released(pool, error, client);
     // Checkouts are heard through the pg plugin's one wrap of Pool.prototype.connect.
     pg.watchCheckouts(watch);
     let active = true;
@@ -76,6 +75,8 @@ const plugin = definePlugin({
       class Pool extends Base {
         /** The connection wait bound the options set (not the app's own), applied only to connects that can wait. */
         private [kWaitBound]: number | undefined;
+        /** The watch's state for this pool (watch.ts), undefined while the plugin is off. */
+        private [kState]: PoolState | undefined;
 
         constructor(config?: PoolConfig, ...rest: unknown[]) {
           const tuned = active ? tunePoolConfig(config ?? {}, options, serviceName, originOf) : undefined;
@@ -84,11 +85,11 @@ const plugin = definePlugin({
           if (lazyBound !== undefined) delete tuned!.config.connectionTimeoutMillis; // the pool's options stay the app's own
           super(tuned?.config ?? config, ...rest);
           this[kWaitBound] = lazyBound;
+          this[kState] = undefined; // every pool of the class gets the field, adopted or not: one shape
           if (!tuned) return;
           try {
-            watch.adopt(this);
             ctx.log.info(`pg pool "${pg.poolName(this)}": ${describeApplied(tuned.applied)}`, { profile: ctx.profile.name });
-            adaptive.adopt(this, tuned.applied.max); // adaptive pool size
+            watch.adopt(this, adaptive.adopt(this, tuned.applied.max)); // with the adaptive size's hooks, if it adapts
           } catch (error) {
             ctx.log.once('pg-pool:adopt', 'error', 'PPERF_ERR_INSTRUMENTATION', 'watching a pg pool failed; it runs untouched', { error });
           }
@@ -119,12 +120,15 @@ const plugin = definePlugin({
 
         override query(): unknown {
           // pool.query borrows through connect synchronously: its checkout is marked internal (never a leak).
-          watch.markInternal(this, true);
+          const state = this[kState];
+          // biome-ignore lint/complexity/noArguments: see above
+          if (state === undefined) return super.query.apply(this, arguments as never);
+          state.internal = true;
           try {
             // biome-ignore lint/complexity/noArguments: see above
             return super.query.apply(this, arguments as never);
           } finally {
-            watch.markInternal(this, false);
+            state.internal = false;
           }
         }
       }
@@ -151,9 +155,9 @@ const plugin = definePlugin({
     const nPlusOne = telemetry.meter.createCounter(sc.METRIC_PG_N_PLUS_ONE, { description: 'Requests that ran one query fingerprint N or more times.', unit: '{request}' });
 
     const checkRequest = (counts: QueryCounts, route: string | undefined): void => {
-      // Most requests ran one fingerprint, and fewer times than the threshold: nothing to look at.
-      if (!counts.reaches(options.nPlusOneThreshold)) return;
-      for (const [fp, count] of counts.entries()) {
+      // Most requests ran fewer queries than the threshold: nothing to look at, nothing fingerprinted.
+      if (counts.total < options.nPlusOneThreshold) return;
+      for (const [fp, count] of counts.byFingerprint(fingerprintOf)) {
         if (count < options.nPlusOneThreshold) continue;
         nPlusOne.add(1, route === undefined ? {} : { [sc.ATTR_HTTP_ROUTE]: route });
         const key = `${route ?? ''}\u0000${fp}`;
@@ -183,7 +187,7 @@ const plugin = definePlugin({
           const own = counts;
           scope.onFinish((route) => checkRequest(own, route));
         }
-        counts.add(fingerprintOf(event.text));
+        counts.add(event.text); // by text: fingerprinted only at the end of a request that ran enough queries
       }
     });
 
@@ -196,35 +200,5 @@ const plugin = definePlugin({
     };
   },
 });
-
-/** How many times one request ran each query fingerprint; most run one, so the first needs no Map. */
-class QueryCounts {
-  private first: string | undefined;
-  private firstCount = 0;
-  private more: Map<string, number> | undefined;
-
-  add(fp: string): void {
-    if (this.first === undefined || this.first === fp) {
-      this.first = fp;
-      this.firstCount++;
-      return;
-    }
-    this.more ??= new Map();
-    this.more.set(fp, (this.more.get(fp) ?? 0) + 1);
-  }
-
-  /** Whether some fingerprint ran `threshold` times or more. */
-  reaches(threshold: number): boolean {
-    if (this.firstCount >= threshold) return true;
-    if (this.more) for (const count of this.more.values()) if (count >= threshold) return true;
-    return false;
-  }
-
-  entries(): [string, number][] {
-    const out: [string, number][] = this.first === undefined ? [] : [[this.first, this.firstCount]];
-    if (this.more) for (const entry of this.more) out.push(entry);
-    return out;
-  }
-}
 
 export default plugin;

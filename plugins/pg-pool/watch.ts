@@ -5,6 +5,7 @@ import type { PluginContext } from '../../src/plugin.js';
 import { requestScope } from '../../src/request-scope.js';
 import type { CheckoutWatcher, PgPool } from '../pg/index.js';
 import type { KnexPools } from './knex.js';
+import type { PoolSizeHooks } from './adaptive.js';
 import type { PgPoolOptions } from './schema.js';
 import * as sc from './semconv.js';
 
@@ -27,6 +28,20 @@ interface Checkout {
   internal: boolean;
 }
 
+/**
+ * What the watch keeps per adopted pool, on the pool itself (one property, set once as the pool is made, so
+ * every pool of the class has the same shape): the per-query path reads it with no Map or WeakMap lookup.
+ */
+export interface PoolState {
+  readonly attributes: Attributes;
+  /** Set by `pool.query` around its own connect: that checkout is released by pg-pool itself, never leaked. */
+  internal: boolean;
+  /** The adaptive size's per-pool inputs, when the pool adapts (adaptive.ts). */
+  size: PoolSizeHooks | undefined;
+}
+export const kState = Symbol('plandex-perf.pg-pool.state');
+type StatefulPool = WatchedPool & { [kState]?: PoolState };
+
 const kPooled = Symbol('plandex-perf.pg-pool.pooled');
 const kCheckout = Symbol('plandex-perf.pg-pool.checkout');
 /** A pool's connection wait bound when the options set it (not the app): kept off its options, index.ts applies it to the connects that can wait. */
@@ -34,7 +49,6 @@ export const kWaitBound = Symbol('plandex-perf.pg-pool.wait-bound');
 type PooledClient = Record<symbol, unknown> & { [kCheckout]?: Checkout };
 /** A pool library that keeps its own `pg.Client`s (knex, through tarn): recognised from the connect call's stack. */
 const KNEX_FRAME = /[\\/]knex[\\/]lib[\\/]dialects[\\/]/;
-const kInternal = Symbol('plandex-perf.pg-pool.internal');
 const TIMEOUT_MESSAGE = /timeout exceeded when trying to connect/i;
 
 /** What one `connect` call started with, until the pool answers it. */
@@ -42,7 +56,7 @@ class PendingCheckout {
   constructor(
     readonly watch: PoolWatch,
     readonly pool: WatchedPool,
-    readonly attributes: Attributes,
+    readonly state: PoolState,
     readonly started: number,
     readonly site: { stack?: string } | undefined,
     readonly internal: boolean,
@@ -64,7 +78,6 @@ export class PoolWatch implements CheckoutWatcher {
    * (about 150 bytes a request into the old generation on the overhead bench, 2026-12-02).
    */
   private readonly clients = new Set<PooledClient>();
-  private readonly adopted = new WeakSet<object>();
   private readonly unpooledProtos = new WeakSet<object>();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unpooledTimes: number[] = [];
@@ -78,10 +91,6 @@ export class PoolWatch implements CheckoutWatcher {
   private readonly leaked;
   private readonly idleErrors;
   private readonly unpooled;
-  /** Each caller's wait for a connection, and its error if any: the adaptive pool size's input (adaptive.ts). */
-  onWait: ((pool: WatchedPool, waitMs: number, error: unknown) => void) | undefined;
-  /** Each release of a client, heard through the watch's own listener (adaptive.ts counts connections in use). */
-  onRelease: ((pool: WatchedPool, error: unknown, client: unknown) => void) | undefined;
 
   constructor(
     meter: Meter,
@@ -103,9 +112,11 @@ export class PoolWatch implements CheckoutWatcher {
     }
   }
 
-  adopt(pool: WatchedPool): void {
+  /** Watches a pool made through pg-pool's class; `size` is its adaptive size's hooks, if it adapts. */
+  adopt(pool: WatchedPool, size?: PoolSizeHooks): PoolState {
     const attributes = this.attributesOf(pool);
-    this.adopted.add(pool);
+    const state: PoolState = { attributes, internal: false, size };
+    (pool as StatefulPool)[kState] = state;
     // An idle client's error (server restart, network cut) is emitted on the pool; with no listener it kills the host.
     pool.on('error', (error: unknown) => {
       this.idleErrors.add(1, attributes);
@@ -116,12 +127,13 @@ export class PoolWatch implements CheckoutWatcher {
     });
     pool.on('release', (error: unknown, client: unknown) => {
       const checkout = typeof client === 'object' && client !== null ? (client as PooledClient)[kCheckout] : undefined;
+      const now = performance.now();
       if (checkout?.out) {
         checkout.out = false;
         checkout.site = undefined;
-        this.useTime.record((performance.now() - checkout.at) / 1000, checkout.attributes);
+        this.useTime.record((now - checkout.at) / 1000, checkout.attributes);
       }
-      this.onRelease?.(pool, error, client); // one listener for both: pg-pool's emit copies its listener array when there are two
+      state.size?.released(error, client, now); // one listener for both: pg-pool's emit copies its listener array when there are two
     });
     pool.on('remove', (client: unknown) => {
       if (typeof client === 'object' && client !== null) this.clients.delete(client as PooledClient);
@@ -155,11 +167,7 @@ export class PoolWatch implements CheckoutWatcher {
         return client;
       } as unknown as typeof Client;
     }
-  }
-
-  /** `pool.query` borrows through `connect` too; those checkouts cannot leak, so they are never reported. */
-  markInternal(pool: WatchedPool, internal: boolean): void {
-    (pool as unknown as Record<symbol, unknown>)[kInternal] = internal;
+    return state;
   }
 
   /**
@@ -167,38 +175,40 @@ export class PoolWatch implements CheckoutWatcher {
    * included): what it must be told when the pool answers. Other pools (not made through pg-pool's class) are not watched.
    */
   begin(pool: WatchedPool, stackCut: (...args: never[]) => unknown): PendingCheckout | undefined {
-    if (!this.adopted.has(pool)) return undefined;
-    const internal = (pool as unknown as Record<symbol, unknown>)[kInternal] === true;
+    const state = (pool as StatefulPool)[kState];
+    if (state === undefined) return undefined;
+    const internal = state.internal;
     let site: { stack?: string } | undefined;
     if (this.options.leakDetectionMs > 0 && !internal) {
       site = {};
       Error.captureStackTrace(site, stackCut);
     }
-    return new PendingCheckout(this, pool, this.attributesOf(pool), performance.now(), site, internal);
+    return new PendingCheckout(this, pool, state, performance.now(), site, internal);
   }
 
   /** A checkout ended its wait: with a client (timed, and watched until released) or with an error. */
   settled(c: PendingCheckout, error: unknown, client: unknown): void {
     try {
       const now = performance.now();
-      this.onWait?.(c.pool, now - c.started, error); // adaptive pool size
+      const attributes = c.state.attributes;
+      c.state.size?.waited(now - c.started, error, now); // adaptive pool size
       if (error) {
-        if (error instanceof Error && TIMEOUT_MESSAGE.test(error.message)) this.timedOut(c.pool, error, c.attributes);
+        if (error instanceof Error && TIMEOUT_MESSAGE.test(error.message)) this.timedOut(c.pool, error, attributes);
         return;
       }
-      this.waitTime.record((now - c.started) / 1000, c.attributes);
+      this.waitTime.record((now - c.started) / 1000, attributes);
       if (typeof client === 'object' && client !== null) {
         const pooled = client as PooledClient;
         let checkout = pooled[kCheckout];
         if (checkout === undefined) {
-          checkout = pooled[kCheckout] = { out: true, at: now, site: undefined, warned: false, attributes: c.attributes, internal: false };
+          checkout = pooled[kCheckout] = { out: true, at: now, site: undefined, warned: false, attributes, internal: false };
           this.clients.add(pooled);
         }
         checkout.out = true;
         checkout.at = now;
         checkout.site = c.site;
         checkout.warned = false;
-        checkout.attributes = c.attributes;
+        checkout.attributes = attributes;
         checkout.internal = c.internal;
       }
     } catch {
