@@ -52,7 +52,7 @@ export const codes = {
     fix: 'The measurement is dropped and the host call goes on untouched; logged once per site. Report it.',
   },
   PPERF_ERR_HOOKS: {
-    cause: 'The module hooks could not be registered, so modules such as `pg` cannot be instrumented.',
+    cause: 'The module hooks could not be registered, so the modules plugins declare (`pg`, `generic-pool`, Redis clients) cannot be instrumented.',
     fix: 'Use Node 22.15+ or 24; HTTP and runtime metrics still work.',
   },
   PPERF_ERR_PG_POOL_TIMEOUT: {
@@ -232,7 +232,7 @@ export const codes = {
     fix: 'Make the config module synchronous (or a `.json` file), or start with `--import @plandex-perf/register`, which waits.',
   },
   PPERF_WRN_026: {
-    cause: 'A module a plugin instruments is installed at a version outside the range the plugin declares (e.g. `pg` 9 for the `pg` plugin, `>=8.0.0 <9`); that copy is left uninstrumented (once per copy).',
+    cause: 'A module a plugin instruments is installed at a version outside the range the plugin declares (e.g. `pg` 9 for the `pg` plugin, `>=8.0.0 <9`); that plugin leaves that copy uninstrumented (once per plugin and copy). Each plugin is checked against its own range: another plugin hooking the same file still instruments the copy if its range covers it.',
     fix: 'Nothing breaks: the module runs as bare. Use a supported version, or report the version so the range can be extended once tested.',
   },
   PPERF_WRN_030: {

@@ -134,7 +134,7 @@ export class PluginHost {
 
   private startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> | undefined {
     this.options_.set(plugin.name, options);
-    declareModules(plugin.modules ?? []);
+    declareModules(plugin.name, plugin.modules ?? []);
     const undos: (() => void)[] = [];
     this.undos.set(plugin.name, undos);
     const ctx: PluginContext = {
@@ -145,7 +145,7 @@ export class PluginHost {
       provide: (value) => void this.provided_.set(plugin.name, value),
       onModuleLoad: (name, fn) => {
         if (!plugin.modules?.some((m) => m.name === name)) throw new Error(`plugin "${plugin.name}" hooks "${name}" without declaring it in \`modules\``);
-        undos.push(onModuleLoad(name, fn));
+        undos.push(onModuleLoad(plugin.name, name, fn));
       },
       onBuiltinLoad: (name, fn) => void undos.push(onBuiltinLoad(name, fn)),
       patch: (target, key, make) => {
