@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import module from 'node:module';
 import satisfies from 'semver/functions/satisfies.js';
 import { fileURLToPath } from 'node:url';
+import { coreSettings } from './core-settings.js';
 import { log } from './log.js';
 import { patchMethod } from './patch.js';
 import { addWrapTargets, cjsFooter, esmFacade, hasWrapTargets, ORIGINAL_MARK, wrapLoadedCjs, wrapTargetFor, type WrapTarget, type Wrapper } from './wrap-exports.js';
@@ -215,7 +216,8 @@ function install(): void {
   if (installed) return;
   const shared = globalThis as Record<symbol, unknown>;
   shared[GLOBAL_KEY] = notify;
-  const useLegacy = process.env.PLANDEX_PERF_HOOKS === 'legacy' || typeof module.registerHooks !== 'function';
+  // Read at each install (validated; a bad value is reported by start() and means `auto`).
+  const useLegacy = coreSettings().settings.hooks === 'legacy' || typeof module.registerHooks !== 'function';
   try {
     if (!useLegacy) {
       // Removal calls `deregister` (Node 22.15+ and 23.5+ return it), which takes the hook out of the chain.
