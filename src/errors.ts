@@ -71,6 +71,10 @@ export const codes = {
     cause: "An object pool's wait queue is full (`maxWaitingClients`): the acquirer fails at once instead of queueing without bound.",
     fix: 'Shed or slow the load upstream, or raise `maxWaitingClients` if the memory allows.',
   },
+  PPERF_ERR_PROFILE_UNKNOWN: {
+    cause: 'A `plandex-perf` command (`env`, `run`, `profile`, `bench`) was asked for a profile that does not exist (by `--profile`, `PLANDEX_PERF_PROFILE` or the config file\'s `profile`). The message lists the known profiles; nothing was done. (The preload itself does not stop for this: it warns with PPERF_WRN_005 and runs on `auto`.)',
+    fix: 'Use one of the listed profiles, or define it under `profiles` in the config file. Exit status 2.',
+  },
   PPERF_ERR_CLI_USAGE: {
     cause: 'A `plandex-perf` command got an option it does not take (often a misspelling: `--profle`), an option without its value, an argument it does not expect, or no command to run. The message names the argument; nothing was done.',
     fix: 'Run `plandex-perf <command> --help` for its options. Flags meant for the started program go after `--`: `plandex-perf run -- node --inspect server.js`. Exit status 2.',
