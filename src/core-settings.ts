@@ -25,7 +25,7 @@ const fields = {
 /**
  * The config file's top-level keys beside the plugin sections, validated by `plan()` like a section (a bad
  * value is `PPERF_ERR_CONFIG_INVALID` with its path, and is ignored). `profiles` (custom profiles) has its
- * own check in src/profiles.ts, because its entries extend the built-in ones.
+ * schema beside the built-in profiles it extends (`customProfilesSchema`, src/profiles.ts).
  */
 export const topLevelFields = {
   profile: s
@@ -39,7 +39,7 @@ export const topLevelFields = {
 };
 export const topLevelSchema = s.object(topLevelFields);
 
-/** `profiles` in the options table (checked by `checkCustomProfiles`, src/profiles.ts). */
+/** `profiles` in the options table; its figures' rows come from `customProfileSchema` (src/profiles.ts). */
 export const PROFILES_OPTION = {
   type: 'object',
   description: 'Custom profiles by name, e.g. `{ "small-vm": { "extends": "laptop-4g", "memoryBytes": 2147483648, "cpus": 2 } }`: machine figures only (docs/profiles.md lists them); a plugin option here is refused with the option that replaces it.',
