@@ -1,5 +1,4 @@
 import { s, type Output } from './schema.js';
-import type { ConfigProblem } from './config.js';
 
 /**
  * The preload's own knobs, outside any plugin. They are read from the environment (the config file is
@@ -17,12 +16,16 @@ const fields = {
     .describe('Time limit for a config module with top-level `await`; past it the preload runs with defaults. Env `PLANDEX_PERF_CONFIG_TIMEOUT_MS`.'),
   logLevel: s.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info').describe('What the preload logs (to stderr, prefixed `[plandex-perf]`). Env `PLANDEX_PERF_LOG_LEVEL`.'),
   logFormat: s.enum(['text', 'json']).default('text').describe('`json`: one JSON object per line, for log shippers. Env `PLANDEX_PERF_LOG_FORMAT`.'),
+  hooks: s
+    .enum(['auto', 'legacy'])
+    .default('auto')
+    .describe('How modules are hooked: `auto` uses `module.registerHooks` (CommonJS and ESM alike) where Node has it; `legacy` wraps `Module._load` instead, which sees CommonJS loads only (for a host whose own loader hooks clash). Env `PLANDEX_PERF_HOOKS`.'),
 };
 
 /**
  * The config file's top-level keys beside the plugin sections, validated by `plan()` like a section (a bad
  * value is `PPERF_ERR_CONFIG_INVALID` with its path, and is ignored). `profiles` (custom profiles) has its
- * own check in src/profiles.ts, because its entries extend the built-in ones.
+ * schema beside the built-in profiles it extends (`customProfilesSchema`, src/profiles.ts).
  */
 export const topLevelFields = {
   profile: s
@@ -36,7 +39,7 @@ export const topLevelFields = {
 };
 export const topLevelSchema = s.object(topLevelFields);
 
-/** `profiles` in the options table (checked by `checkCustomProfiles`, src/profiles.ts). */
+/** `profiles` in the options table; its figures' rows come from `customProfileSchema` (src/profiles.ts). */
 export const PROFILES_OPTION = {
   type: 'object',
   description: 'Custom profiles by name, e.g. `{ "small-vm": { "extends": "laptop-4g", "memoryBytes": 2147483648, "cpus": 2 } }`: machine figures only (docs/profiles.md lists them); a plugin option here is refused with the option that replaces it.',
@@ -50,17 +53,30 @@ export const ENV: Record<keyof typeof fields, string> = {
   configTimeoutMs: 'PLANDEX_PERF_CONFIG_TIMEOUT_MS',
   logLevel: 'PLANDEX_PERF_LOG_LEVEL',
   logFormat: 'PLANDEX_PERF_LOG_FORMAT',
+  hooks: 'PLANDEX_PERF_HOOKS',
 };
 
-export function coreSettings(env: NodeJS.ProcessEnv = process.env): { settings: CoreSettings; problems: ConfigProblem[] } {
+/** Names of the fields whose values are words, matched case-insensitively (`WARN` is `warn`). */
+const WORDS = new Set<string>(['logLevel', 'logFormat', 'hooks']);
+
+/**
+ * One bad variable: the shape of a ConfigProblem (src/plugin.ts), spelled here so that log.ts can read
+ * these settings without an import cycle through plugin.ts.
+ */
+export interface SettingProblem {
+  path: string;
+  message: string;
+}
+
+export function coreSettings(env: NodeJS.ProcessEnv = process.env): { settings: CoreSettings; problems: SettingProblem[] } {
   const raw: Record<string, unknown> = {};
   for (const [field, name] of Object.entries(ENV)) {
     const text = env[name];
     if (text === undefined || text === '') continue;
     const n = Number(text);
-    raw[field] = field === 'logLevel' || field === 'logFormat' ? text.toLowerCase() : text.trim() !== '' && Number.isFinite(n) ? n : text;
+    raw[field] = WORDS.has(field) ? text.toLowerCase() : text.trim() !== '' && Number.isFinite(n) ? n : text;
   }
-  const problems: ConfigProblem[] = [];
+  const problems: SettingProblem[] = [];
   const settings = { ...coreSchema.defaults() };
   for (const [field, value] of Object.entries(raw) as [keyof CoreSettings, unknown][]) {
     const result = coreSchema.safeParse({ ...coreSchema.defaults(), [field]: value });

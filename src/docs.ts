@@ -3,6 +3,7 @@ import { codes } from './errors.js';
 import type { PluginDefinition } from './plugin.js';
 import type { FieldMeta, Shape } from './schema.js';
 import { ENV, PROFILES_OPTION, coreSchema, topLevelFields } from './core-settings.js';
+import { customProfileSchema } from './profiles.js';
 
 function typeOf(meta: FieldMeta): string {
   if (meta.values) return meta.values.map((v) => `\`${v}\``).join(' \\| ');
@@ -40,6 +41,7 @@ function coreMarkdown(): string[] {
   const env: Record<string, string> = { profile: 'PLANDEX_PERF_PROFILE', disable: 'PLANDEX_PERF_DISABLE' };
   for (const [name, { meta }] of Object.entries(topLevelFields as Shape)) out.push(`| \`${name}\` | ${typeOf(meta)} | ${defaultOf(meta)} | \`${env[name]}\` | ${cell(meta.description)} |`);
   out.push(`| \`profiles\` | ${PROFILES_OPTION.type} | — | — | ${cell(PROFILES_OPTION.description)} |`);
+  for (const [name, { meta }] of Object.entries(customProfileSchema.fields as Shape)) out.push(`| \`profiles.<name>.${name}\` | ${typeOf(meta)} | — | — | ${cell(meta.description)} |`);
   for (const [name, { meta }] of Object.entries(coreSchema.fields)) out.push(`| — | ${typeOf(meta)} | ${defaultOf(meta)} | \`${ENV[name as keyof typeof ENV]}\` | ${cell(meta.description)} |`);
   out.push('');
   return out;

@@ -52,7 +52,7 @@ export const codes = {
     fix: 'The measurement is dropped and the host call goes on untouched; logged once per site. Report it.',
   },
   PPERF_ERR_HOOKS: {
-    cause: 'The module hooks could not be registered, so modules such as `pg` cannot be instrumented.',
+    cause: 'The module hooks could not be registered, so the modules plugins declare (`pg`, `generic-pool`, Redis clients) cannot be instrumented.',
     fix: 'Use Node 22.15+ or 24; HTTP and runtime metrics still work.',
   },
   PPERF_ERR_PG_POOL_TIMEOUT: {
@@ -70,6 +70,10 @@ export const codes = {
   PPERF_ERR_POOL_QUEUE_FULL: {
     cause: "An object pool's wait queue is full (`maxWaitingClients`): the acquirer fails at once instead of queueing without bound.",
     fix: 'Shed or slow the load upstream, or raise `maxWaitingClients` if the memory allows.',
+  },
+  PPERF_ERR_PROFILE_UNKNOWN: {
+    cause: 'A `plandex-perf` command (`env`, `run`, `profile`, `bench`) was asked for a profile that does not exist (by `--profile`, `PLANDEX_PERF_PROFILE` or the config file\'s `profile`). The message lists the known profiles; nothing was done. (The preload itself does not stop for this: it warns with PPERF_WRN_005 and runs on `auto`.)',
+    fix: 'Use one of the listed profiles, or define it under `profiles` in the config file. Exit status 2.',
   },
   PPERF_ERR_CLI_USAGE: {
     cause: 'A `plandex-perf` command got an option it does not take (often a misspelling: `--profle`), an option without its value, an argument it does not expect, or no command to run. The message names the argument; nothing was done.',
@@ -232,7 +236,7 @@ export const codes = {
     fix: 'Make the config module synchronous (or a `.json` file), or start with `--import @plandex-perf/register`, which waits.',
   },
   PPERF_WRN_026: {
-    cause: 'A module a plugin instruments is installed at a version outside the range the plugin declares (e.g. `pg` 9 for the `pg` plugin, `>=8.0.0 <9`); that copy is left uninstrumented (once per copy).',
+    cause: 'A module a plugin instruments is installed at a version outside the range the plugin declares (e.g. `pg` 9 for the `pg` plugin, `>=8.0.0 <9`); that plugin leaves that copy uninstrumented (once per plugin and copy). Each plugin is checked against its own range: another plugin hooking the same file still instruments the copy if its range covers it.',
     fix: 'Nothing breaks: the module runs as bare. Use a supported version, or report the version so the range can be extended once tested.',
   },
   PPERF_WRN_030: {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import module from 'node:module';
 import satisfies from 'semver/functions/satisfies.js';
 import { fileURLToPath } from 'node:url';
+import { coreSettings } from './core-settings.js';
 import { log } from './log.js';
 import { patchMethod } from './patch.js';
 import { addWrapTargets, cjsFooter, esmFacade, hasWrapTargets, ORIGINAL_MARK, wrapLoadedCjs, wrapTargetFor, type WrapTarget, type Wrapper } from './wrap-exports.js';
@@ -38,8 +39,13 @@ interface Target {
   name: string;
   /** Matches the module's file path (forward slashes), wherever the package is installed (pnpm, workspaces). */
   file: RegExp;
-  versions: string;
-  listeners: Set<Listener>;
+  /**
+   * The range each declaring plugin supports, by plugin: two plugins may hook the same file with different
+   * ranges, and a copy outside one plugin's range must not be kept from the other.
+   */
+  versions: Map<string, string>;
+  /** Each listener with the plugin that added it, whose range it is checked against. */
+  listeners: Map<Listener, string>;
 }
 
 const GLOBAL_KEY = Symbol.for('plandex-perf.module-loaded');
@@ -52,20 +58,20 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const keyOf = (target: ModuleTarget) => `${target.name}/${target.file}`;
 
 /**
- * Declares what a plugin may hook; the host calls it before the plugin's setup. Declarations stay when the
- * hooks come out (a name, a pattern and an empty set each, bounded by the plugins' `modules`): a plugin
- * that declared a module may still ask for it later in its setup.
+ * Declares what `plugin` may hook, with its own version range per file; the host calls it before the
+ * plugin's setup. Declarations stay when the hooks come out (a name, a pattern, a range per plugin and an
+ * empty map each, bounded by the plugins' `modules`): a plugin that declared a module may still ask for it
+ * later in its setup.
  */
-export function declareModules(list: readonly ModuleTarget[]): void {
-  for (const target of list) {
-    const key = keyOf(target);
-    if (targets.has(key)) continue;
-    targets.set(key, {
-      name: target.name,
-      file: new RegExp(`/node_modules/${escape(target.name)}/${escape(target.file)}$`),
-      versions: target.versions,
-      listeners: new Set(),
-    });
+export function declareModules(plugin: string, list: readonly ModuleTarget[]): void {
+  for (const declared of list) {
+    const key = keyOf(declared);
+    let target = targets.get(key);
+    if (target === undefined) {
+      target = { name: declared.name, file: new RegExp(`/node_modules/${escape(declared.name)}/${escape(declared.file)}$`), versions: new Map(), listeners: new Map() };
+      targets.set(key, target);
+    }
+    target.versions.set(plugin, declared.versions);
   }
 }
 
@@ -81,26 +87,27 @@ function installedVersion(file: string, target: Target): string | undefined {
   }
 }
 
-const checked = new Map<string, boolean>();
+/** The installed version of each copy seen (by file), read once per copy; null when it cannot be read. */
+const versionsSeen = new Map<string, string | null>();
 
 function notify(key: string, exports: unknown, file: string): void {
   const target = targets.get(key);
   if (!target || target.listeners.size === 0) return;
-  let ok = checked.get(file);
-  if (ok === undefined) {
-    const version = installedVersion(file, target);
-    ok = version !== undefined && satisfies(version, target.versions, { includePrerelease: true });
-    checked.set(file, ok);
-    if (!ok) {
-      log.once(`version:${file}`, 'warn', 'PPERF_WRN_026', `${target.name} ${version ?? '(unknown version)'} is outside the supported range ${target.versions}; this copy runs uninstrumented`, { file });
-    }
+  let version = versionsSeen.get(file);
+  if (version === undefined) {
+    version = installedVersion(file, target) ?? null;
+    versionsSeen.set(file, version);
   }
-  if (!ok) return;
-  for (const fn of target.listeners) {
+  for (const [fn, plugin] of target.listeners) {
+    const range = target.versions.get(plugin) ?? '';
+    if (version === null || !satisfies(version, range, { includePrerelease: true })) {
+      log.once(`version:${plugin}:${file}`, 'warn', 'PPERF_WRN_026', `${target.name} ${version ?? '(unknown version)'} is outside the range ${range} plugin "${plugin}" supports; "${plugin}" leaves this copy uninstrumented`, { file, plugin });
+      continue;
+    }
     try {
       fn(exports);
     } catch (error) {
-      log.once(`hook:${key}`, 'error', 'PPERF_ERR_INSTRUMENTATION', `instrumenting ${target.name} failed; it runs uninstrumented`, { error });
+      log.once(`hook:${plugin}:${key}`, 'error', 'PPERF_ERR_INSTRUMENTATION', `plugin "${plugin}" failed to instrument ${target.name}; it runs without that plugin's instrumentation`, { error });
     }
   }
 }
@@ -163,13 +170,14 @@ export function onBuiltinLoad(name: string, fn: Listener): () => void {
 }
 
 /**
- * Runs `fn` with the exports of module `name` each time a copy of it loads. `name` must be among the
- * plugin's declared `modules`. Returns the undo, which the host also runs when the plugin closes.
+ * Runs `fn` with the exports of module `name` each time a copy of it loads within the range `plugin`
+ * declared. `name` must be among the plugin's declared `modules`. Returns the undo, which the host also
+ * runs when the plugin closes.
  */
-export function onModuleLoad(name: string, fn: Listener): () => void {
-  const matching = [...targets.values()].filter((t) => t.name === name);
-  if (matching.length === 0) throw new Error(`module "${name}" is not declared in the plugin's \`modules\``);
-  for (const target of matching) target.listeners.add(fn);
+export function onModuleLoad(plugin: string, name: string, fn: Listener): () => void {
+  const matching = [...targets.values()].filter((t) => t.name === name && t.versions.has(plugin));
+  if (matching.length === 0) throw new Error(`module "${name}" is not declared in the \`modules\` of plugin "${plugin}"`);
+  for (const target of matching) target.listeners.set(fn, plugin);
   install();
   return () => {
     for (const target of matching) target.listeners.delete(fn);
@@ -199,7 +207,7 @@ function uninstallWhenUnused(): void {
   } finally {
     const shared = globalThis as Record<symbol, unknown>;
     if (shared[GLOBAL_KEY] === notify) delete shared[GLOBAL_KEY];
-    checked.clear();
+    versionsSeen.clear();
   }
   log.debug(`module hooks removed (${mode})`);
 }
@@ -208,7 +216,8 @@ function install(): void {
   if (installed) return;
   const shared = globalThis as Record<symbol, unknown>;
   shared[GLOBAL_KEY] = notify;
-  const useLegacy = process.env.PLANDEX_PERF_HOOKS === 'legacy' || typeof module.registerHooks !== 'function';
+  // Read at each install (validated; a bad value is reported by start() and means `auto`).
+  const useLegacy = coreSettings().settings.hooks === 'legacy' || typeof module.registerHooks !== 'function';
   try {
     if (!useLegacy) {
       // Removal calls `deregister` (Node 22.15+ and 23.5+ return it), which takes the hook out of the chain.
@@ -256,7 +265,7 @@ function install(): void {
     log.debug(`module hooks installed (${installed.mode})`);
   } catch (error) {
     if (shared[GLOBAL_KEY] === notify) delete shared[GLOBAL_KEY];
-    log.error('PPERF_ERR_HOOKS', 'module hooks could not be installed; pg will not be instrumented', { error });
+    log.error('PPERF_ERR_HOOKS', 'module hooks could not be installed; the modules plugins declare will not be instrumented', { error });
   }
 }
 

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { PerfError } from './errors.js';
 import { log } from './log.js';
 import { declareModules, onBuiltinLoad, onModuleLoad, wrapExports } from './hooks.js';
 import { patchMethod } from './patch.js';
@@ -134,18 +135,28 @@ export class PluginHost {
 
   private startOne(plugin: PluginDefinition, options: Record<string, unknown>): Promise<void> | undefined {
     this.options_.set(plugin.name, options);
-    declareModules(plugin.modules ?? []);
+    declareModules(plugin.name, plugin.modules ?? []);
     const undos: (() => void)[] = [];
     this.undos.set(plugin.name, undos);
     const ctx: PluginContext = {
       runtimeInfo: () => this.runtimeInfo(),
       profile: this.profile,
       log,
-      use: <T>(name: string) => this.provided_.get(name) as T,
+      need: <T>(name: string) => {
+        if (!plugin.dependsOn?.includes(name)) throw new PerfError('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" needs "${name}" without declaring it in \`dependsOn\``);
+        if (!this.provided_.has(name)) throw new PerfError('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" needs "${name}", which provides nothing`);
+        return this.provided_.get(name) as T;
+      },
+      use: <T>(name: string) => {
+        if (!plugin.optionalDependsOn?.includes(name) && !plugin.dependsOn?.includes(name)) {
+          throw new PerfError('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" uses "${name}" without declaring it in \`optionalDependsOn\``);
+        }
+        return this.provided_.get(name) as T;
+      },
       provide: (value) => void this.provided_.set(plugin.name, value),
       onModuleLoad: (name, fn) => {
         if (!plugin.modules?.some((m) => m.name === name)) throw new Error(`plugin "${plugin.name}" hooks "${name}" without declaring it in \`modules\``);
-        undos.push(onModuleLoad(name, fn));
+        undos.push(onModuleLoad(plugin.name, name, fn));
       },
       onBuiltinLoad: (name, fn) => void undos.push(onBuiltinLoad(name, fn)),
       patch: (target, key, make) => {

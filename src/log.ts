@@ -1,20 +1,18 @@
+import { coreSettings } from './core-settings.js';
 import type { Code } from './errors.js';
 
 /**
  * The preload's own log: one line per event on stderr, prefixed so it is easy to grep out of the host's output.
- * Level from PLANDEX_PERF_LOG_LEVEL (silent | error | warn | info | debug), `info` by default;
- * PLANDEX_PERF_LOG_FORMAT=json prints one JSON object per line for log shippers.
+ * Level and format are the validated core settings (`PLANDEX_PERF_LOG_LEVEL`, `PLANDEX_PERF_LOG_FORMAT`,
+ * src/core-settings.ts), read when this module loads so that the first line already obeys them; a bad
+ * value falls back to its default here, and `start()` reports it.
  */
 const levels = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 } as const;
 type Level = Exclude<keyof typeof levels, 'silent'>;
 
-function envLevel(): number {
-  const name = process.env.PLANDEX_PERF_LOG_LEVEL?.toLowerCase();
-  return name !== undefined && name in levels ? levels[name as keyof typeof levels] : levels.info;
-}
-
-let threshold = envLevel();
-const json = process.env.PLANDEX_PERF_LOG_FORMAT?.toLowerCase() === 'json';
+const settings = coreSettings().settings;
+let threshold: number = levels[settings.logLevel];
+const json = settings.logFormat === 'json';
 const once = new Set<string>();
 
 function write(level: Level, code: Code | undefined, message: string, fields?: Record<string, unknown>): void {

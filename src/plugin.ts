@@ -21,8 +21,17 @@ export interface PluginContext {
   profile: Profile;
   log: typeof log;
   /**
-   * The value a plugin passed to `provide`, e.g. `ctx.use<Telemetry>('telemetry')`: always there for a
-   * `dependsOn` plugin; undefined for an `optionalDependsOn` one that does not run.
+   * The value a `dependsOn` plugin passed to `provide`, e.g. `ctx.need<Telemetry>('telemetry')`. The host
+   * starts this plugin only once its dependencies run, so it is there; one that provided nothing, or a name
+   * not in `dependsOn`, throws a PerfError (`PPERF_ERR_PLUGIN_DEPENDENCY`).
+   */
+  need<T>(plugin: string): T;
+  /**
+   * The value an `optionalDependsOn` plugin passed to `provide`, or undefined while it does not run, e.g.
+   * `ctx.use<HeapBudget>('heap-budget')?.state()`. A name declared in neither list throws.
+   *
+   * Returns `T` for now: plugins/pg and plugins/pg-pool still read their `dependsOn` through it. Once they
+   * call `need`, this becomes `T | undefined` (and `use` of a `dependsOn` name is refused).
    */
   use<T>(plugin: string): T;
   /** Makes a value available to plugins that depend on this one. */
@@ -87,6 +96,8 @@ export interface Telemetry {
    * serves `/metrics` (the sum over all) and `/debug/*` (about itself only), `follower` reports to it.
    */
   processInfo(): { pid: number; role: 'pm2-instance' | 'cluster-worker' | 'cluster-primary' | 'process'; metrics: 'starting' | 'leader' | 'follower' | 'none'; processes: number };
+  /** The interface the metrics server is configured on (`telemetry.metricsHost`), known before it listens. */
+  metricsHost: string;
   /** Where the metrics server listens, once it does (never in a follower). */
   metricsAddress(): { host: string; port: number } | undefined;
   /** Bounded flush of pending telemetry (traces), used on shutdown. */

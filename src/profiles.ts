@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { s } from './schema.js';
 
 /**
  * A profile describes the machine a process runs on, in figures every plugin can read; each plugin turns
@@ -112,8 +113,26 @@ export function profileNames(custom: CustomProfiles = {}): string[] {
   return ['auto', ...Object.keys(namedProfiles), ...Object.keys(custom)];
 }
 
-const numberKeys = ['memoryBytes', 'cpus', 'connections', 'maxOldSpaceMb', 'maxSemiSpaceMb', 'uvThreadpoolSize'];
-const figureKeys = [...numberKeys, 'constrained', 'intent'];
+const figure = (what: string) => s.number({ min: 0 }).optional().describe(what);
+
+/** One custom profile: a built-in to start from and the figures it changes (docs/profiles.md). */
+export const customProfileSchema = s.object({
+  extends: s
+    .enum(['auto', ...Object.keys(namedProfiles)])
+    .optional()
+    .describe('The built-in profile it starts from; `auto` (this machine) when unset.'),
+  memoryBytes: figure('Memory the process may use, in bytes.'),
+  cpus: figure('CPUs the process may use.'),
+  constrained: s.boolean().optional().describe('True when `memoryBytes` is a limit the process owns (a container), not a shared total.'),
+  connections: figure('Database connections this process may hold; unset: pools stay as the app sized them.'),
+  intent: s.enum(INTENTS).optional().describe('`safe`: only sizes and bounds; `tuned`: also timeouts and rotation.'),
+  maxOldSpaceMb: figure('`--max-old-space-size` in MiB; derived from memory and `constrained` when unset.'),
+  maxSemiSpaceMb: figure('`--max-semi-space-size` in MiB; derived from the old space when unset.'),
+  uvThreadpoolSize: figure('`UV_THREADPOOL_SIZE`; derived from the CPUs when unset.'),
+});
+/** `profiles` in the config file: custom profiles by name (a bounded set, like every map here). */
+export const customProfilesSchema = s.record(customProfileSchema, { max: 50 });
+
 /** Values profiles carried before they became machine figures, and the plugin option that now says each. */
 const movedKeys: Record<string, string> = {
   pgPoolMax: '`connections`, or `pg-pool.max`', pgPoolMin: '`pg-pool.min`', pgConnectionTimeoutMs: '`pg-pool.connectionTimeoutMillis`',
@@ -123,34 +142,30 @@ const movedKeys: Record<string, string> = {
   hardHeapRatio: '`heap-budget.hardHeapRatio`', maxEventLoopDelayMs: '`heap-budget.maxEventLoopDelayMs`',
 };
 
-/** Checks custom profiles' figures; returns problems as `profiles.<name>.<field>: message`. */
+/**
+ * Checks custom profiles against `customProfilesSchema`; returns problems as `profiles.<name>.<field>: message`.
+ * A former plugin value gets the option that replaced it instead of the schema's "unknown option".
+ */
 export function checkCustomProfiles(custom: unknown): string[] {
   if (custom === undefined) return [];
-  if (custom === null || typeof custom !== 'object' || Array.isArray(custom)) return ['profiles: must be an object of named profiles'];
   const problems: string[] = [];
-  for (const [name, values] of Object.entries(custom)) {
-    if (values === null || typeof values !== 'object') {
-      problems.push(`profiles.${name}: must be an object`);
-      continue;
-    }
-    for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
-      const at = `profiles.${name}.${key}`;
-      if (key === 'extends') {
-        if (typeof value !== 'string' || !(value === 'auto' || Object.hasOwn(namedProfiles, value))) problems.push(`${at}: must name a built-in profile (${['auto', ...Object.keys(namedProfiles)].join(', ')})`);
-      } else if (Object.hasOwn(movedKeys, key)) {
-        problems.push(`${at}: a profile carries machine figures, not plugin options; set ${movedKeys[key]} in the config instead`);
-      } else if (!figureKeys.includes(key)) {
-        problems.push(`${at}: unknown profile figure (known: ${figureKeys.join(', ')})`);
-      } else if (key === 'intent') {
-        if (!INTENTS.includes(value as ProfileIntent)) problems.push(`${at}: must be one of ${INTENTS.join(', ')}`);
-      } else if (key === 'constrained') {
-        if (typeof value !== 'boolean') problems.push(`${at}: must be true or false`);
-      } else if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        problems.push(`${at}: must be a number ≥ 0`);
-      }
-    }
+  let rest = custom;
+  if (custom !== null && typeof custom === 'object' && !Array.isArray(custom)) {
+    rest = Object.fromEntries(
+      Object.entries(custom).map(([name, values]) => {
+        if (values === null || typeof values !== 'object' || Array.isArray(values)) return [name, values];
+        const kept = Object.entries(values as Record<string, unknown>).filter(([key]) => {
+          if (!Object.hasOwn(movedKeys, key)) return true;
+          problems.push(`profiles.${name}.${key}: a profile carries machine figures, not plugin options; set ${movedKeys[key]} in the config instead`);
+          return false;
+        });
+        return [name, Object.fromEntries(kept)];
+      }),
+    );
   }
-  return problems;
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  customProfilesSchema.check(rest, ['profiles'], issues);
+  return [...issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`), ...problems];
 }
 
 /** Returns the profile, or undefined for an unknown name (the caller warns and falls back to `auto`). */

@@ -8,6 +8,8 @@
  * a long chain of microtasks, so the time is also re-read every 1024 reads. It is never ahead of the real
  * time, only behind by at most ~1 ms: a load's start read from it is never later than the real start,
  * which is the side invalidation checks need. Wall time: L2 entries carry it across instances.
+ * Invalidations are stamped by the other side, an exact clock (`EngineOptions.wallNow`, `Date.now` by
+ * default), so they are never behind the real time either.
  */
 export type Now = () => number;
 

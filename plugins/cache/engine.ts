@@ -39,6 +39,8 @@ export class Engine implements CacheApi {
   private l2Level: L2 | undefined;
   private busLink: Bus | undefined;
   readonly now: Now;
+  /** Stamps invalidations (see `EngineOptions.wallNow`); the breaker's warning interval reads it too. */
+  private readonly wallNow: Now;
   onDuration: DurationRecorder = () => {};
   private readonly tagClock: TagClock;
   private readonly entries: Entries;
@@ -57,6 +59,7 @@ export class Engine implements CacheApi {
 
   constructor(readonly options: EngineOptions) {
     this.now = options.now ?? coarseNow;
+    this.wallNow = options.wallNow ?? options.now ?? Date.now;
     this.l1 = new L1(options.l1Bytes, options.l1MaxEntryBytes);
     this.tagClock = new TagClock(this.l1);
     this.entries = new Entries(this.l1, undefined, this.tagClock, { keyPrefix: options.keyPrefix, l1MaxTtl: options.l1MaxTtl, jitter: options.jitter, compressAboveBytes: options.compressAboveBytes, now: this.now });
@@ -258,7 +261,7 @@ export class Engine implements CacheApi {
   /** Synchronously here (before the first await), then L2 and the bus. */
   private async dropTagsEverywhere(tags: string[]): Promise<void> {
     if (tags.length === 0) return;
-    const at = Date.now();
+    const at = this.wallNow();
     this.tagClock.drop(tags, at);
     if (!this.l2) return;
     this.publish({ t: tags, at });
@@ -308,7 +311,7 @@ export class Engine implements CacheApi {
       // A load here that started before this message may have read the old data, whatever the sender's
       // clock said: the time of receipt counts too. When this clock is ahead, L2 learns it as well, so an
       // entry this instance wrote just before is not taken as newer than the invalidation.
-      const local = Date.now();
+      const local = this.wallNow();
       const tags = message.t.filter((t): t is string => typeof t === 'string');
       this.tagClock.drop(tags, Math.max(local, message.at));
       if (local > message.at) void this.writeTagTimes(tags, local);
@@ -322,8 +325,8 @@ export class Engine implements CacheApi {
   }
 
   private breakerChanged(state: BreakerState, previous: BreakerState): void {
-    if (state === OPEN && previous !== OPEN && Date.now() - this.lastBreakerWarning > 60_000) {
-      this.lastBreakerWarning = Date.now();
+    if (state === OPEN && previous !== OPEN && this.wallNow() - this.lastBreakerWarning > 60_000) {
+      this.lastBreakerWarning = this.wallNow();
       this.options.log.warn(WRN_BREAKER_OPEN, `cache: L2 (${this.l2Level?.store.kind}) is failing or slower than ${this.options.commandTimeoutMs} ms; serving from L1 and the origin until it recovers`);
     } else if (state === CLOSED && previous !== CLOSED) {
       this.options.log.info(`cache: L2 (${this.l2Level?.store.kind}) recovered`);

@@ -63,7 +63,7 @@ export default definePlugin({
 
 /** The cache itself, once its L2 (if any) is known. */
 function start(ctx: PluginContext, options: CacheOptions): { engine: Engine; close: Close } {
-  const telemetry = ctx.use<Telemetry>('telemetry');
+  const telemetry = ctx.need<Telemetry>('telemetry');
   const tables = { inTransaction: undefined as ((client: object) => boolean) | undefined };
   const engine = new Engine(engineOptions(options, { store: undefined, log: ctx.log, inTransaction: (client) => tables.inTransaction?.(client) ?? false }));
   registerMetrics(telemetry.meter, engine);

@@ -88,6 +88,12 @@ export interface EngineOptions {
   log: typeof log;
   /** The clock (ms since the epoch); tests pass fake time. Default: a coarse wall clock (clock.ts). */
   now?: () => number;
+  /**
+   * The exact wall clock that stamps invalidations (ms since the epoch). It must never be behind the real
+   * time, where `now` may be by ~1 ms: an invalidation stamped early would let a load that started just
+   * before it pass as newer. Default: `now` when that is given (fake time then drives both), else `Date.now`.
+   */
+  wallNow?: () => number;
   /** Whether a handle argument (a pg client) is inside a transaction: the call then bypasses the cache. */
   inTransaction?: (client: object) => boolean;
   /** When set and it returns an API, functions made here hand over to it (the plugin started after `cached()` ran). */

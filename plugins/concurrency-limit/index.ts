@@ -16,7 +16,7 @@ export default definePlugin({
   schema,
   setup(ctx, options) {
     if (!options.enabled) return; // off: nothing patched, nothing measured
-    const telemetry = ctx.use<Telemetry>('telemetry');
+    const telemetry = ctx.need<Telemetry>('telemetry');
     const now = () => performance.now();
     const limiter = new GradientLimit(options, now);
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { definePlugin, type RuntimeInfo, type Telemetry } from '../../src/plugin.js';
+import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import type { HeapBudget } from '../heap-budget/index.js';
 import type { CachePlugin } from '../cache/index.js';
 import type { PgInstrumentation } from '../pg/index.js';
@@ -14,12 +14,6 @@ import { GcStats, LoopStats } from './runtime-stats.js';
 import { schema } from './schema.js';
 import * as sc from './semconv.js';
 
-/** The interface the metrics server is configured on; it is known before the server is listening. */
-function configuredMetricsHost(info: RuntimeInfo): string | undefined {
-  const host = info.options.telemetry?.metricsHost;
-  return typeof host === 'string' ? host : undefined;
-}
-
 /**
  * On-demand diagnostics on the metrics server: a CPU profile, a heap snapshot and a JSON snapshot of the
  * runtime. Nothing runs until asked, except a GC observer and an event-loop delay histogram for the
@@ -29,14 +23,16 @@ export default definePlugin({
   name: 'diagnostics',
   description: 'On-demand CPU profile, heap snapshot and a JSON runtime snapshot on the metrics server (`/debug/*`), loopback or token only, rate-limited.',
   dependsOn: ['telemetry'],
+  // Read per request for the snapshot, when they run; the order they bring is harmless.
+  optionalDependsOn: ['heap-budget', 'pg', 'cache'],
   schema,
   // A snapshot needs ~8 × the used heap in extra memory (README): off where memory is that short.
   profileDefaults: (profile) => ({ heapSnapshot: !profile.constrained && profile.memoryBytes > 4 * 2 ** 30 }),
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
-    const boundHost = telemetry.metricsAddress()?.host ?? configuredMetricsHost(ctx.runtimeInfo());
+    const telemetry = ctx.need<Telemetry>('telemetry');
+    const boundHost = telemetry.metricsHost;
     if (!shouldServe(boundHost, options.token)) {
-      ctx.log.warn(WRN_NOT_SERVED, `diagnostics routes are not served: the metrics server listens on ${boundHost ?? 'an unknown interface'}, off loopback, and no token is set`, {
+      ctx.log.warn(WRN_NOT_SERVED, `diagnostics routes are not served: the metrics server listens on ${boundHost}, off loopback, and no token is set`, {
         fix: 'set PLANDEX_PERF_DIAGNOSTICS_TOKEN (16+ characters), or bind the metrics server to 127.0.0.1',
       });
       return;

@@ -30,7 +30,7 @@ export default definePlugin({
   schema,
   profileDefaults: heapBudgetProfileDefaults,
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
+    const telemetry = ctx.need<Telemetry>('telemetry');
     const advice = heapLimitAdvice(ctx.profile, v8.getHeapStatistics().heap_size_limit);
     // Loud for a profile someone chose; quiet for `auto`, which only describes the machine.
     if (advice && ctx.profile.name !== 'auto') ctx.log.warn('PPERF_WRN_006', advice.message, { fix: advice.command });

@@ -37,7 +37,7 @@ export default definePlugin({
   dependsOn: ['telemetry'],
   schema,
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
+    const telemetry = ctx.need<Telemetry>('telemetry');
     const duration = telemetry.meter.createHistogram(sc.METRIC_HTTP_CLIENT_REQUEST_DURATION, {
       description: 'Duration of outbound HTTP requests, until the response headers arrive.',
       unit: 's',

@@ -40,7 +40,7 @@ export default definePlugin({
   dependsOn: ['telemetry'],
   schema,
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
+    const telemetry = ctx.need<Telemetry>('telemetry');
     const tracer = telemetry.tracer;
     const duration = telemetry.meter.createHistogram(sc.METRIC_HTTP_SERVER_REQUEST_DURATION, {
       description: 'Duration of HTTP server requests.',

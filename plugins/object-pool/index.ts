@@ -26,7 +26,7 @@ export default definePlugin({
   schema,
   profileDefaults: objectPoolProfileDefaults,
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
+    const telemetry = ctx.need<Telemetry>('telemetry');
     const meter = telemetry.meter;
     const instruments: GuardInstruments = {
       acquireDuration: meter.createHistogram(sc.METRIC_POOL_ACQUIRE_DURATION, { description: 'Time to acquire a resource.', unit: 's', advice: { explicitBucketBoundaries: sc.WAIT_BUCKETS } }),

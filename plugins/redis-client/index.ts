@@ -25,7 +25,7 @@ export default definePlugin({
   ],
   schema,
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
+    const telemetry = ctx.need<Telemetry>('telemetry');
     const histogram = telemetry.meter.createHistogram(sc.METRIC_DB_CLIENT_OPERATION_DURATION, {
       description: 'Duration of database client operations.',
       unit: 's',

@@ -27,7 +27,7 @@ export default definePlugin({
   dependsOn: ['telemetry'],
   schema,
   setup(ctx, options) {
-    const meter = ctx.use<Telemetry>('telemetry').meter;
+    const meter = ctx.need<Telemetry>('telemetry').meter;
 
     const delay = loopDelay.open(options.eventLoopResolutionMs);
     const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description, unit: 's' });

@@ -124,6 +124,7 @@ export default definePlugin({
           endpoint.server.addRoute(path, handler);
           return true;
         },
+        metricsHost: options.metricsHost,
         processInfo: () => endpoint?.info() ?? { pid: process.pid, role: processRole(), metrics: 'none', processes: 1 },
         metricsAddress: () => {
           const address = endpoint?.server.server.address();

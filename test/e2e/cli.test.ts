@@ -135,7 +135,8 @@ describe('plandex-perf run', () => {
   it('refuses an unknown profile with a coded message', () => {
     const result = runCli(['run', '--profile', 'huge', '--', 'node', child]);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('PPERF_WRN_005');
+    expect(result.stderr).toContain('PPERF_ERR_PROFILE_UNKNOWN: unknown profile "huge"');
+    expect(result.stderr).not.toContain('PPERF_WRN_');
     expect(result.stderr).toContain('container-512m');
   });
 });

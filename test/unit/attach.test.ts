@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nodeSupported, owningPackage, toolName } from '../../src/attach.js';
+import { builtinPlugins } from '../../src/builtin.js';
 import { coreSettings } from '../../src/core-settings.js';
+import { optionsMarkdown } from '../../src/docs.js';
 import { plan } from '../../src/start.js';
 
 function tree(files: Record<string, string>): string {
@@ -63,7 +65,7 @@ describe('which processes are instrumented', () => {
 describe('preload variables', () => {
   it('bad values are reported with the variable and its raw text, and the default is used', () => {
     const { settings, problems } = coreSettings({ PLANDEX_PERF_SETUP_TIMEOUT_MS: '-5', PLANDEX_PERF_CONFIG_TIMEOUT_MS: 'abc', PLANDEX_PERF_LOG_LEVEL: 'verbose' });
-    expect(settings).toEqual({ setupTimeoutMs: 2000, configTimeoutMs: 2000, logLevel: 'info', logFormat: 'text' });
+    expect(settings).toEqual({ setupTimeoutMs: 2000, configTimeoutMs: 2000, logLevel: 'info', logFormat: 'text', hooks: 'auto' });
     expect(problems.map((p) => p.path)).toEqual(['PLANDEX_PERF_SETUP_TIMEOUT_MS=-5', 'PLANDEX_PERF_CONFIG_TIMEOUT_MS=abc', 'PLANDEX_PERF_LOG_LEVEL=verbose']);
     expect(problems[0]!.message).toContain('≥ 1');
     expect(problems[1]!.message).toContain('"abc"');
@@ -73,6 +75,36 @@ describe('preload variables', () => {
   it('good values are used', () => {
     expect(coreSettings({ PLANDEX_PERF_SETUP_TIMEOUT_MS: '5000' }).settings.setupTimeoutMs).toBe(5000);
     expect(coreSettings({ PLANDEX_PERF_LOG_LEVEL: 'WARN', PLANDEX_PERF_LOG_FORMAT: 'json' }).settings).toMatchObject({ logLevel: 'warn', logFormat: 'json' });
+    expect(coreSettings({ PLANDEX_PERF_HOOKS: 'Legacy' }).settings.hooks).toBe('legacy');
+  });
+
+  it('the hooks mode is a validated setting: a bad value is a problem naming the variable, and `auto` is used', () => {
+    const { settings, problems } = coreSettings({ PLANDEX_PERF_HOOKS: 'legasy' });
+    expect(settings.hooks).toBe('auto');
+    expect(problems.map((p) => p.path)).toEqual(['PLANDEX_PERF_HOOKS=legasy']);
+    expect(optionsMarkdown(builtinPlugins)).toContain('`PLANDEX_PERF_HOOKS`');
+  });
+
+  it('the log takes its level and format from the validated settings when it loads', async () => {
+    const saved = { level: process.env.PLANDEX_PERF_LOG_LEVEL, format: process.env.PLANDEX_PERF_LOG_FORMAT };
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      process.env.PLANDEX_PERF_LOG_LEVEL = 'WARN';
+      process.env.PLANDEX_PERF_LOG_FORMAT = 'Json';
+      vi.resetModules();
+      const { log } = await import('../../src/log.js');
+      log.info('not shown');
+      log.warn('PPERF_WRN_005', 'shown');
+      expect(write).toHaveBeenCalledTimes(1);
+      expect(JSON.parse(String(write.mock.calls[0]![0]))).toMatchObject({ level: 'warn', code: 'PPERF_WRN_005', message: 'shown' });
+    } finally {
+      write.mockRestore();
+      for (const [name, value] of [['PLANDEX_PERF_LOG_LEVEL', saved.level], ['PLANDEX_PERF_LOG_FORMAT', saved.format]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      vi.resetModules();
+    }
   });
 });
 

@@ -19,6 +19,7 @@ function fakeContext(extra: { heap?: HeapBudget; wrapExports?: unknown; lines?: 
   const ctx = {
     profile: autoProfile(),
     log: recordingLog(extra.lines),
+    need: <T>(name: string) => (name === 'telemetry' ? { meter: createNoopMeter() } : undefined) as T,
     use: <T>(name: string) => (name === 'telemetry' ? { meter: createNoopMeter() } : name === 'heap-budget' ? extra.heap : undefined) as T,
     provide: (value: unknown) => void provided.push(value),
     runtimeInfo: () => ({ profile: autoProfile(), plugins: [], options: {} }),

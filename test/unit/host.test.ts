@@ -214,7 +214,7 @@ describe('PluginHost', () => {
     await host.start(
       [
         plugin('consumer', ['telemetry'], (ctx) => {
-          received = ctx.use('telemetry');
+          received = ctx.need('telemetry');
         }),
         plugin('telemetry', [], (ctx) => ctx.provide(value)),
       ],

@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { plugins } from '../../plugins/index.js';
+import { PerfError } from '../../src/errors.js';
 import { s } from '../../src/schema.js';
 import { PluginHost, orderPlugins } from '../../src/host.js';
 import { log } from '../../src/log.js';
@@ -120,5 +124,66 @@ describe('the plugin host', () => {
     );
     expect(host.status.get('cache')?.state).toBe('running');
     expect(seen).toEqual([undefined]);
+  });
+});
+
+describe('need and use', () => {
+  const plugin = (def: Partial<PluginDefinition> & { name: string }): PluginDefinition => definePlugin({ description: def.name, schema: s.object({}), setup: () => {}, ...def });
+
+  it('need hands over a dependsOn value and refuses a name not in dependsOn, or one that provided nothing, with a coded error', async () => {
+    const got: unknown[] = [];
+    const errors: unknown[] = [];
+    const attempt = (fn: () => unknown) => {
+      try {
+        got.push(fn());
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    const host = new PluginHost(profile, 1000);
+    await host.start(
+      [
+        plugin({ name: 'base', setup: (ctx) => ctx.provide('value') }),
+        plugin({ name: 'silent' }),
+        plugin({
+          name: 'user',
+          dependsOn: ['base', 'silent'],
+          optionalDependsOn: ['extra'],
+          setup: (ctx) => {
+            attempt(() => ctx.need('base'));
+            attempt(() => ctx.need('extra')); // optional: not for need
+            attempt(() => ctx.need('silent')); // runs, provides nothing
+          },
+        }),
+      ],
+      none,
+    );
+    expect(got).toEqual(['value']);
+    expect(errors).toHaveLength(2);
+    for (const error of errors) expect(error).toMatchObject({ code: 'PPERF_ERR_PLUGIN_DEPENDENCY' });
+    expect(errors[0]).toBeInstanceOf(PerfError);
+    expect(String(errors[0])).toContain('without declaring it in `dependsOn`');
+    expect(String(errors[1])).toContain('provides nothing');
+  });
+
+  it('use refuses a plugin declared in neither list', async () => {
+    const host = new PluginHost(profile, 1000);
+    await host.start([plugin({ name: 'nosy', setup: (ctx) => void ctx.use('heap-budget') })], none);
+    expect(host.status.get('nosy')).toMatchObject({ state: 'failed', reason: expect.stringContaining('without declaring it in `optionalDependsOn`') });
+  });
+
+  it("every plugin reads through use/need only plugins it declares (the host checks it only when the call runs, e.g. per request)", () => {
+    const root = path.resolve(import.meta.dirname, '../../plugins');
+    const undeclared: string[] = [];
+    for (const definition of plugins) {
+      const folder = path.join(root, definition.name);
+      if (!fs.existsSync(folder)) continue; // telemetry lives in src/telemetry and reads no plugin
+      const declared = new Set([...(definition.dependsOn ?? []), ...(definition.optionalDependsOn ?? [])]);
+      for (const file of fs.readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+        const source = fs.readFileSync(path.join(folder, file), 'utf8');
+        for (const match of source.matchAll(/ctx\.(?:use|need)<[^>]*>\('([^']+)'\)/g)) if (!declared.has(match[1]!)) undeclared.push(`${definition.name}/${file}: ${match[1]}`);
+      }
+    }
+    expect(undeclared).toEqual([]);
   });
 });

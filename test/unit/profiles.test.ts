@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { autoProfile, checkCustomProfiles, namedProfiles, resolveProfile, type MachineFacts } from '../../src/profiles.js';
+import { builtinPlugins } from '../../src/builtin.js';
+import { optionsMarkdown } from '../../src/docs.js';
+import { autoProfile, checkCustomProfiles, customProfileSchema, customProfilesSchema, namedProfiles, resolveProfile, type MachineFacts } from '../../src/profiles.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -108,13 +110,23 @@ describe('profile figures', () => {
     const problems = checkCustomProfiles({ a: { extends: 'nope', connections: -1, colour: 3 }, b: { intent: 'fast', constrained: 1 }, c: { pgPoolMax: 4, cacheL1Bytes: 1 } });
     expect(problems).toHaveLength(7);
     const text = problems.join('\n');
-    expect(text).toMatch(/profiles\.a\.extends: must name a built-in profile/);
-    expect(text).toMatch(/profiles\.a\.connections: must be a number/);
-    expect(text).toMatch(/profiles\.a\.colour: unknown profile figure/);
-    expect(text).toMatch(/profiles\.b\.intent: must be one of safe, tuned/);
-    expect(text).toMatch(/profiles\.b\.constrained: must be true or false/);
+    expect(text).toMatch(/profiles\.a\.extends: expected one of "auto", "container-512m"/);
+    expect(text).toMatch(/profiles\.a\.connections: must be ≥ 0/);
+    expect(text).toMatch(/profiles\.a\.colour: unknown option "colour" \(known: extends, memoryBytes/);
+    expect(text).toMatch(/profiles\.b\.intent: expected one of "safe", "tuned"/);
+    expect(text).toMatch(/profiles\.b\.constrained: expected true or false/);
     expect(text).toMatch(/profiles\.c\.pgPoolMax: .*`pg-pool\.max`/);
     expect(text).toMatch(/profiles\.c\.cacheL1Bytes: .*`cache\.l1Bytes`/);
     expect(checkCustomProfiles(undefined)).toEqual([]);
+    expect(checkCustomProfiles([])).toEqual([expect.stringMatching(/^profiles: expected an object of named entries/)]);
+    expect(checkCustomProfiles({ a: 3 })).toEqual(['profiles.a: expected an object']);
+  });
+
+  it('are checked by one schema, which also gives their rows in the options table', () => {
+    expect(Object.keys(customProfileSchema.fields).sort()).toEqual(['connections', 'constrained', 'cpus', 'extends', 'intent', 'maxOldSpaceMb', 'maxSemiSpaceMb', 'memoryBytes', 'uvThreadpoolSize']);
+    // Every figure of a profile is a field, so a new figure cannot be left out of the check.
+    expect(Object.keys(customProfileSchema.fields).filter((k) => k !== 'extends').sort()).toEqual(Object.keys(namedProfiles['server-16g']!).sort());
+    expect(customProfilesSchema.check({ big: { extends: 'server-16g', cpus: 4 } }, ['profiles'], [])).toEqual({ big: { extends: 'server-16g', cpus: 4 } });
+    expect(optionsMarkdown(builtinPlugins)).toContain('| `profiles.<name>.memoryBytes` |');
   });
 });

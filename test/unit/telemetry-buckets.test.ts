@@ -119,7 +119,7 @@ describe('PPERF_WRN_065', () => {
       dependsOn: ['telemetry'],
       schema: s.object({}),
       setup(ctx) {
-        ctx.use<Telemetry>('telemetry').meter.createHistogram('probe.duration');
+        ctx.need<Telemetry>('telemetry').meter.createHistogram('probe.duration');
       },
     });
     const runtime = await start({ plugins: [telemetry, probe], config: { telemetry: { metricsExporter: 'none', buckets: { 'probe.duration': [1], 'typo.duration': [1] } } }, handleSignals: false });
