@@ -148,10 +148,11 @@ export class PluginHost {
         return this.provided_.get(name) as T;
       },
       use: <T>(name: string) => {
-        if (!plugin.optionalDependsOn?.includes(name) && !plugin.dependsOn?.includes(name)) {
-          throw new PerfError('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" uses "${name}" without declaring it in \`optionalDependsOn\``);
+        if (!plugin.optionalDependsOn?.includes(name)) {
+          const hint = plugin.dependsOn?.includes(name) ? ' (it is in `dependsOn`: read it with `need`)' : '';
+          throw new PerfError('PPERF_ERR_PLUGIN_DEPENDENCY', `plugin "${plugin.name}" uses "${name}" without declaring it in \`optionalDependsOn\`${hint}`);
         }
-        return this.provided_.get(name) as T;
+        return this.provided_.get(name) as T | undefined;
       },
       provide: (value) => void this.provided_.set(plugin.name, value),
       onModuleLoad: (name, fn) => {

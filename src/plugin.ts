@@ -28,12 +28,10 @@ export interface PluginContext {
   need<T>(plugin: string): T;
   /**
    * The value an `optionalDependsOn` plugin passed to `provide`, or undefined while it does not run, e.g.
-   * `ctx.use<HeapBudget>('heap-budget')?.state()`. A name declared in neither list throws.
-   *
-   * Returns `T` for now: plugins/pg and plugins/pg-pool still read their `dependsOn` through it. Once they
-   * call `need`, this becomes `T | undefined` (and `use` of a `dependsOn` name is refused).
+   * `ctx.use<HeapBudget>('heap-budget')?.state()`. A name not in `optionalDependsOn` throws (a `dependsOn`
+   * one is read with `need`).
    */
-  use<T>(plugin: string): T;
+  use<T>(plugin: string): T | undefined;
   /** Makes a value available to plugins that depend on this one. */
   provide(value: unknown): void;
   /** The plugins' states and their effective options, secrets redacted: for diagnostics. */

@@ -24,7 +24,7 @@ const NOT_FOLLOWING: TableFollowing = { follow: () => {}, unfollow: () => {} };
 
 export function followTables(ctx: PluginContext, engine: Engine, options: CacheOptions, out: { inTransaction: ((client: object) => boolean) | undefined }): TableFollowing {
   if (!options.tables) return NOT_FOLLOWING;
-  const pg = ctx.use<PgInstrumentation | undefined>('pg');
+  const pg = ctx.use<PgInstrumentation>('pg');
   if (pg === undefined || typeof pg.onQueryStart !== 'function') {
     if (options.functions.length > 0) {
       ctx.log.warn(WRN_NO_TABLES, 'cache: the pg plugin is not running, so writes do not invalidate cached entries; only TTLs, tags and invalidatedBy end them');

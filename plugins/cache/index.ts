@@ -67,7 +67,7 @@ function start(ctx: PluginContext, options: CacheOptions): { engine: Engine; clo
   const tables = { inTransaction: undefined as ((client: object) => boolean) | undefined };
   const engine = new Engine(engineOptions(options, { store: undefined, log: ctx.log, inTransaction: (client) => tables.inTransaction?.(client) ?? false }));
   registerMetrics(telemetry.meter, engine);
-  const unfollowHeap = followHeapBudget(ctx.use<HeapBudget | undefined>('heap-budget'), engine.l1, ctx.log);
+  const unfollowHeap = followHeapBudget(ctx.use<HeapBudget>('heap-budget'), engine.l1, ctx.log);
   const following = followTables(ctx, engine, options, tables);
   wrapConfigured(ctx, engine, options.functions);
 

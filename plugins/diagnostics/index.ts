@@ -56,9 +56,9 @@ export default definePlugin({
     const handlers = createHandlers(ctx, options, {
       gc,
       loop,
-      heapBudget: () => ctx.use<HeapBudget | undefined>('heap-budget'),
-      pg: () => ctx.use<PgInstrumentation | undefined>('pg'),
-      cache: () => ctx.use<CachePlugin | undefined>('cache'),
+      heapBudget: () => ctx.use<HeapBudget>('heap-budget'),
+      pg: () => ctx.use<PgInstrumentation>('pg'),
+      cache: () => ctx.use<CachePlugin>('cache'),
       runtimeInfo: () => ctx.runtimeInfo(),
     }, inFlight);
 

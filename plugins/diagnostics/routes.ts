@@ -65,7 +65,7 @@ export function createHandlers(ctx: PluginContext, options: DiagnosticsOptions, 
   const heapSnapshot: Handler = (_request, response) => {
     const heap = v8.getHeapStatistics();
     const fit = heapSnapshotFit({
-      budgetState: ctx.use<HeapBudget | undefined>('heap-budget')?.state(),
+      budgetState: ctx.use<HeapBudget>('heap-budget')?.state(),
       heapUsed: heap.used_heap_size,
       rss: process.memoryUsage.rss(),
       cgroupLimit: readCgroupLimit(),

@@ -43,8 +43,8 @@ const plugin = definePlugin({
   schema,
   profileDefaults: profilePool,
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
-    const pg = ctx.use<PgInstrumentation>('pg');
+    const telemetry = ctx.need<Telemetry>('telemetry');
+    const pg = ctx.need<PgInstrumentation>('pg');
     const serviceName = telemetry.serviceName;
     // knex keeps its own pool of pg.Clients: reported by the pg plugin beside the pg.Pools, as knex's.
     const knexPools = new KnexPools((pool, foreign) => void pg.trackPool(pool, foreign));

@@ -182,7 +182,7 @@ export default definePlugin({
   modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,
   setup(ctx, options) {
-    const telemetry = ctx.use<Telemetry>('telemetry');
+    const telemetry = ctx.need<Telemetry>('telemetry');
     const tracer = telemetry.tracer;
     const duration = telemetry.meter.createHistogram(sc.METRIC_DB_CLIENT_OPERATION_DURATION, {
       description: 'Duration of database client operations.',
