@@ -3,6 +3,8 @@ import http from 'node:http';
 import net from 'node:net';
 import pg from 'pg';
 import knex from 'knex';
+import Fastify, { type FastifyRequest } from 'fastify';
+import { makeEngine } from '../fixtures/cache-helpers.js';
 import { argsKey, functionKey, l2Key, MAX_ARG_TEXT, scan, UnkeyableError } from '../../plugins/cache/keys.js';
 import { classifyArg, DATA, HANDLE, CALLBACK, keyFromPaths, notDataReason } from '../../plugins/cache/args.js';
 import { parseDuration } from '../../plugins/cache/duration.js';
@@ -93,6 +95,32 @@ describe('connection handles and contexts are left out of the key', () => {
     expect(scan.handles).toBe(0);
     void a.end();
     void b.end();
+  });
+
+  it('leaves a Fastify request out of the key: two requests for the same id share one entry', async () => {
+    const engine = makeEngine();
+    let calls = 0;
+    const getPlan = engine.cached(async (request: FastifyRequest, id: number) => ({ id, calls: ++calls, route: request.routeOptions.url }), { ttl: '1m' });
+    const app = Fastify();
+    const seen: FastifyRequest[] = [];
+    app.get('/plans/:id', async (request) => {
+      seen.push(request);
+      return getPlan(request, Number((request.params as { id: string }).id));
+    });
+    try {
+      const first = (await app.inject('/plans/7?a=1')).json();
+      const second = (await app.inject('/plans/7?b=2')).json();
+      const other = (await app.inject('/plans/8')).json();
+      expect(first).toEqual({ id: 7, calls: 1, route: '/plans/:id' });
+      expect(second).toEqual(first); // the second request, a different object, hit the first's entry
+      expect(other).toEqual({ id: 8, calls: 2, route: '/plans/:id' });
+      expect(seen[0]).not.toBe(seen[1]);
+      expect(classifyArg(seen[0], false)).toBe(HANDLE);
+      expect(argsKey([seen[0], 7])).toBe(argsKey([seen[1], 7]));
+      expect(scan.handles).toBe(0b1);
+    } finally {
+      await app.close();
+    }
   });
 
   it('picks key arguments by position or path', () => {
