@@ -63,6 +63,8 @@ export default definePlugin({
     /**
      * `final`: the response has finished, so a framework's router that found no route has had its chance
      * and the request is `ROUTE_UNMATCHED`; during the request (the request scope's `route()`) it may yet.
+     * Configured templates are the route list of a server without a router: a request none matches is
+     * unmatched too, so scanners on a plain `node:http` server stay one bounded, visible series.
      */
     const routeOf = (request: ChannelMessage['request'] & Tagged, final: boolean): string | undefined => {
       const known = request[kRoute];
@@ -76,7 +78,7 @@ export default definePlugin({
       if (expressRoute !== undefined) return expressRoute;
       const template = matcher.empty ? undefined : matcher.match(request.url ?? '/');
       if (template !== undefined) return template;
-      return final && expressHandled(request) ? sc.ROUTE_UNMATCHED : undefined;
+      return final && (!matcher.empty || expressHandled(request)) ? sc.ROUTE_UNMATCHED : undefined;
     };
     const currentRoute = (request: ChannelMessage['request'] & Tagged): string | undefined => routeOf(request, false);
 

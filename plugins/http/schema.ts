@@ -17,7 +17,7 @@ const fields = {
     .array(s.string({ startsWith: '/' }), { max: 1000 })
     .default([])
     .describe(
-      'Route templates (`/users/:id/plans`, `*` for a rest) for servers whose framework reports no route (plain `node:http`). Express, Fastify and Nest routes are found without it. Requests that match none get no `http.route` (not `_UNMATCHED`: a list of templates is not a router).',
+      'Route templates (`/users/:id/plans`, `*` for a rest) for servers whose framework reports no route (plain `node:http`). Express, Fastify and Nest routes are found without it. Once any template is set, a request that matches none (and that no framework routed) is recorded as `http.route="_UNMATCHED"`, as on Express and Fastify; with none set such requests get no `http.route`.',
     ),
   maxRoutes: s
     .integer({ min: 1, max: 10000 })

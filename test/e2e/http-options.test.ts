@@ -87,11 +87,19 @@ describe('the unmatched bucket', () => {
     for (const probe of ['wp-login', '.env', 'admin', 'example.com']) expect(lines.join('\n')).not.toContain(probe);
   });
 
-  it('is not used on a plain node:http server, with or without route templates', async () => {
-    const { app, metricsPort } = await start(plainApp, { PLANDEX_PERF_HTTP_ROUTES: '/t/:tenant/orders/:orderId' });
-    await send(app, [['/t/acme/orders/1', 200], ['/wp-login.php', 404], ['/health', 200]]);
-    const lines = await linesAfter(metricsPort, 3);
-    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ '200 /t/:tenant/orders/:orderId': 1, '404 -': 1, '200 -': 1 });
+  it('holds the requests no template matched on a plain node:http server with http.routes set', async () => {
+    const { app, metricsPort } = await start(plainApp, { PLANDEX_PERF_HTTP_ROUTES: '/t/:tenant/orders/:orderId', PLANDEX_PERF_HTTP_MAX_ROUTES: '1' });
+    await send(app, [['/t/acme/orders/1', 200], ['/wp-login.php', 404], ['/.env', 404], ['/health', 200]]);
+    const lines = await linesAfter(metricsPort, 4);
+    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ '200 /t/:tenant/orders/:orderId': 1, '404 _UNMATCHED': 2, '200 _UNMATCHED': 1 });
+    for (const probe of ['wp-login', '.env', 'health']) expect(lines.join('\n')).not.toContain(probe);
+  });
+
+  it('is not used on a plain node:http server without route templates: no http.route', async () => {
+    const { app, metricsPort } = await start(plainApp, {});
+    await send(app, [['/t/acme/orders/1', 200], ['/wp-login.php', 404]]);
+    const lines = await linesAfter(metricsPort, 2);
+    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ '200 -': 1, '404 -': 1 });
     expect(lines.join('\n')).not.toContain('_UNMATCHED');
   });
 });
