@@ -5,7 +5,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attrib
 import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type HttpRequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
-import { pathMatcher } from '../../src/paths.js';
+import { pathPatternMatcher } from '../../src/paths.js';
 import { AttributeSets } from '../../src/attribute-sets.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
@@ -50,7 +50,7 @@ export default definePlugin({
     const matcher = new RouteMatcher(options.routes);
     const boundRoute = boundedLabel('routes', options.maxRoutes);
     const express = new ExpressRoutes();
-    const isExcluded = options.exclude.length > 0 ? pathMatcher(options.exclude) : undefined;
+    const isExcluded = options.exclude.length > 0 ? pathPatternMatcher(options.exclude) : undefined;
     const excludedRequests =
       isExcluded && options.countExcluded
         ? telemetry.meter.createCounter(sc.METRIC_HTTP_SERVER_EXCLUDED_REQUESTS, { description: 'HTTP server requests left out of the metrics and traces by http.exclude.', unit: '{request}' })

@@ -12,6 +12,9 @@ function matching(pattern: RegExp, expected: string): Field<string> {
   });
 }
 
+/** An exclusion: a path (`/health`) or a wildcard pattern (`*.css`, `/static/*.js`); see `src/paths.ts`. */
+const EXCLUDE_PATTERN = /^(?:\/|\*)/;
+
 const fields = {
   routes: s
     .array(s.string({ startsWith: '/' }), { max: 1000 })
@@ -24,10 +27,10 @@ const fields = {
     .default(200)
     .describe('Bound on distinct `http.route` values; further routes are recorded as `_OTHER` (warned once). `_UNMATCHED` does not count against it.'),
   exclude: s
-    .array(s.string({ startsWith: '/' }), { max: 100 })
+    .array(matching(EXCLUDE_PATTERN, 'a path starting with "/" or a pattern starting with "/" or "*"'), { max: 100 })
     .default([])
     .describe(
-      'Paths whose requests get no metric and no span: a path matches itself and everything below it (`/health` matches `/health/db`, not `/healthz`), the query string is ignored. E.g. `/health,/ready`. The preload\'s own metrics server is on its own port and never measured, so `/metrics` needs no entry. `OTEL_EXCLUDED_HTTP_URLS` is not read (warning PPERF_WRN_060).',
+      'Paths whose requests get no metric and no span, the query string ignored. A path matches itself and everything below it (`/health` matches `/health/db`, not `/healthz`); an entry with `*` is a pattern for the whole path, `*` standing for any characters, `/` included (`*.css`: every path ending in `.css`; `/static/*.js`: every `.js` below `/static/`). E.g. `/health,/ready,*.css`. The preload\'s own metrics server is on its own port and never measured, so `/metrics` needs no entry. `OTEL_EXCLUDED_HTTP_URLS` is not read (warning PPERF_WRN_060).',
     ),
   countExcluded: s
     .boolean()

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, root, scrape, startApp, startOtlpCollector, sumSamples, waitFor, type App, type OtlpSpan } from './helpers.js';
@@ -73,6 +75,50 @@ describe.each([
     const lines = await linesAfter(metricsPort, 1);
     expect(series(lines, ['http_route'])).toEqual({ [order]: 1 });
     expect(lines.join('\n')).not.toContain('excluded');
+  });
+});
+
+describe.each([
+  { name: 'Express 5', script: expressApp, order: '/t/:tenant/orders/:orderId' },
+  { name: 'plain node:http', script: plainApp, order: '-' },
+])('excluded patterns on $name', ({ script, order }) => {
+  const assets: [string, number][] = [
+    ['/site.css', 404],
+    ['/a/b/theme.css?v=3', 404],
+    ['/static/app.js', 404],
+    ['/static/js/vendor.js', 404],
+  ];
+  // Not excluded: a prefix is not a suffix, and `/static/*.js` needs both its ends.
+  const kept: [string, number][] = [
+    ['/site.css.map', 404],
+    ['/static/app.json', 404],
+    ['/t/acme/orders/1', 200],
+  ];
+  const check = async (app: App, metricsPort: number) => {
+    await send(app, [...healthChecks, ...assets, ...kept]);
+    const lines = await linesAfter(metricsPort, kept.length, healthChecks.length + assets.length);
+    const unmatched = order === '-' ? '-' : '_UNMATCHED';
+    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ [`404 ${unmatched}`]: 2, [`200 ${order}`]: 1 });
+    expect(sumSamples(lines, 'http_server_excluded_requests_total')).toBe(healthChecks.length + assets.length);
+  };
+
+  it('PLANDEX_PERF_HTTP_EXCLUDE takes `*.css` and `/static/*.js` next to prefixes', async () => {
+    const { app, metricsPort } = await start(script, { PLANDEX_PERF_HTTP_EXCLUDE: '/health,/ready,*.css,/static/*.js' });
+    await check(app, metricsPort);
+    expect(app.stderr()).not.toContain('PPERF_ERR_CONFIG');
+  });
+
+  it('the config file takes them too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-exclude-'));
+    try {
+      const config = path.join(dir, 'plandex-perf.config.json');
+      fs.writeFileSync(config, JSON.stringify({ http: { exclude: ['/health', '/ready', '*.css', '/static/*.js'] } }));
+      const { app, metricsPort } = await start(script, { PLANDEX_PERF_CONFIG: config });
+      await check(app, metricsPort);
+      expect(app.stderr()).not.toContain('PPERF_ERR_CONFIG');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
