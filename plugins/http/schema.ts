@@ -45,7 +45,7 @@ const fields = {
   maxAttributeValues: s
     .integer({ min: 1, max: 1000 })
     .default(50)
-    .describe('Bound on distinct values of each attribute in `attributes`: the first values seen are kept, later ones are `_OTHER` (warning PPERF_WRN_002, once per attribute). Values longer than 64 characters are `_OTHER` too.'),
+    .describe('Bound on distinct values of each attribute in `attributes`: the first values seen are kept, later ones are `_OTHER` (warning PPERF_WRN_002, once per attribute); a value with no request for `telemetry.staleSeriesAfterMs` frees its place for a new one (never when that is 0). Values longer than 64 characters are `_OTHER` too.'),
 };
 
 export const schema = s.object(fields);

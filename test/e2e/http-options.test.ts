@@ -177,6 +177,28 @@ describe.each<{ name: string; script: string; env: Record<string, string> }>([
     expect(app.stderr()).toContain('PPERF_WRN_002');
   });
 
+  it('free the place of a value quiet for the stale-series time: a later tenant gets its own label', async () => {
+    const { app, metricsPort } = await start(script, {
+      ...env,
+      PLANDEX_PERF_HTTP_ATTRIBUTES: 'tenant.id=header:x-tenant-id',
+      PLANDEX_PERF_HTTP_MAX_ATTRIBUTE_VALUES: '1',
+      PLANDEX_PERF_TELEMETRY_STALE_SERIES_AFTER_MS: '1000',
+    });
+    await send(app, [
+      ['/t/acme/orders/1', 200, { 'x-tenant-id': 'acme' }],
+      ['/t/acme/orders/1', 200, { 'x-tenant-id': 'globex' }], // the bound is full
+    ]);
+    expect(series(await linesAfter(metricsPort, 2), ['tenant_id'])).toEqual({ acme: 1, _OTHER: 1 });
+    // Once acme's series has gone stale (it leaves /metrics), its place is free.
+    await waitFor(async () => !(await scrape(metricsPort)).some((l) => l.includes('tenant_id="acme"')), 10_000);
+    await send(app, [['/t/acme/orders/1', 200, { 'x-tenant-id': 'globex' }]]);
+    const lines = await waitFor(async () => {
+      const l = await scrape(metricsPort);
+      return l.some((line) => line.includes('tenant_id="globex"')) ? l : undefined;
+    });
+    expect(series(lines, ['tenant_id'])['globex']).toBe(1);
+  }, 20_000);
+
   it('are off by default: no header or parameter value reaches a label', async () => {
     const { app, metricsPort } = await start(script, env);
     await send(app, [['/t/acme/orders/1', 200, { 'x-tenant-id': 'globex' }]]);
