@@ -196,7 +196,7 @@ describe.each<{ name: string; script: string; env: Record<string, string> }>([
       const l = await scrape(metricsPort);
       return l.some((line) => line.includes('tenant_id="globex"')) ? l : undefined;
     });
-    expect(series(lines, ['tenant_id'])['globex']).toBe(1);
+    expect(series(lines, ['tenant_id']).globex).toBe(1);
   }, 20_000);
 
   it('are off by default: no header or parameter value reaches a label', async () => {

@@ -138,9 +138,10 @@ describe('docker/compose.yml', () => {
 
     // Grafana: the Prometheus datasource sends `trace_id` (the exemplar label openmetrics.ts writes) to a provisioned trace datasource on that backend.
     const dir = path.join(dockerDir, 'grafana/provisioning/datasources');
-    const datasources = fs.readdirSync(dir).flatMap((file) => readYaml(path.join(dir, file)).datasources as Record<string, any>[]);
+    type Datasource = { uid: string; type: string; url: string; jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid?: string }[] } };
+    const datasources = fs.readdirSync(dir).flatMap((file) => readYaml(path.join(dir, file)).datasources as Datasource[]);
     const prometheus = datasources.find((d) => d.type === 'prometheus')!;
-    const destinations = prometheus.jsonData.exemplarTraceIdDestinations as { name: string; datasourceUid?: string }[];
+    const destinations = prometheus.jsonData?.exemplarTraceIdDestinations ?? [];
     const link = destinations.find((d) => d.name === 'trace_id');
     expect(link, 'no exemplarTraceIdDestinations entry for trace_id').toBeDefined();
     const traces = datasources.find((d) => d.uid === link!.datasourceUid);
