@@ -66,8 +66,16 @@ export function resetIds() {
  *   stack?: boolean, decimals?: number, links?: Link[], thresholds?: { value: number, color: string }[] }} PanelOptions
  */
 
-/** @param {Query[]} queries */
-function targets(queries) {
+/** True for a latency quantile read from a histogram's buckets (what `quantile()` writes). */
+export const isHistogramQuantile = (/** @type {string} */ expr) => expr.startsWith('histogram_quantile(');
+
+/**
+ * @param {Query[]} queries
+ * @param {{ exemplars?: boolean }} [options]  `exemplars`: ask Prometheus for the exemplars of the
+ *   histogram quantiles, so each slow bucket shows as a point that links to its trace (the data source's
+ *   `exemplarTraceIdDestinations`). Only a time series panel can draw them.
+ */
+function targets(queries, { exemplars = false } = {}) {
   return queries.map((query, index) => ({
     refId: String.fromCharCode(65 + index),
     datasource: DATASOURCE,
@@ -75,6 +83,7 @@ function targets(queries) {
     expr: query.expr,
     legendFormat: query.legend ?? '__auto',
     range: true,
+    ...(exemplars && isHistogramQuantile(query.expr) ? { exemplar: true } : {}),
   }));
 }
 
@@ -114,7 +123,7 @@ export function timeseries(options, queries) {
     datasource: DATASOURCE,
     gridPos: { x: 0, y: 0, w: options.w ?? 12, h: options.h ?? 8 },
     links: panelLinks(options.links),
-    targets: targets(queries),
+    targets: targets(queries, { exemplars: true }),
     fieldConfig: {
       defaults: {
         unit: options.unit ?? 'short',

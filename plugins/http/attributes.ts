@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { boundedLabel } from '../../src/bounded.js';
+import { boundedLabel, type BoundedLabelOptions } from '../../src/bounded.js';
 import { OTHER } from './semconv.js';
 
 /**
@@ -38,14 +38,15 @@ export interface AttributeInput {
 
 /**
  * Reads the configured attributes of a request, each bounded on its own (`src/bounded.ts`): the first
- * `max` distinct values pass, later ones are `_OTHER`. A missing or empty value leaves the attribute out.
+ * `max` distinct values pass, later ones are `_OTHER`; a value unseen for `bound.forgetAfterMs` (the
+ * stale-series time) frees its place. A missing or empty value leaves the attribute out.
  */
 export class RequestAttributes {
   private readonly entries: { source: AttributeSource; bound: (value: string) => string }[];
   readonly usesParams: boolean;
 
-  constructor(sources: readonly AttributeSource[], max: number) {
-    this.entries = sources.map((source) => ({ source, bound: boundedLabel(`values of the http attribute ${source.attribute}`, max) }));
+  constructor(sources: readonly AttributeSource[], max: number, bound: BoundedLabelOptions = {}) {
+    this.entries = sources.map((source) => ({ source, bound: boundedLabel(`values of the http attribute ${source.attribute}`, max, bound) }));
     this.usesParams = sources.some((s) => s.from === 'param');
   }
 

@@ -2,10 +2,10 @@ import { performance } from 'node:perf_hooks';
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
-import { definePlugin, type Telemetry } from '../../src/plugin.js';
+import { definePlugin, type RuntimeInfo, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type HttpRequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
-import { pathMatcher } from '../../src/paths.js';
+import { pathPatternMatcher } from '../../src/paths.js';
 import { AttributeSets } from '../../src/attribute-sets.js';
 import { schema } from './schema.js';
 import { RouteMatcher } from './routes.js';
@@ -50,12 +50,13 @@ export default definePlugin({
     const matcher = new RouteMatcher(options.routes);
     const boundRoute = boundedLabel('routes', options.maxRoutes);
     const express = new ExpressRoutes();
-    const isExcluded = options.exclude.length > 0 ? pathMatcher(options.exclude) : undefined;
+    const isExcluded = options.exclude.length > 0 ? pathPatternMatcher(options.exclude) : undefined;
     const excludedRequests =
       isExcluded && options.countExcluded
         ? telemetry.meter.createCounter(sc.METRIC_HTTP_SERVER_EXCLUDED_REQUESTS, { description: 'HTTP server requests left out of the metrics and traces by http.exclude.', unit: '{request}' })
         : undefined;
-    const extra = new RequestAttributes(parseAttributeSpecs(options.attributes), options.maxAttributeValues);
+    // A tenant gone quiet for the stale-series time has left /metrics; its place goes to the next one.
+    const extra = new RequestAttributes(parseAttributeSpecs(options.attributes), options.maxAttributeValues, { forgetAfterMs: staleSeriesAfterMs(ctx.runtimeInfo()) });
     if (process.env.OTEL_EXCLUDED_HTTP_URLS !== undefined) {
       ctx.log.once('http:otel-excluded', 'warn', 'PPERF_WRN_060', 'OTEL_EXCLUDED_HTTP_URLS is not read (not in the OpenTelemetry specification); set PLANDEX_PERF_HTTP_EXCLUDE instead');
     }
@@ -63,6 +64,8 @@ export default definePlugin({
     /**
      * `final`: the response has finished, so a framework's router that found no route has had its chance
      * and the request is `ROUTE_UNMATCHED`; during the request (the request scope's `route()`) it may yet.
+     * Configured templates are the route list of a server without a router: a request none matches is
+     * unmatched too, so scanners on a plain `node:http` server stay one bounded, visible series.
      */
     const routeOf = (request: ChannelMessage['request'] & Tagged, final: boolean): string | undefined => {
       const known = request[kRoute];
@@ -76,7 +79,7 @@ export default definePlugin({
       if (expressRoute !== undefined) return expressRoute;
       const template = matcher.empty ? undefined : matcher.match(request.url ?? '/');
       if (template !== undefined) return template;
-      return final && expressHandled(request) ? sc.ROUTE_UNMATCHED : undefined;
+      return final && (!matcher.empty || expressHandled(request)) ? sc.ROUTE_UNMATCHED : undefined;
     };
     const currentRoute = (request: ChannelMessage['request'] & Tagged): string | undefined => routeOf(request, false);
 
@@ -161,6 +164,15 @@ export default definePlugin({
     };
   },
 });
+
+/**
+ * The telemetry's `staleSeriesAfterMs`, read from its effective options as diagnostics reads its
+ * `metricsHost` (the `Telemetry` contract does not carry it); 0, never forget, when it is not there.
+ */
+function staleSeriesAfterMs(info: RuntimeInfo): number {
+  const ms = info.options.telemetry?.staleSeriesAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms : 0;
+}
 
 /** The attributes of one finished request, without the configured extra ones. */
 function requestAttributes(route: string | undefined, method: string, status: number, scheme: string): Attributes {

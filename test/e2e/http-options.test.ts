@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, root, scrape, startApp, startOtlpCollector, sumSamples, waitFor, type App, type OtlpSpan } from './helpers.js';
@@ -76,6 +78,50 @@ describe.each([
   });
 });
 
+describe.each([
+  { name: 'Express 5', script: expressApp, order: '/t/:tenant/orders/:orderId' },
+  { name: 'plain node:http', script: plainApp, order: '-' },
+])('excluded patterns on $name', ({ script, order }) => {
+  const assets: [string, number][] = [
+    ['/site.css', 404],
+    ['/a/b/theme.css?v=3', 404],
+    ['/static/app.js', 404],
+    ['/static/js/vendor.js', 404],
+  ];
+  // Not excluded: a prefix is not a suffix, and `/static/*.js` needs both its ends.
+  const kept: [string, number][] = [
+    ['/site.css.map', 404],
+    ['/static/app.json', 404],
+    ['/t/acme/orders/1', 200],
+  ];
+  const check = async (app: App, metricsPort: number) => {
+    await send(app, [...healthChecks, ...assets, ...kept]);
+    const lines = await linesAfter(metricsPort, kept.length, healthChecks.length + assets.length);
+    const unmatched = order === '-' ? '-' : '_UNMATCHED';
+    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ [`404 ${unmatched}`]: 2, [`200 ${order}`]: 1 });
+    expect(sumSamples(lines, 'http_server_excluded_requests_total')).toBe(healthChecks.length + assets.length);
+  };
+
+  it('PLANDEX_PERF_HTTP_EXCLUDE takes `*.css` and `/static/*.js` next to prefixes', async () => {
+    const { app, metricsPort } = await start(script, { PLANDEX_PERF_HTTP_EXCLUDE: '/health,/ready,*.css,/static/*.js' });
+    await check(app, metricsPort);
+    expect(app.stderr()).not.toContain('PPERF_ERR_CONFIG');
+  });
+
+  it('the config file takes them too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-exclude-'));
+    try {
+      const config = path.join(dir, 'plandex-perf.config.json');
+      fs.writeFileSync(config, JSON.stringify({ http: { exclude: ['/health', '/ready', '*.css', '/static/*.js'] } }));
+      const { app, metricsPort } = await start(script, { PLANDEX_PERF_CONFIG: config });
+      await check(app, metricsPort);
+      expect(app.stderr()).not.toContain('PPERF_ERR_CONFIG');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the unmatched bucket', () => {
   it('holds the requests Express matched to no route, and stays one series however many paths', async () => {
     const { app, metricsPort } = await start(expressApp, { PLANDEX_PERF_HTTP_MAX_ROUTES: '1' });
@@ -87,11 +133,19 @@ describe('the unmatched bucket', () => {
     for (const probe of ['wp-login', '.env', 'admin', 'example.com']) expect(lines.join('\n')).not.toContain(probe);
   });
 
-  it('is not used on a plain node:http server, with or without route templates', async () => {
-    const { app, metricsPort } = await start(plainApp, { PLANDEX_PERF_HTTP_ROUTES: '/t/:tenant/orders/:orderId' });
-    await send(app, [['/t/acme/orders/1', 200], ['/wp-login.php', 404], ['/health', 200]]);
-    const lines = await linesAfter(metricsPort, 3);
-    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ '200 /t/:tenant/orders/:orderId': 1, '404 -': 1, '200 -': 1 });
+  it('holds the requests no template matched on a plain node:http server with http.routes set', async () => {
+    const { app, metricsPort } = await start(plainApp, { PLANDEX_PERF_HTTP_ROUTES: '/t/:tenant/orders/:orderId', PLANDEX_PERF_HTTP_MAX_ROUTES: '1' });
+    await send(app, [['/t/acme/orders/1', 200], ['/wp-login.php', 404], ['/.env', 404], ['/health', 200]]);
+    const lines = await linesAfter(metricsPort, 4);
+    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ '200 /t/:tenant/orders/:orderId': 1, '404 _UNMATCHED': 2, '200 _UNMATCHED': 1 });
+    for (const probe of ['wp-login', '.env', 'health']) expect(lines.join('\n')).not.toContain(probe);
+  });
+
+  it('is not used on a plain node:http server without route templates: no http.route', async () => {
+    const { app, metricsPort } = await start(plainApp, {});
+    await send(app, [['/t/acme/orders/1', 200], ['/wp-login.php', 404]]);
+    const lines = await linesAfter(metricsPort, 2);
+    expect(series(lines, ['http_response_status_code', 'http_route'])).toEqual({ '200 -': 1, '404 -': 1 });
     expect(lines.join('\n')).not.toContain('_UNMATCHED');
   });
 });
@@ -122,6 +176,28 @@ describe.each<{ name: string; script: string; env: Record<string, string> }>([
     });
     expect(app.stderr()).toContain('PPERF_WRN_002');
   });
+
+  it('free the place of a value quiet for the stale-series time: a later tenant gets its own label', async () => {
+    const { app, metricsPort } = await start(script, {
+      ...env,
+      PLANDEX_PERF_HTTP_ATTRIBUTES: 'tenant.id=header:x-tenant-id',
+      PLANDEX_PERF_HTTP_MAX_ATTRIBUTE_VALUES: '1',
+      PLANDEX_PERF_TELEMETRY_STALE_SERIES_AFTER_MS: '1000',
+    });
+    await send(app, [
+      ['/t/acme/orders/1', 200, { 'x-tenant-id': 'acme' }],
+      ['/t/acme/orders/1', 200, { 'x-tenant-id': 'globex' }], // the bound is full
+    ]);
+    expect(series(await linesAfter(metricsPort, 2), ['tenant_id'])).toEqual({ acme: 1, _OTHER: 1 });
+    // Once acme's series has gone stale (it leaves /metrics), its place is free.
+    await waitFor(async () => !(await scrape(metricsPort)).some((l) => l.includes('tenant_id="acme"')), 10_000);
+    await send(app, [['/t/acme/orders/1', 200, { 'x-tenant-id': 'globex' }]]);
+    const lines = await waitFor(async () => {
+      const l = await scrape(metricsPort);
+      return l.some((line) => line.includes('tenant_id="globex"')) ? l : undefined;
+    });
+    expect(series(lines, ['tenant_id']).globex).toBe(1);
+  }, 20_000);
 
   it('are off by default: no header or parameter value reaches a label', async () => {
     const { app, metricsPort } = await start(script, env);

@@ -27,8 +27,8 @@ describe('ESM reference app under the preload', () => {
     });
     expect(sumSamples(lines, 'http_server_request_duration_count', { http_route: '/users/:id/plans', http_response_status_code: '200' })).toBe(3);
     expect(sumSamples(lines, 'http_server_request_duration_count', { http_route: '/hello' })).toBe(1);
-    // The unmatched path is counted, without a route label and never as a raw path.
-    expect(sumSamples(lines, 'http_server_request_duration_count', { http_response_status_code: '404' })).toBe(1);
+    // The path no template matches is counted in the unmatched bucket, never as a raw path.
+    expect(sumSamples(lines, 'http_server_request_duration_count', { http_response_status_code: '404', http_route: '_UNMATCHED' })).toBe(1);
     expect(lines.some((l) => l.includes('/nope/123'))).toBe(false);
     // The scrapes themselves are not measured.
     expect(lines.some((l) => l.includes('/metrics'))).toBe(false);

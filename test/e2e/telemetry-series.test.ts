@@ -2,7 +2,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { prometheusMissing, promtoolCheckMetrics, startPrometheus } from '../integration/prometheus.js';
+import { prometheusMissing, promtoolCheckMetrics, promtoolMissing, startPrometheus } from '../integration/prometheus.js';
 import { freePort, root, startApp, sumSamples, waitFor, type App } from './helpers.js';
 import { waitForProcesses } from './cluster-helpers.js';
 
@@ -96,9 +96,35 @@ describe('exemplars', () => {
     expect(plain.text).not.toContain('trace_id');
     expect(plain.text).not.toContain('# EOF');
     expect(sumSamples(samples(plain.text), `${DURATION}_count`, { http_route: '/sleep/:ms' })).toBe(2);
+  });
+
+  it('with traces on, the Prometheus text passes promtool check metrics', async (context) => {
+    const missing = promtoolMissing();
+    if (missing) {
+      console.warn(`[telemetry-series] skipped: ${missing}`);
+      context.skip();
+    }
+    const { app, metrics } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl, OTEL_TRACES_SAMPLER_ARG: '0' });
+    await fetch(`${app.url}/sleep/30`, { headers: { traceparent: `00-${TRACE}-00f067aa0ba902b7-01` } });
+    const plain = await metrics();
+    expect(plain.text).toContain(`${DURATION}_bucket{`);
     expect(promtoolCheckMetrics(plain.text)).toEqual([]);
     // promtool 2.x reads only the Prometheus text format (an exemplar is a parse error to it), so the
     // OpenMetrics form is proven below against Prometheus' own OpenMetrics parser.
+  });
+
+  it('with traces on and telemetry.exemplars=false, OpenMetrics text carries no exemplar', async () => {
+    const { app, metrics } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl, OTEL_TRACES_SAMPLER_ARG: '1', PLANDEX_PERF_TELEMETRY_EXEMPLARS: 'false' });
+    await fetch(`${app.url}/sleep/30`, { headers: { traceparent: `00-${TRACE}-00f067aa0ba902b7-01` } });
+    await fetch(`${app.url}/sleep/30`); // sampled too (ratio 1): still no exemplar
+    const om = await metrics(OM);
+    // Nothing to carry, so the answer is the Prometheus text, as with traces off.
+    expect(om.contentType).toBe('text/plain');
+    expect(om.vary).toBeNull();
+    expect(om.text).not.toContain('trace_id');
+    expect(om.text).not.toContain('# EOF');
+    expect(sumSamples(samples(om.text), `${DURATION}_count`, { http_route: '/sleep/:ms' })).toBe(2);
+    expect(app.stderr()).toContain('traces on');
   });
 
   it('with traces off, an OpenMetrics Accept still gets the Prometheus text', async () => {

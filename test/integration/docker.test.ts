@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { root } from '../e2e/helpers.js';
+import { fromOtelEnv } from '../../src/telemetry/schema.js';
 
 const dockerDir = path.join(root, 'docker');
 const composeFile = path.join(dockerDir, 'compose.yml');
@@ -76,8 +77,8 @@ describe('docker/compose.yml', () => {
     expect(missing).toEqual([]);
   });
 
-  it('runs the stack it describes: a seeded app in 512 MB, a small PostgreSQL, a bounded Redis, Prometheus, Grafana and k6', () => {
-    expect(Object.keys(services).sort()).toEqual(['app', 'grafana', 'k6', 'postgres', 'prometheus', 'redis', 'seed']);
+  it('runs the stack it describes: a seeded app in 512 MB, a small PostgreSQL, a bounded Redis, Prometheus, Grafana, Jaeger and k6', () => {
+    expect(Object.keys(services).sort()).toEqual(['app', 'grafana', 'jaeger', 'k6', 'postgres', 'prometheus', 'redis', 'seed']);
     expect(services.app.mem_limit).toBe('512m');
     expect(services.app.depends_on.seed.condition).toBe('service_completed_successfully');
     expect(services.app.environment.OTEL_EXPORTER_PROMETHEUS_HOST).toBe('0.0.0.0');
@@ -113,6 +114,42 @@ describe('docker/compose.yml', () => {
     const dashboards = fs.readdirSync(path.join(root, 'dashboards')).filter((f) => f.endsWith('.json') && f !== 'pending-metrics.json');
     expect(mounted.sort()).toEqual(dashboards.sort());
     expect((services.grafana.volumes as string[]).some((v) => v.split(':')[1] === '/etc/grafana/provisioning')).toBe(true);
+  });
+
+  it('links a slow bucket to its trace: traces on in the app, exemplars stored by Prometheus, a trace datasource in Grafana', () => {
+    // The app: the environment the preload reads (telemetry's fromOtelEnv) turns traces on, over OTLP to the trace backend.
+    const appEnv = services.app.environment as Record<string, string>;
+    expect(fromOtelEnv(appEnv).tracesExporter).toBe('otlp');
+    expect(appEnv.PLANDEX_PERF_TELEMETRY_EXEMPLARS ?? 'true').not.toBe('false');
+    const otlp = new URL(appEnv.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? appEnv.OTEL_EXPORTER_OTLP_ENDPOINT ?? '');
+    expect(otlp.port).toBe('4318'); // OTLP/HTTP: the exporter is @opentelemetry/exporter-trace-otlp-http
+    const backend = services[otlp.hostname];
+    expect(backend, `no service ${otlp.hostname} to take the app's traces`).toBeDefined();
+    expect(backend.image).toMatch(/^(jaegertracing\/all-in-one|grafana\/tempo):/);
+    if (String(backend.image).startsWith('jaegertracing/')) expect(backend.environment.COLLECTOR_OTLP_ENABLED).toBe('true');
+    expect(Object.keys(services.app.depends_on)).toContain(otlp.hostname);
+
+    // Prometheus keeps the exemplars it scrapes (the OpenMetrics form, which it asks for first).
+    expect(services.prometheus.command).toContain('--enable-feature=exemplar-storage');
+    const scrape = readYaml(path.join(dockerDir, 'prometheus.yml'));
+    for (const config of scrape.scrape_configs as { scrape_protocols?: string[] }[]) {
+      if (config.scrape_protocols) expect(config.scrape_protocols.some((p) => p.startsWith('OpenMetricsText'))).toBe(true);
+    }
+
+    // Grafana: the Prometheus datasource sends `trace_id` (the exemplar label openmetrics.ts writes) to a provisioned trace datasource on that backend.
+    const dir = path.join(dockerDir, 'grafana/provisioning/datasources');
+    type Datasource = { uid: string; type: string; url: string; jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid?: string }[] } };
+    const datasources = fs.readdirSync(dir).flatMap((file) => readYaml(path.join(dir, file)).datasources as Datasource[]);
+    const prometheus = datasources.find((d) => d.type === 'prometheus')!;
+    const destinations = prometheus.jsonData?.exemplarTraceIdDestinations ?? [];
+    const link = destinations.find((d) => d.name === 'trace_id');
+    expect(link, 'no exemplarTraceIdDestinations entry for trace_id').toBeDefined();
+    const traces = datasources.find((d) => d.uid === link!.datasourceUid);
+    expect(traces, `no provisioned datasource with uid ${link!.datasourceUid}`).toBeDefined();
+    expect(['jaeger', 'tempo']).toContain(traces!.type);
+    expect(new URL(traces!.url).hostname).toBe(otlp.hostname);
+    expect(fs.readFileSync(path.join(root, 'src/telemetry/openmetrics.ts'), 'utf8')).toContain('{trace_id="');
+    expect(services.grafana.depends_on).toContain(otlp.hostname);
   });
 
   const composeMissing = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });

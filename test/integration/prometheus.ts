@@ -15,6 +15,12 @@ export function prometheusMissing(): string | undefined {
   return `${missing.join(' and ')} not found on PATH (Debian: apt-get install -y --no-install-recommends prometheus)`;
 }
 
+/** Why `promtool` cannot be used here, or undefined when it runs (for the tests that need it alone). */
+export function promtoolMissing(): string | undefined {
+  if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) return undefined;
+  return 'promtool not found on PATH (Debian: apt-get install -y --no-install-recommends prometheus)';
+}
+
 export interface Prometheus {
   url: string;
   /** Instant query; resolves with the API's JSON (status 'success' or 'error'). */

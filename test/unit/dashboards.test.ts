@@ -154,6 +154,29 @@ describe('dashboards: structure', () => {
   });
 });
 
+describe('dashboards: exemplars', () => {
+  it('are on for every histogram latency quantile of a time series panel, and nowhere else', () => {
+    let on = 0;
+    for (const { dashboard } of dashboards) {
+      for (const panel of panelsOf(dashboard)) {
+        for (const target of panel.targets ?? []) {
+          const where = `${dashboard.uid} / ${panel.title} / ${target.refId}`;
+          const histogram = /^histogram_quantile\(/.test(target.expr) && /_bucket"/.test(target.expr);
+          const exemplar = (target as { exemplar?: boolean }).exemplar;
+          if (histogram && panel.type === 'timeseries') {
+            expect(exemplar, `${where}: a latency panel without exemplars cannot link a slow bucket to its trace`).toBe(true);
+            on++;
+          } else {
+            // A stat panel cannot draw exemplars (asking would only add a query_exemplars call per refresh); a rate or gauge has none.
+            expect(exemplar, `${where}: exemplar on a target that has none to show`).toBeUndefined();
+          }
+        }
+      }
+    }
+    expect(on).toBeGreaterThanOrEqual(10);
+  });
+});
+
 describe('dashboards: metric names', () => {
   it("query only names from a plugin's semconv.ts or dashboards/pending-metrics.json, in both exporters' forms", async () => {
     const declared = [...(await semconvNames()).values()].flat();

@@ -4,7 +4,7 @@ import http from '../../plugins/http/index.js';
 import { MAX_VALUE_LENGTH, RequestAttributes, parseAttributeSpecs } from '../../plugins/http/attributes.js';
 import { expressHandled, type ExpressRequest } from '../../plugins/http/express.js';
 import { RouteMatcher } from '../../plugins/http/routes.js';
-import { pathMatcher } from '../../src/paths.js';
+import { pathMatcher, pathPatternMatcher } from '../../src/paths.js';
 import { envOverrides, resolveSection } from '../../src/config.js';
 import type { Profile } from '../../src/profiles.js';
 
@@ -27,6 +27,15 @@ describe('http options', () => {
     });
     expect(problems).toEqual([]);
     expect(options).toMatchObject({ exclude: ['/health', '/ready'], countExcluded: false, attributes: ['tenant.id=header:X-Tenant-Id', 'app.plan=param:planId'], maxAttributeValues: 3 });
+  });
+
+  it('takes wildcard patterns for the excluded paths, from the environment and the config file', () => {
+    const fromEnv = resolve(undefined, { PLANDEX_PERF_HTTP_EXCLUDE: '/health,*.css,/static/*.js' });
+    expect(fromEnv.problems).toEqual([]);
+    expect(fromEnv.options).toMatchObject({ exclude: ['/health', '*.css', '/static/*.js'] });
+    const fromFile = resolve({ exclude: ['*.map', '/assets/*'] });
+    expect(fromFile.problems).toEqual([]);
+    expect(fromFile.options).toMatchObject({ exclude: ['*.map', '/assets/*'] });
   });
 
   it('refuses paths without a leading slash, bad attribute specs and caps out of range, all at once', () => {
@@ -123,6 +132,34 @@ describe('exclusion matching (src/paths.ts, shared with heap-budget and the conc
   it('matches a path, what is below it and its query strings, not a longer name', () => {
     for (const url of ['/health', '/health/db', '/health?probe=1', '/ready', '/static/app.js']) expect(excluded(url), url).toBe(true);
     for (const url of ['/healthz', '/', '/api/health', '/readyz?x', '/static']) expect(excluded(url), url).toBe(false);
+  });
+});
+
+describe('exclusion patterns (pathPatternMatcher: the prefixes above plus `*` wildcards)', () => {
+  const excluded = pathPatternMatcher(['/health', '*.css', '/static/*.js', '/api/*/ping', '*.min.*']);
+  it('keeps the prefix rule for entries without a wildcard', () => {
+    for (const url of ['/health', '/health/db?x=1']) expect(excluded(url), url).toBe(true);
+    expect(excluded('/healthz')).toBe(false);
+  });
+  it('matches a pattern against the whole path, `*` across slashes, the query ignored', () => {
+    for (const url of ['/app.css', '/a/b/site.css', '/site.css?v=3', '/static/app.js', '/static/js/vendor/app.js', '/api/v1/ping', '/api/v1/x/ping', '/lib/app.min.js']) {
+      expect(excluded(url), url).toBe(true);
+    }
+    for (const url of ['/app.css.map', '/app.cssx', '/static/app.json', '/assets/app.js', '/static.js', '/api/ping', '/api/v1/ping/now', '/lib/app.js', '/?file=a.css']) {
+      expect(excluded(url), url).toBe(false);
+    }
+  });
+  it('does not let the anchored start and end overlap', () => {
+    const m = pathPatternMatcher(['/ab*ba']);
+    expect(m('/aba')).toBe(false);
+    expect(m('/abba')).toBe(true);
+    expect(pathPatternMatcher(['/a*b*b'])('/ab')).toBe(false);
+    expect(pathPatternMatcher(['/a*b*b'])('/abb')).toBe(true);
+  });
+  it('is the plain prefix matcher when no entry has a wildcard', () => {
+    const m = pathPatternMatcher(['/health']);
+    expect(m('/health/db')).toBe(true);
+    expect(m('/x.css')).toBe(false);
   });
 });
 
