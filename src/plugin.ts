@@ -96,6 +96,8 @@ export interface Telemetry {
   processInfo(): { pid: number; role: 'pm2-instance' | 'cluster-worker' | 'cluster-primary' | 'process'; metrics: 'starting' | 'leader' | 'follower' | 'none'; processes: number };
   /** The interface the metrics server is configured on (`telemetry.metricsHost`), known before it listens. */
   metricsHost: string;
+  /** After how long without a measurement a series is dropped (`telemetry.staleSeriesAfterMs`; 0 never): bounded labels forget their values alike. */
+  staleSeriesAfterMs: number;
   /** Where the metrics server listens, once it does (never in a follower). */
   metricsAddress(): { host: string; port: number } | undefined;
   /** Bounded flush of pending telemetry (traces), used on shutdown. */

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
-import { definePlugin, type RuntimeInfo, type Telemetry } from '../../src/plugin.js';
+import { definePlugin, type Telemetry } from '../../src/plugin.js';
 import { requestScope, type HttpRequestScope } from '../../src/request-scope.js';
 import { boundedLabel } from '../../src/bounded.js';
 import { pathPatternMatcher } from '../../src/paths.js';
@@ -56,7 +56,7 @@ export default definePlugin({
         ? telemetry.meter.createCounter(sc.METRIC_HTTP_SERVER_EXCLUDED_REQUESTS, { description: 'HTTP server requests left out of the metrics and traces by http.exclude.', unit: '{request}' })
         : undefined;
     // A tenant gone quiet for the stale-series time has left /metrics; its place goes to the next one.
-    const extra = new RequestAttributes(parseAttributeSpecs(options.attributes), options.maxAttributeValues, { forgetAfterMs: staleSeriesAfterMs(ctx.runtimeInfo()) });
+    const extra = new RequestAttributes(parseAttributeSpecs(options.attributes), options.maxAttributeValues, { forgetAfterMs: telemetry.staleSeriesAfterMs });
     if (process.env.OTEL_EXCLUDED_HTTP_URLS !== undefined) {
       ctx.log.once('http:otel-excluded', 'warn', 'PPERF_WRN_060', 'OTEL_EXCLUDED_HTTP_URLS is not read (not in the OpenTelemetry specification); set PLANDEX_PERF_HTTP_EXCLUDE instead');
     }
@@ -164,15 +164,6 @@ export default definePlugin({
     };
   },
 });
-
-/**
- * The telemetry's `staleSeriesAfterMs`, read from its effective options as diagnostics reads its
- * `metricsHost` (the `Telemetry` contract does not carry it); 0, never forget, when it is not there.
- */
-function staleSeriesAfterMs(info: RuntimeInfo): number {
-  const ms = info.options.telemetry?.staleSeriesAfterMs;
-  return typeof ms === 'number' && Number.isFinite(ms) ? ms : 0;
-}
 
 /** The attributes of one finished request, without the configured extra ones. */
 function requestAttributes(route: string | undefined, method: string, status: number, scheme: string): Attributes {

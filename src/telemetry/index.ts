@@ -125,6 +125,7 @@ export default definePlugin({
           return true;
         },
         metricsHost: options.metricsHost,
+        staleSeriesAfterMs: options.staleSeriesAfterMs,
         processInfo: () => endpoint?.info() ?? { pid: process.pid, role: processRole(), metrics: 'none', processes: 1 },
         metricsAddress: () => {
           const address = endpoint?.server.server.address();
