@@ -210,6 +210,46 @@ describe('an unsupported Node', () => {
   const version = system ? execFileSync(system, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim() : undefined;
   const old = version !== undefined && !nodeSupported(version);
   if (!old) console.warn(`[host-safety] no Node older than 22.15 on this machine (${system ?? 'none'} ${version ?? ''}): the unsupported-Node case is not run`);
+  // The npm that ships with that Node (Debian/NodeSource layout: bin/node, lib/node_modules/npm).
+  const npmCli = system ? path.join(path.dirname(system), '../lib/node_modules/npm/bin/npm-cli.js') : '';
+  const hasNpm = old && fs.existsSync(npmCli);
+  if (old && !hasNpm) console.warn(`[host-safety] no npm next to ${system} (${npmCli}): the unsupported-Node npm start case is not run`);
+
+  /**
+   * A host that, 400 ms in, binds the metrics port itself: it prints "port free" only if nothing of the
+   * preload took it (a started preload binds it well within that time).
+   */
+  function bareHostDir(metricsPort: number): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-old-node-'));
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'old-node-app', version: '1.0.0', private: true, scripts: { start: 'node host.cjs' } }));
+    fs.writeFileSync(
+      path.join(dir, 'host.cjs'),
+      `console.log('host ran');\nsetTimeout(() => { const s = require('node:net').createServer(); s.once('error', (e) => console.log('port ' + e.code)); s.listen(${metricsPort}, () => { console.log('port free'); s.close(); }); }, 400);\n`,
+    );
+    return dir;
+  }
+
+  function runOld(args: string[], dir: string, env: Record<string, string> = {}) {
+    return spawnSync(system!, args, {
+      cwd: dir,
+      // The system Node first on PATH, so that npm's `sh -c "node host.cjs"` runs it too.
+      env: { ...process.env, PATH: `${path.dirname(system!)}:${process.env.PATH ?? ''}`, npm_config_update_notifier: 'false', ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  }
+
+  function expectOneLineAndBare(child: ReturnType<typeof spawnSync>): void {
+    const stdout = String(child.stdout);
+    expect(stdout).toContain('host ran');
+    expect(stdout).toContain('port free');
+    expect(child.status).toBe(0);
+    const lines = String(child.stderr).split('\n').filter((l) => l.includes('[plandex-perf]'));
+    expect(lines, String(child.stderr)).toHaveLength(1);
+    expect(lines[0]).toContain('PPERF_ERR_NODE_UNSUPPORTED');
+    expect(lines[0]).toContain(`Node v${version}`);
+  }
+
   it.runIf(old)('one coded line says every capability is off, and the host runs as bare', async () => {
     const metricsPort = await freePort();
     const child = spawnSync(system!, ['--import', path.join(root, 'dist/src/register.js'), '-e', 'console.log("host ran")'], {
@@ -223,6 +263,19 @@ describe('an unsupported Node', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('PPERF_ERR_NODE_UNSUPPORTED');
     expect(lines[0]).toContain(`Node v${version}`);
+  });
+
+  it.runIf(old)('under -r: the same one coded line, and the host runs as bare (nothing on the metrics port)', async () => {
+    const metricsPort = await freePort();
+    const dir = bareHostDir(metricsPort);
+    expectOneLineAndBare(runOld(['-r', path.join(root, 'dist/register.js'), 'host.cjs'], dir, { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }));
+  });
+
+  it.runIf(hasNpm)('NODE_OPTIONS=--import … npm start: exactly one coded line (the app\'s; npm is a launcher and stays silent)', async () => {
+    const metricsPort = await freePort();
+    const dir = bareHostDir(metricsPort);
+    const child = runOld([npmCli, 'start'], dir, { NODE_OPTIONS: `--import ${path.join(root, 'dist/src/register.js')}`, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) });
+    expectOneLineAndBare(child);
   });
 });
 
