@@ -97,7 +97,8 @@ export function whenInvalid(problems: { path: string }[]): { options: Partial<In
   const effects: string[] = [];
   if (bad.some((f) => METRICS_FIELDS.has(f))) {
     options.metricsExporter = 'none';
-    effects.push('metrics are collected but not served');
+    // No reader without an endpoint to read it: nothing is collected either.
+    effects.push('metrics are off (neither collected nor served)');
   }
   if (bad.some((f) => TRACES_FIELDS.has(f))) {
     options.tracesExporter = 'none';

@@ -191,7 +191,7 @@ describe('start-up never holds the host hostage', () => {
       expect(log).toContain('PPERF_ERR_CONFIG_INVALID');
       expect(log).toContain('telemetry.metricsPort');
       expect(log).toContain(value === 'abc' ? '(got \\"abc\\")' : '(got 99999)');
-      expect(log).toContain('metrics are collected but not served');
+      expect(log).toContain('metrics are off (neither collected nor served)');
       expect(log).toMatch(/started: telemetry, http, pg, pg-pool/);
       expect(log).not.toContain('metrics at http');
     });
