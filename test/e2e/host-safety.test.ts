@@ -191,6 +191,7 @@ describe('start-up never holds the host hostage', () => {
       expect(log).toContain('PPERF_ERR_CONFIG_INVALID');
       expect(log).toContain('telemetry.metricsPort');
       expect(log).toContain(value === 'abc' ? '(got \\"abc\\")' : '(got 99999)');
+      expect(log).toContain(`"env":"OTEL_EXPORTER_PROMETHEUS_PORT=${value}"`);
       expect(log).toContain('metrics are off (neither collected nor served)');
       expect(log).toMatch(/started: telemetry, http, pg, pg-pool/);
       expect(log).not.toContain('metrics at http');
@@ -203,6 +204,72 @@ describe('start-up never holds the host hostage', () => {
     expect(app.stderr()).toContain('PPERF_ERR_CONFIG_INVALID: PLANDEX_PERF_SETUP_TIMEOUT_MS=-5');
     expect(app.stderr()).not.toContain('TimeoutNegativeWarning');
   });
+});
+
+describe('bad environment knobs: a coded line naming the variable and its value as given, and the host serves as with none', () => {
+  interface Knob {
+    name: string;
+    value: string;
+    /** A metrics-server setting: the endpoint is off, the plugins still start. */
+    metricsOff?: boolean;
+    /** The knob is the log level itself: the default (info) applies, so there is no debug line to read. */
+    noDebug?: boolean;
+  }
+  const knobs: Knob[] = [
+    { name: 'OTEL_TRACES_SAMPLER_ARG', value: 'abc' },
+    { name: 'PLANDEX_PERF_LOG_FORMAT', value: 'xml' },
+    { name: 'PLANDEX_PERF_LOG_LEVEL', value: 'loud', noDebug: true },
+    { name: 'PLANDEX_PERF_CONFIG_TIMEOUT_MS', value: 'abc' },
+    { name: 'PLANDEX_PERF_PROFILE', value: 'huge' },
+    { name: 'PLANDEX_PERF_PG_POOL_SLOW_QUERY_MS', value: '-1' },
+    { name: 'PLANDEX_PERF_TELEMETRY_CLUSTER_SCRAPE_TIMEOUT_MS', value: '-1' },
+    { name: 'PLANDEX_PERF_TELEMETRY_METRICS_PATH', value: 'metrics', metricsOff: true },
+  ];
+  const paths = ['/health', '/users/1', '/users/2/plans', '/nope'];
+  const started = (log: string) => /started: (.*) \(profile /.exec(log)?.[1];
+  async function answers(url: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const p of paths) {
+      const { status, body } = await get(`${url}${p}`);
+      out.push(`${p} ${status} ${body}`);
+    }
+    return out;
+  }
+
+  let baseline: { answers: string[]; started: string | undefined } | undefined;
+  async function reference() {
+    if (baseline) return baseline;
+    const run = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    try {
+      baseline = { answers: await answers(run.url), started: started(run.stderr()) };
+    } finally {
+      await run.stop();
+    }
+    expect(baseline.started).toContain('pg-pool');
+    return baseline;
+  }
+
+  for (const knob of knobs) {
+    it(`${knob.name}=${knob.value}`, async () => {
+      const { answers: expected, started: allPlugins } = await reference();
+      const metricsPort = await freePort();
+      app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), [knob.name]: knob.value } });
+      expect(await answers(app.url)).toEqual(expected);
+      const log = app.stderr();
+      const coded = log.split('\n').filter((line) => /PPERF_(ERR|WRN)_\w+/.test(line) && line.includes(`${knob.name}=${knob.value}`));
+      expect(coded, log).toHaveLength(1);
+      if (knob.noDebug) expect(log).not.toContain('debug:');
+      else expect(started(log)).toBe(allPlugins);
+      if (knob.metricsOff) {
+        await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
+        return;
+      }
+      const lines = await scrape(metricsPort);
+      expect(sumSamples(lines, 'http_server_request_duration_count')).toBe(paths.length);
+      expect(sumSamples(lines, 'db_client_operation_duration_count')).toBeGreaterThanOrEqual(2);
+      expect(lines.some((line) => line.startsWith('nodejs_eventloop_delay_p99'))).toBe(true);
+    });
+  }
 });
 
 describe('an unsupported Node', () => {
