@@ -151,15 +151,18 @@ describe('plandex-perf run -- npm start: signals reach the app', () => {
 });
 
 describe('the service name', () => {
-  it('comes from the package.json above the main module, wherever the app is started from', async () => {
+  it('comes from the package.json above the main module, wherever the app is started from: in target_info and as application_name on its PostgreSQL connections', async () => {
+    // Started from a folder with a package.json of its own: the main module's package wins over the cwd's.
     const sub = path.join(appDir, 'logs');
     fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(path.join(sub, 'package.json'), JSON.stringify({ name: 'not-the-app', private: true }));
     const metricsPort = await freePort();
     app = await spawnApp(process.execPath, ['--import', path.join(root, 'dist/src/register.js'), '../server.mjs'], {
       cwd: sub,
-      env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
+      env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), PGAPPNAME: undefined },
     });
     const info = (await scrape(metricsPort)).find((line) => line.startsWith('target_info'));
     expect(info).toContain('service_name="start-modes-app"');
+    expect((await get(`${app.url}/application-name`)).body).toBe('start-modes-app');
   });
 });
