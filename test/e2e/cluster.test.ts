@@ -137,12 +137,15 @@ describe('node:cluster: processes come and go', () => {
   });
 });
 
-describe('child processes started with the same NODE_OPTIONS', () => {
+describe.each([
+  ['ESM', 'spawner.mjs'],
+  ['CommonJS', 'spawner.cjs'],
+])('child processes started with the same NODE_OPTIONS (%s)', (_kind, spawner) => {
   it("sums the child's metrics into the parent's port", async () => {
     const metricsPort = await freePort();
     const childPort = await freePort();
     const app = await startApp({
-      script: fixture('spawner.mjs'),
+      script: fixture(spawner),
       withPreload: false,
       env: { NODE_OPTIONS: `--import ${preload}`, CHILD_PORT: String(childPort), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
     });
@@ -165,7 +168,7 @@ describe('child processes started with the same NODE_OPTIONS', () => {
     const metricsPort = await freePort();
     const childPort = await freePort();
     const app = await startApp({
-      script: fixture('spawner.mjs'),
+      script: fixture(spawner),
       withPreload: false,
       env: { NODE_OPTIONS: `--import ${preload}`, CHILD_PORT: String(childPort), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
     });
@@ -175,7 +178,7 @@ describe('child processes started with the same NODE_OPTIONS', () => {
     await expect(scrape(metricsPort)).rejects.toThrow();
 
     const bareChildPort = await freePort();
-    const bare = await startApp({ script: fixture('spawner.mjs'), withPreload: false, env: { NODE_OPTIONS: '', CHILD_PORT: String(bareChildPort) } });
+    const bare = await startApp({ script: fixture(spawner), withPreload: false, env: { NODE_OPTIONS: '', CHILD_PORT: String(bareChildPort) } });
     apps.push(bare);
     expect(instrumented).toEqual(await stopParent(bare, bareChildPort));
     expect(instrumented).toEqual({ code: 0, signal: null });
