@@ -85,6 +85,25 @@ export function envOverrides(plugin: PluginDefinition, env = process.env): Recor
   return out;
 }
 
+/**
+ * Where each field of the environment layer comes from, as `NAME=value` with the value as given
+ * (`OTEL_TRACES_SAMPLER_ARG=abc`), so a problem names what the user set rather than a config path.
+ * Same precedence as `envOverrides`: our `PLANDEX_PERF_*` name wins over a standard one.
+ */
+export function envSources(plugin: PluginDefinition, env = process.env): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const [field, name] of Object.entries(plugin.fromEnvNames ?? {})) {
+    const raw = typeof name === 'string' ? env[name] : undefined;
+    if (raw !== undefined && raw !== '') sources.set(field, `${name}=${raw}`);
+  }
+  for (const field of Object.keys(plugin.schema.fields)) {
+    const name = envName(plugin.name, field);
+    const raw = env[name];
+    if (raw !== undefined) sources.set(field, `${name}=${raw}`);
+  }
+  return sources;
+}
+
 export interface ResolvedSection {
   options: Record<string, unknown> | undefined;
   problems: ConfigProblem[];
@@ -96,7 +115,7 @@ export interface ResolvedSection {
  */
 export function resolveSection(
   plugin: PluginDefinition,
-  layers: { profile: Profile; file?: unknown; env?: Record<string, unknown>; code?: unknown },
+  layers: { profile: Profile; file?: unknown; env?: Record<string, unknown>; code?: unknown; envSources?: ReadonlyMap<string, string> },
   /** For a reduced run: fields to drop from every layer (back to their defaults) and options to force. */
   reduce?: { omit: ReadonlySet<string>; set: Record<string, unknown> },
 ): ResolvedSection {
@@ -123,8 +142,12 @@ export function resolveSection(
   const result = plugin.schema.safeParse(merged);
   if (result.success && problems.length === 0) return { options: result.data as Record<string, unknown>, problems };
   if (result.success) return { options: undefined, problems };
+  const code = layers.code !== null && typeof layers.code === 'object' ? (layers.code as Record<string, unknown>) : {};
   for (const issue of result.issues) {
-    problems.push({ path: [plugin.name, ...issue.path.map(String)].join('.'), message: issue.message });
+    const field = String(issue.path[0] ?? '');
+    // Code wins over the environment, so a bad value set in code is not the variable's.
+    const env = field in code || !(field in (layers.env ?? {})) ? undefined : layers.envSources?.get(field);
+    problems.push({ path: [plugin.name, ...issue.path.map(String)].join('.'), ...(env === undefined ? {} : { env }), message: issue.message });
   }
   return { options: undefined, problems };
 }

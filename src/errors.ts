@@ -5,7 +5,7 @@
 export const codes = {
   PPERF_ERR_CONFIG_INVALID: {
     cause: 'A plugin section of the configuration (file, environment or code) failed validation.',
-    fix: 'Read the listed field paths (or variable names) and fix them. The affected plugin stays disabled until then and the others run; telemetry instead runs without the part concerned (a bad metrics setting turns the metrics endpoint off), so the plugins that keep the host safe still run. A bad preload variable (`PLANDEX_PERF_SETUP_TIMEOUT_MS`) falls back to its default.',
+    fix: 'Read the listed field paths and fix them; a value that came from an environment variable is also named as set (`"env":"OTEL_TRACES_SAMPLER_ARG=abc"`). The affected plugin stays disabled until then and the others run; the plugins that keep the host safe run reduced instead: telemetry without the part concerned (a bad metrics setting turns metrics off, neither collected nor served; a bad traces setting turns traces off; other bad fields use their defaults), pg-pool with its bad fields at their defaults (its idle-error guard stays on). A bad preload variable (`PLANDEX_PERF_SETUP_TIMEOUT_MS`) falls back to its default.',
   },
   PPERF_ERR_CONFIG_TIMEOUT: {
     cause: 'The config module uses top-level `await` and did not finish loading within `PLANDEX_PERF_CONFIG_TIMEOUT_MS` (2000 ms by default).',

@@ -8,6 +8,8 @@ import type { ModuleTarget } from './hooks.js';
 export interface ConfigProblem {
   /** Dotted path of the field, starting with the plugin name. */
   path: string;
+  /** `NAME=value`, the value as given, when the bad value came from an environment variable. */
+  env?: string;
   message: string;
 }
 
@@ -123,6 +125,8 @@ export interface PluginDefinition<S extends Shape = Shape> {
   offBy?: (env: NodeJS.ProcessEnv) => string | undefined;
   /** Standard variables outside our `PLANDEX_PERF_*` naming (e.g. `OTEL_*`), read as part of the environment layer. */
   fromEnv?: (env: NodeJS.ProcessEnv) => Partial<ObjectSchema<S>['_input']>;
+  /** The variable `fromEnv` reads each field from, so that a bad value is reported under the name the user set. */
+  fromEnvNames?: Partial<Record<keyof S & string, string>>;
   /**
    * A reduced form to run in when the configuration is invalid: the invalid fields fall back to their
    * defaults and these options are applied on top (telemetry turns its endpoint off on a bad port, so

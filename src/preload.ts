@@ -36,17 +36,19 @@ function boot(): Promise<void> {
     log.debug('preload skipped (already loaded) [PPERF_WRN_004]');
     return state[READY] as Promise<void>;
   }
+  // Launchers first: `NODE_OPTIONS=--import … npm start` on an old Node would otherwise print the
+  // unsupported-Node line twice, once from npm's process and once from the app.
+  const reason = skipReason();
+  if (reason !== undefined) {
+    log.debug(reason);
+    return Promise.resolve();
+  }
   if (!nodeSupported()) {
     state[STARTED] = true;
     log.error(
       'PPERF_ERR_NODE_UNSUPPORTED',
       `Node ${process.version} is older than ${MIN_NODE.join('.')}: every capability is off (metrics, pg, pools, cache, heap budget need module.registerHooks); the host runs as bare`,
     );
-    return Promise.resolve();
-  }
-  const reason = skipReason();
-  if (reason !== undefined) {
-    log.debug(reason);
     return Promise.resolve();
   }
   state[STARTED] = true;

@@ -1,5 +1,5 @@
 import { coreSettings, topLevelSchema } from './core-settings.js';
-import { disabledPlugins, findConfigFile, loadConfig, envOverrides, resolveSection, unknownSections, type RawConfig } from './config.js';
+import { disabledPlugins, findConfigFile, loadConfig, envOverrides, envSources, resolveSection, unknownSections, type RawConfig } from './config.js';
 import { PluginHost, type PluginStatus } from './host.js';
 import { log } from './log.js';
 import { checkCustomProfiles, profileNames, resolveProfile, type CustomProfiles, type Profile } from './profiles.js';
@@ -109,7 +109,9 @@ export function plan(fileConfig: RawConfig, options: Pick<StartOptions, 'config'
   const profileName = [code.profile, env.PLANDEX_PERF_PROFILE, fileConfig.profile].find((p): p is string => typeof p === 'string' && p !== '');
   let profile = resolveProfile(profileName, undefined, custom);
   if (!profile) {
-    findings.push({ level: 'warn', code: 'PPERF_WRN_005', message: `unknown profile "${profileName}"; using auto`, fields: { profiles: profileNames(custom) } });
+    // Named as the user set it: the variable when the name came from the environment (code wins over it).
+    const from = typeof code.profile !== 'string' && profileName === env.PLANDEX_PERF_PROFILE ? `PLANDEX_PERF_PROFILE=${profileName}: ` : '';
+    findings.push({ level: 'warn', code: 'PPERF_WRN_005', message: `${from}unknown profile "${profileName}"; using auto`, fields: { profiles: profileNames(custom) } });
     profile = resolveProfile('auto')!;
   }
 
@@ -133,7 +135,7 @@ export function plan(fileConfig: RawConfig, options: Pick<StartOptions, 'config'
       resolved.set(plugin.name, { off: offBy });
       continue;
     }
-    const layers = { profile, file: fileConfig[plugin.name], env: envOverrides(plugin, env), code: code[plugin.name] };
+    const layers = { profile, file: fileConfig[plugin.name], env: envOverrides(plugin, env), envSources: envSources(plugin, env), code: code[plugin.name] };
     const section = resolveSection(plugin, layers);
     if (section.problems.length === 0) {
       resolved.set(plugin.name, { options: section.options ?? {} });

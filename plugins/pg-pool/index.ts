@@ -42,6 +42,8 @@ const plugin = definePlugin({
   modules: [{ name: 'pg', file: 'lib/index.js', versions: '>=8.0.0 <9' }],
   schema,
   profileDefaults: profilePool,
+  // It keeps the host alive through idle-client errors: a bad option falls back to its default instead of switching that off.
+  whenInvalid: () => ({ options: {}, effect: 'the invalid fields use their defaults (the idle-error guard stays on)' }),
   setup(ctx, options) {
     const telemetry = ctx.need<Telemetry>('telemetry');
     const pg = ctx.need<PgInstrumentation>('pg');

@@ -7,7 +7,7 @@ import { detectResources, envDetector, resourceFromAttributes } from '@opentelem
 import { definePlugin, type Telemetry } from '../plugin.js';
 import { owningPackage } from '../attach.js';
 import { log } from '../log.js';
-import { fromOtelEnv, schema, whenInvalid } from './schema.js';
+import { fromOtelEnv, otelEnvNames, schema, whenInvalid } from './schema.js';
 import { MetricsEndpoint, processRole } from './cluster.js';
 import type { Tracing } from './tracing.js';
 import { bucketViews } from './buckets.js';
@@ -57,6 +57,7 @@ export default definePlugin({
   description: 'OpenTelemetry SDK set-up: the Prometheus endpoint, the resource, and traces when configured.',
   schema,
   fromEnv: fromOtelEnv,
+  fromEnvNames: otelEnvNames,
   offBy: (env) => (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' ? 'OTEL_SDK_DISABLED=true' : undefined),
   whenInvalid,
   setup(ctx, options) {

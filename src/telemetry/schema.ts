@@ -78,6 +78,14 @@ export function fromOtelEnv(env: NodeJS.ProcessEnv): Partial<Input<typeof fields
   return out;
 }
 
+/** The standard variable behind each field `fromOtelEnv` sets, named when its value is bad. */
+export const otelEnvNames = {
+  serviceName: 'OTEL_SERVICE_NAME',
+  metricsHost: 'OTEL_EXPORTER_PROMETHEUS_HOST',
+  metricsPort: 'OTEL_EXPORTER_PROMETHEUS_PORT',
+  tracesSampleRatio: 'OTEL_TRACES_SAMPLER_ARG',
+} as const satisfies Partial<Record<keyof typeof fields, string>>;
+
 /** A number, or the raw text when it is not one, so that validation reports `abc` as `abc` (not NaN → null). */
 function numberOrText(raw: string): number | string {
   const n = Number(raw);
@@ -97,13 +105,14 @@ export function whenInvalid(problems: { path: string }[]): { options: Partial<In
   const effects: string[] = [];
   if (bad.some((f) => METRICS_FIELDS.has(f))) {
     options.metricsExporter = 'none';
-    effects.push('metrics are collected but not served');
+    // No reader without an endpoint to read it: nothing is collected either.
+    effects.push('metrics are off (neither collected nor served)');
   }
   if (bad.some((f) => TRACES_FIELDS.has(f))) {
     options.tracesExporter = 'none';
     effects.push('traces are off');
   }
   if (bad.includes('buckets')) effects.push('custom histogram buckets are ignored: every metric uses its default buckets');
-  if (bad.some((f) => !METRICS_FIELDS.has(f) && !TRACES_FIELDS.has(f) && f !== 'buckets')) effects.push('the other invalid fields use their defaults');
+  if (bad.some((f) => !METRICS_FIELDS.has(f) && !TRACES_FIELDS.has(f) && f !== 'buckets')) effects.push(effects.length > 0 ? 'the other invalid fields use their defaults' : 'the invalid fields use their defaults');
   return { options, effect: effects.join('; ') };
 }

@@ -5,16 +5,17 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, preload, root, scrape, sumSamples, waitFor } from './helpers.js';
-import { answering, getFresh, requestCount, sendRequests, waitForProcesses } from './cluster-helpers.js';
+import { answering, getFresh, isRunning, requestCount, sendRequests, waitForProcesses } from './cluster-helpers.js';
 
 const run = promisify(execFile);
 const pm2Bin = path.join(root, 'node_modules/pm2/bin/pm2');
-const app = path.join(root, 'test/fixtures/cluster/pm2-app.cjs');
+const apps = { cjs: path.join(root, 'test/fixtures/cluster/pm2-app.cjs'), esm: path.join(root, 'test/fixtures/cluster/pm2-app.mjs') };
 const homes: string[] = [];
 
 async function pm2(home: string, args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -33,7 +34,7 @@ afterEach(async () => {
   }
 });
 
-async function startPm2(how: 'node-args' | 'NODE_OPTIONS') {
+async function startPm2(how: 'node-args' | 'NODE_OPTIONS', app = apps.cjs) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-pm2-'));
   homes.push(home);
   const port = await freePort();
@@ -44,7 +45,23 @@ async function startPm2(how: 'node-args' | 'NODE_OPTIONS') {
   const url = `http://127.0.0.1:${port}`;
   // Readiness probe: exactly one request is answered (refused connections reach no instance).
   await waitFor(() => getFresh(url).then((r) => r.status === 200 || undefined, () => undefined), 20_000);
-  return { home, url, metricsPort, env, probes: 1 };
+  return { home, port, url, metricsPort, env, probes: 1 };
+}
+
+/** Exactly the two instances answer and one of them leads: the PM2 daemon (which inherits NODE_OPTIONS too) is not instrumented. */
+async function expectInstancesOnly(metricsPort: number): Promise<void> {
+  await waitForProcesses(metricsPort, 2, 20_000);
+  const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  expect(response.headers.get('x-plandex-perf-process')).toMatch(/role=pm2-instance; metrics=leader; processes=2$/);
+  expect(answering((await response.text()).split('\n'))).toBe(2);
+}
+
+/** Resolves when nothing accepts connections on `port` (an error other than ECONNREFUSED is not "freed"). */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve(false)));
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
 }
 
 describe.runIf(fs.existsSync(pm2Bin))('PM2 cluster mode (-i 2)', () => {
@@ -67,21 +84,39 @@ describe.runIf(fs.existsSync(pm2Bin))('PM2 cluster mode (-i 2)', () => {
     expect(sumSamples(lines, 'plandex_perf_cluster_handovers_total')).toBeGreaterThanOrEqual(1);
   }, 90_000);
 
-  it('with NODE_OPTIONS: the same exact count', async () => {
+  it('with NODE_OPTIONS: the same exact count, the PM2 daemon left alone (an instance leads, 2 processes)', async () => {
     const { url, metricsPort, probes } = await startPm2('NODE_OPTIONS');
-    // The PM2 daemon inherits NODE_OPTIONS too. While it runs the preload it is the cluster primary, leads
-    // (an idle process with no HTTP series) and outlives the app; otherwise an instance leads.
-    const processes = await waitFor(async () => {
-      const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
-      const header = response?.headers.get('x-plandex-perf-process') ?? '';
-      const expected = header.includes('role=cluster-primary') ? 3 : 2;
-      const lines = response ? (await response.text()).split('\n') : [];
-      return answering(lines) === expected ? expected : undefined;
-    }, 20_000);
+    await expectInstancesOnly(metricsPort);
     const pids = await sendRequests(url, 200);
     expect(pids.size).toBe(2);
     const lines = await scrape(metricsPort);
     expect(requestCount(lines)).toBe(200 + probes);
-    expect(answering(lines)).toBe(processes);
+    expect(answering(lines)).toBe(2);
+  }, 90_000);
+
+  it('an ES module app (loaded by import() in the container): the same exact count over its 2 instances', async () => {
+    const { url, metricsPort, probes } = await startPm2('NODE_OPTIONS', apps.esm);
+    await expectInstancesOnly(metricsPort);
+    const pids = await sendRequests(url, 120);
+    expect(pids.size).toBe(2);
+    expect(requestCount(await scrape(metricsPort))).toBe(120 + probes);
+  }, 90_000);
+
+  it('pm2 stop, then pm2 delete: the instances exit, no process of the app is left, both ports are freed', async () => {
+    const { home, port, url, metricsPort } = await startPm2('NODE_OPTIONS');
+    await expectInstancesOnly(metricsPort);
+    const pids = [...(await sendRequests(url, 40)).keys()].map(Number);
+    expect(pids).toHaveLength(2);
+
+    await pm2(home, ['stop', 'pperf-app'], { NODE_OPTIONS: '' });
+    await waitFor(() => pids.every((pid) => !isRunning(pid)) || undefined, 10_000);
+    expect(await refused(port)).toBe(true);
+    expect(await refused(metricsPort)).toBe(true);
+
+    await pm2(home, ['delete', 'pperf-app'], { NODE_OPTIONS: '' });
+    // No orphan: no process anywhere still runs the app's script (a leader that outlived its cluster would).
+    const { stdout } = await run('ps', ['-eo', 'pid,args']);
+    expect(stdout.split('\n').filter((line) => line.includes(apps.cjs) && !line.includes(' stop ') && !line.includes(' delete '))).toEqual([]);
+    expect(await refused(metricsPort)).toBe(true);
   }, 90_000);
 });

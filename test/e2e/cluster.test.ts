@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, get, preload, root, scrape, startApp, sumSamples, waitFor, type App } from './helpers.js';
-import { answering, isRunning, requestCount, sendRequests, waitForProcesses } from './cluster-helpers.js';
+import { answering, getFresh, isRunning, requestCount, sendRequests, waitForProcesses } from './cluster-helpers.js';
 
 const fixture = (name: string) => path.join(root, 'test/fixtures/cluster', name);
 let apps: App[] = [];
@@ -108,16 +108,26 @@ describe('node:cluster: processes come and go', () => {
     expect(sumSamples(after, 'plandex_perf_cluster_scrape_timeouts_total')).toBe(1);
   });
 
-  it('SIGTERM to the primary ends the whole tree with the usual status', async () => {
-    const { app, metricsPort } = await startCluster(fixture('app.cjs'), 2);
-    const pids = await sendRequests(app.url, 40);
-    app.child.kill('SIGTERM');
-    const { code, signal } = await app.exited;
-    expect(signal ?? code).toBe(signal ? 'SIGTERM' : 143);
-    await waitFor(() => [...pids.keys()].every((pid) => !isRunning(Number(pid))) || undefined, 5000);
-    // Nobody took the port over: the workers left with their primary.
-    await expect(scrape(metricsPort)).rejects.toThrow();
-  });
+  for (const [script, workers] of [['app.cjs', 2], ['app.mjs', 4], ['app.cjs', 4]] as const) {
+    it(`SIGTERM to the primary (${script}, ${workers} workers) ends the whole tree with the status bare shows`, async () => {
+      const stopPrimary = async (app: App) => {
+        const pids = await sendRequests(app.url, 40);
+        app.child.kill('SIGTERM');
+        const result = await app.exited;
+        await waitFor(() => [...pids.keys()].every((pid) => !isRunning(Number(pid))) || undefined, 5000);
+        return result;
+      };
+      const { app, metricsPort } = await startCluster(fixture(script), workers);
+      const instrumented = await stopPrimary(app);
+      // Nobody took the port over: the workers left with their primary.
+      await expect(scrape(metricsPort)).rejects.toThrow();
+
+      const bare = await startApp({ script: fixture(script), withPreload: false, env: { WORKERS: String(workers), PORT: String(await freePort()) } });
+      apps.push(bare);
+      expect(instrumented).toEqual(await stopPrimary(bare));
+      expect(instrumented).toEqual({ code: null, signal: 'SIGTERM' });
+    });
+  }
 
   it('names the process /debug/* is about', async () => {
     const { app, metricsPort } = await startCluster(fixture('app.mjs'), 2);
@@ -127,12 +137,15 @@ describe('node:cluster: processes come and go', () => {
   });
 });
 
-describe('child processes started with the same NODE_OPTIONS', () => {
+describe.each([
+  ['ESM', 'spawner.mjs'],
+  ['CommonJS', 'spawner.cjs'],
+])('child processes started with the same NODE_OPTIONS (%s)', (_kind, spawner) => {
   it("sums the child's metrics into the parent's port", async () => {
     const metricsPort = await freePort();
     const childPort = await freePort();
     const app = await startApp({
-      script: fixture('spawner.mjs'),
+      script: fixture(spawner),
       withPreload: false,
       env: { NODE_OPTIONS: `--import ${preload}`, CHILD_PORT: String(childPort), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
     });
@@ -142,6 +155,33 @@ describe('child processes started with the same NODE_OPTIONS', () => {
     await sendRequests(`http://127.0.0.1:${childPort}`, 20);
     const lines = await scrape(metricsPort);
     expect(requestCount(lines)).toBe(50);
+  });
+
+  it('SIGTERM to the parent (its handler stops the child, exit 0): the same status as bare, the child gone, the port freed', async () => {
+    const stopParent = async (app: App, childPort: number) => {
+      const childPid = Number((await getFresh(`http://127.0.0.1:${childPort}`)).pid);
+      app.child.kill('SIGTERM');
+      const result = await app.exited;
+      await waitFor(() => !isRunning(childPid) || undefined, 5000);
+      return result;
+    };
+    const metricsPort = await freePort();
+    const childPort = await freePort();
+    const app = await startApp({
+      script: fixture(spawner),
+      withPreload: false,
+      env: { NODE_OPTIONS: `--import ${preload}`, CHILD_PORT: String(childPort), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
+    });
+    apps.push(app);
+    await waitForProcesses(metricsPort, 2);
+    const instrumented = await stopParent(app, childPort);
+    await expect(scrape(metricsPort)).rejects.toThrow();
+
+    const bareChildPort = await freePort();
+    const bare = await startApp({ script: fixture(spawner), withPreload: false, env: { NODE_OPTIONS: '', CHILD_PORT: String(bareChildPort) } });
+    apps.push(bare);
+    expect(instrumented).toEqual(await stopParent(bare, bareChildPort));
+    expect(instrumented).toEqual({ code: 0, signal: null });
   });
 });
 

@@ -191,7 +191,8 @@ describe('start-up never holds the host hostage', () => {
       expect(log).toContain('PPERF_ERR_CONFIG_INVALID');
       expect(log).toContain('telemetry.metricsPort');
       expect(log).toContain(value === 'abc' ? '(got \\"abc\\")' : '(got 99999)');
-      expect(log).toContain('metrics are collected but not served');
+      expect(log).toContain(`"env":"OTEL_EXPORTER_PROMETHEUS_PORT=${value}"`);
+      expect(log).toContain('metrics are off (neither collected nor served)');
       expect(log).toMatch(/started: telemetry, http, pg, pg-pool/);
       expect(log).not.toContain('metrics at http');
     });
@@ -205,11 +206,117 @@ describe('start-up never holds the host hostage', () => {
   });
 });
 
+describe('bad environment knobs: a coded line naming the variable and its value as given, and the host serves as with none', () => {
+  interface Knob {
+    name: string;
+    value: string;
+    /** A metrics-server setting: the endpoint is off, the plugins still start. */
+    metricsOff?: boolean;
+    /** The knob is the log level itself: the default (info) applies, so there is no debug line to read. */
+    noDebug?: boolean;
+  }
+  const knobs: Knob[] = [
+    { name: 'OTEL_TRACES_SAMPLER_ARG', value: 'abc' },
+    { name: 'PLANDEX_PERF_LOG_FORMAT', value: 'xml' },
+    { name: 'PLANDEX_PERF_LOG_LEVEL', value: 'loud', noDebug: true },
+    { name: 'PLANDEX_PERF_CONFIG_TIMEOUT_MS', value: 'abc' },
+    { name: 'PLANDEX_PERF_PROFILE', value: 'huge' },
+    { name: 'PLANDEX_PERF_PG_POOL_SLOW_QUERY_MS', value: '-1' },
+    { name: 'PLANDEX_PERF_TELEMETRY_CLUSTER_SCRAPE_TIMEOUT_MS', value: '-1' },
+    { name: 'PLANDEX_PERF_TELEMETRY_METRICS_PATH', value: 'metrics', metricsOff: true },
+  ];
+  const paths = ['/health', '/users/1', '/users/2/plans', '/nope'];
+  const started = (log: string) => /started: (.*) \(profile /.exec(log)?.[1];
+  async function answers(url: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const p of paths) {
+      const { status, body } = await get(`${url}${p}`);
+      out.push(`${p} ${status} ${body}`);
+    }
+    return out;
+  }
+
+  let baseline: { answers: string[]; started: string | undefined } | undefined;
+  async function reference() {
+    if (baseline) return baseline;
+    const run = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()) } });
+    try {
+      baseline = { answers: await answers(run.url), started: started(run.stderr()) };
+    } finally {
+      await run.stop();
+    }
+    expect(baseline.started).toContain('pg-pool');
+    return baseline;
+  }
+
+  for (const knob of knobs) {
+    it(`${knob.name}=${knob.value}`, async () => {
+      const { answers: expected, started: allPlugins } = await reference();
+      const metricsPort = await freePort();
+      app = await startApp({ script: esmApp, env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), [knob.name]: knob.value } });
+      expect(await answers(app.url)).toEqual(expected);
+      const log = app.stderr();
+      const coded = log.split('\n').filter((line) => /PPERF_(ERR|WRN)_\w+/.test(line) && line.includes(`${knob.name}=${knob.value}`));
+      expect(coded, log).toHaveLength(1);
+      if (knob.noDebug) expect(log).not.toContain('debug:');
+      else expect(started(log)).toBe(allPlugins);
+      if (knob.metricsOff) {
+        await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
+        return;
+      }
+      const lines = await scrape(metricsPort);
+      expect(sumSamples(lines, 'http_server_request_duration_count')).toBe(paths.length);
+      expect(sumSamples(lines, 'db_client_operation_duration_count')).toBeGreaterThanOrEqual(2);
+      expect(lines.some((line) => line.startsWith('nodejs_eventloop_delay_p99'))).toBe(true);
+    });
+  }
+});
+
 describe('an unsupported Node', () => {
   const system = ['/usr/bin/node', '/usr/local/bin/node'].find((file) => fs.existsSync(file));
   const version = system ? execFileSync(system, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim() : undefined;
   const old = version !== undefined && !nodeSupported(version);
   if (!old) console.warn(`[host-safety] no Node older than 22.15 on this machine (${system ?? 'none'} ${version ?? ''}): the unsupported-Node case is not run`);
+  // The npm that ships with that Node (Debian/NodeSource layout: bin/node, lib/node_modules/npm).
+  const npmCli = system ? path.join(path.dirname(system), '../lib/node_modules/npm/bin/npm-cli.js') : '';
+  const hasNpm = old && fs.existsSync(npmCli);
+  if (old && !hasNpm) console.warn(`[host-safety] no npm next to ${system} (${npmCli}): the unsupported-Node npm start case is not run`);
+
+  /**
+   * A host that, 400 ms in, binds the metrics port itself: it prints "port free" only if nothing of the
+   * preload took it (a started preload binds it well within that time).
+   */
+  function bareHostDir(metricsPort: number): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-old-node-'));
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'old-node-app', version: '1.0.0', private: true, scripts: { start: 'node host.cjs' } }));
+    fs.writeFileSync(
+      path.join(dir, 'host.cjs'),
+      `console.log('host ran');\nsetTimeout(() => { const s = require('node:net').createServer(); s.once('error', (e) => console.log('port ' + e.code)); s.listen(${metricsPort}, () => { console.log('port free'); s.close(); }); }, 400);\n`,
+    );
+    return dir;
+  }
+
+  function runOld(args: string[], dir: string, env: Record<string, string> = {}) {
+    return spawnSync(system!, args, {
+      cwd: dir,
+      // The system Node first on PATH, so that npm's `sh -c "node host.cjs"` runs it too.
+      env: { ...process.env, PATH: `${path.dirname(system!)}:${process.env.PATH ?? ''}`, npm_config_update_notifier: 'false', ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  }
+
+  function expectOneLineAndBare(child: ReturnType<typeof spawnSync>): void {
+    const stdout = String(child.stdout);
+    expect(stdout).toContain('host ran');
+    expect(stdout).toContain('port free');
+    expect(child.status).toBe(0);
+    const lines = String(child.stderr).split('\n').filter((l) => l.includes('[plandex-perf]'));
+    expect(lines, String(child.stderr)).toHaveLength(1);
+    expect(lines[0]).toContain('PPERF_ERR_NODE_UNSUPPORTED');
+    expect(lines[0]).toContain(`Node v${version}`);
+  }
+
   it.runIf(old)('one coded line says every capability is off, and the host runs as bare', async () => {
     const metricsPort = await freePort();
     const child = spawnSync(system!, ['--import', path.join(root, 'dist/src/register.js'), '-e', 'console.log("host ran")'], {
@@ -223,6 +330,19 @@ describe('an unsupported Node', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('PPERF_ERR_NODE_UNSUPPORTED');
     expect(lines[0]).toContain(`Node v${version}`);
+  });
+
+  it.runIf(old)('under -r: the same one coded line, and the host runs as bare (nothing on the metrics port)', async () => {
+    const metricsPort = await freePort();
+    const dir = bareHostDir(metricsPort);
+    expectOneLineAndBare(runOld(['-r', path.join(root, 'dist/register.js'), 'host.cjs'], dir, { OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) }));
+  });
+
+  it.runIf(hasNpm)('NODE_OPTIONS=--import … npm start: exactly one coded line (the app\'s; npm is a launcher and stays silent)', async () => {
+    const metricsPort = await freePort();
+    const dir = bareHostDir(metricsPort);
+    const child = runOld([npmCli, 'start'], dir, { NODE_OPTIONS: `--import ${path.join(root, 'dist/src/register.js')}`, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) });
+    expectOneLineAndBare(child);
   });
 });
 

@@ -105,25 +105,64 @@ describe('start modes: the app is instrumented, the launchers are not, one metri
         expect(result.signal === 'SIGTERM' || result.code === 143).toBe(true);
         await waitFor(() => !alive(appPid), 5000);
       } else {
-        // A launcher: the terminal (or Docker) signals the foreground process group.
-        process.kill(-app.child.pid!, 'SIGTERM');
-        await app.exited;
-        await waitFor(() => !alive(appPid), 5000);
+        // A launcher: the terminal (or Docker) signals the foreground process group. What the user sees
+        // (the launcher's status, which reports the app's) must be what the same command shows bare.
+        const instrumented = await signalGroup(app, appPid, 'SIGTERM');
+        app = await spawnApp(mode.file, mode.args, { cwd: appDir, env: { ...bareEnv(), ...withoutPreload(mode.env) } });
+        const bare = await signalGroup(app, Number((await fetch(`${app.url}/`)).headers.get('x-pid')), 'SIGTERM');
+        expect(instrumented).toEqual(bare);
       }
     });
   }
 });
 
+const bareEnv = () => ({ DATABASE_URL: databaseUrl, npm_config_update_notifier: 'false', NODE_OPTIONS: '' });
+function withoutPreload(env: Record<string, string> = {}): Record<string, string> {
+  const { NODE_OPTIONS: _preload, ...rest } = env;
+  return rest;
+}
+
+/** Sends `signal` to the process group (a terminal's Ctrl-C, Docker's stop) and waits for the app to be gone. */
+async function signalGroup(running: App, appPid: number, signal: NodeJS.Signals) {
+  process.kill(-running.child.pid!, signal);
+  const result = await running.exited;
+  await waitFor(() => !alive(appPid), 5000);
+  return result;
+}
+
+describe('plandex-perf run -- npm start: signals reach the app', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} to plandex-perf run alone ends npm, sh and the app, with the status bare npm start shows for ${signal} to its group`, async () => {
+      const metricsPort = await freePort();
+      app = await spawnApp(process.execPath, [cli, 'run', '--', 'npm', 'start'], { cwd: appDir, env: { ...bareEnv(), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) } });
+      const appPid = Number((await fetch(`${app.url}/`)).headers.get('x-pid'));
+      expect(sumSamples(await scrape(metricsPort), 'http_server_request_duration_count')).toBe(1);
+      // Only the direct child is signalled: forwarding to the tree is the command's job.
+      app.child.kill(signal);
+      const instrumented = await app.exited;
+      await waitFor(() => !alive(appPid), 5000);
+
+      app = await spawnApp('npm', ['start'], { cwd: appDir, env: bareEnv() });
+      const bare = await signalGroup(app, Number((await fetch(`${app.url}/`)).headers.get('x-pid')), signal);
+      // `run` dies of the signal its child died of, or exits with the child's code.
+      expect(instrumented).toEqual(bare.signal ? bare : { code: bare.code, signal: null });
+    });
+  }
+});
+
 describe('the service name', () => {
-  it('comes from the package.json above the main module, wherever the app is started from', async () => {
+  it('comes from the package.json above the main module, wherever the app is started from: in target_info and as application_name on its PostgreSQL connections', async () => {
+    // Started from a folder with a package.json of its own: the main module's package wins over the cwd's.
     const sub = path.join(appDir, 'logs');
     fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(path.join(sub, 'package.json'), JSON.stringify({ name: 'not-the-app', private: true }));
     const metricsPort = await freePort();
     app = await spawnApp(process.execPath, ['--import', path.join(root, 'dist/src/register.js'), '../server.mjs'], {
       cwd: sub,
-      env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
+      env: { DATABASE_URL: databaseUrl, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), PGAPPNAME: undefined },
     });
     const info = (await scrape(metricsPort)).find((line) => line.startsWith('target_info'));
     expect(info).toContain('service_name="start-modes-app"');
+    expect((await get(`${app.url}/application-name`)).body).toBe('start-modes-app');
   });
 });

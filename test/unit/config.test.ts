@@ -7,6 +7,7 @@ import {
   disabledPlugins,
   envName,
   envOverrides,
+  envSources,
   findConfigFile,
   loadConfigFile,
   resolveSection,
@@ -146,6 +147,18 @@ describe('resolveSection', () => {
     expect(options).toBeUndefined();
     expect(problems.map((p) => p.path).sort()).toEqual(['pg-pool.metricsPort', 'pg-pool.ratio', 'pg-pool.tables.1']);
     for (const problem of problems) expect(problem.message).not.toBe('');
+  });
+
+  it('names the variable and its value as given when a bad value came from the environment (ours over a standard one; not when code set the field)', () => {
+    const standard = definePlugin({ ...pgPool, fromEnv: (env) => ({ ratio: env.STD_RATIO as unknown as number }), fromEnvNames: { ratio: 'STD_RATIO' } });
+    const env = { STD_RATIO: 'lots', PLANDEX_PERF_PG_POOL_METRICS_PORT: ' 99999', PLANDEX_PERF_PG_POOL_HOST: '' };
+    const sources = envSources(standard, env);
+    expect(Object.fromEntries(sources)).toEqual({ ratio: 'STD_RATIO=lots', metricsPort: 'PLANDEX_PERF_PG_POOL_METRICS_PORT= 99999', host: 'PLANDEX_PERF_PG_POOL_HOST=' });
+    expect(envSources(standard, { ...env, PLANDEX_PERF_PG_POOL_RATIO: '7' }).get('ratio')).toBe('PLANDEX_PERF_PG_POOL_RATIO=7');
+
+    const { problems } = resolveSection(standard, { profile, env: envOverrides(standard, env), envSources: sources, file: { tables: [1] }, code: { metricsPort: 70000 } });
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p.env]));
+    expect(byPath).toEqual({ 'pg-pool.ratio': 'STD_RATIO=lots', 'pg-pool.metricsPort': undefined, 'pg-pool.tables.0': undefined });
   });
 
   it('reports an unknown key under the plugin name', () => {
