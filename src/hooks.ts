@@ -98,16 +98,28 @@ function notify(key: string, exports: unknown, file: string): void {
     version = installedVersion(file, target) ?? null;
     versionsSeen.set(file, version);
   }
+  // The plugins that leave this copy alone, by the range they support: one line per range, naming them all.
+  let skipped: Map<string, string[]> | undefined;
   for (const [fn, plugin] of target.listeners) {
     const range = target.versions.get(plugin) ?? '';
     if (version === null || !satisfies(version, range, { includePrerelease: true })) {
-      log.once(`version:${plugin}:${file}`, 'warn', 'PPERF_WRN_026', `${target.name} ${version ?? '(unknown version)'} is outside the range ${range} plugin "${plugin}" supports; "${plugin}" leaves this copy uninstrumented`, { file, plugin });
+      skipped ??= new Map();
+      const plugins = skipped.get(range);
+      if (plugins) {
+        if (!plugins.includes(plugin)) plugins.push(plugin);
+      } else skipped.set(range, [plugin]);
       continue;
     }
     try {
       fn(exports);
     } catch (error) {
       log.once(`hook:${plugin}:${key}`, 'error', 'PPERF_ERR_INSTRUMENTATION', `plugin "${plugin}" failed to instrument ${target.name}; it runs without that plugin's instrumentation`, { error });
+    }
+  }
+  if (skipped) {
+    for (const [range, plugins] of skipped) {
+      const names = plugins.map((p) => `"${p}"`).join(', ');
+      log.once(`version:${range}:${file}`, 'warn', 'PPERF_WRN_026', `${target.name} ${version ?? '(unknown version)'} is outside the supported range ${range} of plugin${plugins.length > 1 ? 's' : ''} ${names}; ${plugins.length > 1 ? 'they leave' : 'it leaves'} this copy uninstrumented`, { file, plugins });
     }
   }
 }

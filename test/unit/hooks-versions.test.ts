@@ -46,4 +46,34 @@ describe('module hooks with two plugins on one file', () => {
       once.mockRestore();
     }
   });
+  it('one line per copy and range, naming every plugin that leaves the copy alone', async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'pperf-hooks-'));
+    const copy = path.join(other, 'node_modules', 'fake-driver');
+    fs.mkdirSync(path.join(copy, 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ name: 'fake-driver', version: '2.1.0' }));
+    fs.writeFileSync(path.join(copy, 'lib', 'index.js'), 'module.exports = { connect() {} };\n');
+    const once = vi.spyOn(log, 'once').mockImplementation(() => {});
+    const seen: string[] = [];
+    const hooker = (name: string) =>
+      definePlugin({
+        name,
+        description: name,
+        schema: s.object({}),
+        modules: [{ name: 'fake-driver', file: 'lib/index.js', versions: '>=1.0.0 <2' }],
+        setup: (ctx) => ctx.onModuleLoad('fake-driver', () => void seen.push(name)),
+      });
+    const host = new PluginHost(profile, 1000);
+    await host.start([hooker('first'), hooker('second')], new Map());
+    try {
+      createRequire(path.join(other, 'app.js'))('fake-driver/lib/index.js');
+      expect(seen).toEqual([]);
+      const warnings = once.mock.calls.filter((call) => call[2] === 'PPERF_WRN_026');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]![3]).toContain('2.1.0 is outside the supported range >=1.0.0 <2 of plugins "first", "second"');
+    } finally {
+      await host.close(1000);
+      once.mockRestore();
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
 });
