@@ -4,7 +4,7 @@ import type { log as Log } from '../../src/log.js';
 import { requestScope } from '../../src/request-scope.js';
 import type { PgPoolOptions } from './schema.js';
 import type { Applied } from './tune.js';
-import type { WatchedPool } from './watch.js';
+import type { PoolSizeHooks, WatchedPool } from './watch.js';
 import * as sc from './semconv.js';
 
 /** pg's own size: the floor of a pool nobody sized, so no configuration never means a smaller pool (issue 12). */
@@ -254,16 +254,6 @@ interface Tracked {
   hooks: PoolSizeHooks;
 }
 
-/**
- * One adaptive pool's inputs, held by the pool watch beside the pool's other per-pool state: the per-query
- * path reaches them with no lookup. `at` is the watch's own clock reading, so a query reads the clock once.
- */
-export interface PoolSizeHooks {
-  /** A caller's wait for a connection ended (with its error, if it got none). */
-  waited(ms: number, error: unknown, at?: number): void;
-  /** A client came back to the pool. */
-  released(error: unknown, client: unknown, at?: number): void;
-}
 
 /**
  * Runs one controller per adaptive pool: counts checkouts and hold times as the pool watch reports them, takes

@@ -5,7 +5,6 @@ import type { PluginContext } from '../../src/plugin.js';
 import { requestScope } from '../../src/request-scope.js';
 import type { CheckoutWatcher, PgPool } from '../pg/index.js';
 import type { KnexPools } from './knex.js';
-import type { PoolSizeHooks } from './adaptive.js';
 import type { PgPoolOptions } from './schema.js';
 import * as sc from './semconv.js';
 
@@ -26,6 +25,17 @@ interface Checkout {
   attributes: Attributes;
   /** Borrowed by `pool.query`, which releases it itself when the query ends: slow, never leaked. */
   internal: boolean;
+}
+
+/**
+ * One adaptive pool's inputs (adaptive.ts makes them), held by the pool watch beside the pool's other per-pool state: the per-query
+ * path reaches them with no lookup. `at` is the watch's own clock reading, so a query reads the clock once.
+ */
+export interface PoolSizeHooks {
+  /** A caller's wait for a connection ended (with its error, if it got none). */
+  waited(ms: number, error: unknown, at?: number): void;
+  /** A client came back to the pool. */
+  released(error: unknown, client: unknown, at?: number): void;
 }
 
 /**
