@@ -12,6 +12,26 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const tick = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 const fake = (options: Parameters<typeof makeEngine>[0] = {}, extra: Parameters<typeof makeEngine>[1] = {}) => makeEngine(options, { now: () => Date.now(), ...extra });
 
+/**
+ * A 30 ms load of a function tagged `t`, with `t` invalidated 5 ms into it: what the load returned, and what
+ * the next call returns once it has had time to load (1 again when the interrupted result was stored).
+ */
+async function interruptedLoad(engine: ReturnType<typeof makeEngine>): Promise<{ loaded: number; next: number }> {
+  let n = 0;
+  const fn = engine.cached(async () => {
+    await sleep(30);
+    return ++n;
+  }, { tags: ['t'] });
+  const loading = fn();
+  await tick(5);
+  await engine.invalidateTags(['t']);
+  await tick(25);
+  const loaded = await loading;
+  const next = fn();
+  await tick(30);
+  return { loaded, next: await next };
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_700_000_000_000 });
 });
@@ -178,58 +198,21 @@ describe('cache engine (L1 only)', () => {
   it('stamps invalidations with the injected clock, not the process clock', async () => {
     // The injected time is a day ahead of Date.now(): an invalidation stamped by Date.now() would look
     // older than the load it interrupts, and the load's stale result would be stored.
-    const engine = makeEngine({}, { now: () => Date.now() + 86_400_000 });
-    let n = 0;
-    const fn = engine.cached(async () => {
-      await sleep(30);
-      return ++n;
-    }, { tags: ['t'] });
-    const loading = fn();
-    await tick(5);
-    await engine.invalidateTags(['t']);
-    await tick(25);
-    expect(await loading).toBe(1);
-    const next = fn();
-    await tick(30);
-    expect(await next).toBe(2);
+    const { loaded, next } = await interruptedLoad(makeEngine({}, { now: () => Date.now() + 86_400_000 }));
+    expect(loaded).toBe(1);
+    expect(next).toBe(2);
   });
 
   it('stamps invalidations with the exact wall clock (`wallNow`) when one is given beside the coarse `now`', async () => {
-    const run = async (wallAhead: number) => {
-      const engine = makeEngine({}, { now: () => Date.now(), wallNow: () => Date.now() + wallAhead });
-      let n = 0;
-      const fn = engine.cached(async () => {
-        await sleep(30);
-        return ++n;
-      }, { tags: ['t'] });
-      const loading = fn();
-      await tick(5);
-      await engine.invalidateTags(['t']);
-      await tick(25);
-      await loading;
-      const next = fn();
-      await tick(30);
-      return next;
-    };
+    const run = async (wallAhead: number) => (await interruptedLoad(makeEngine({}, { now: () => Date.now(), wallNow: () => Date.now() + wallAhead }))).next;
     expect(await run(0)).toBe(2); // stamped after the load began: its result is not stored
     expect(await run(-60_000)).toBe(1); // stamped (by this clock) before the load began: stored
   });
 
   it('does not store a result whose key or tag was invalidated while it was loading', async () => {
-    const engine = fake();
-    let n = 0;
-    const fn = engine.cached(async () => {
-      await sleep(30);
-      return ++n;
-    }, { tags: ['t'] });
-    const loading = fn();
-    await tick(5);
-    await engine.invalidateTags(['t']);
-    await tick(25);
-    expect(await loading).toBe(1);
-    const next = fn();
-    await tick(30);
-    expect(await next).toBe(2);
+    const { loaded, next } = await interruptedLoad(fake());
+    expect(loaded).toBe(1);
+    expect(next).toBe(2);
   });
 
   it('keeps within its byte budget, and shrinks and restores it', async () => {

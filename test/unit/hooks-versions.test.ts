@@ -20,21 +20,23 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** A plugin that hooks fake-driver's lib/index.js for `versions` and notes its name in `seen` when it is called. */
+const hooker = (seen: string[], name: string, versions: string) =>
+  definePlugin({
+    name,
+    description: name,
+    schema: s.object({}),
+    modules: [{ name: 'fake-driver', file: 'lib/index.js', versions }],
+    setup: (ctx) => ctx.onModuleLoad('fake-driver', () => void seen.push(name)),
+  });
+
 describe('module hooks with two plugins on one file', () => {
   it("checks each plugin's own range: a copy outside one plugin's range is left to the other, with that plugin's coded line", async () => {
     const once = vi.spyOn(log, 'once').mockImplementation(() => {});
     const seen: string[] = [];
-    const hooker = (name: string, versions: string) =>
-      definePlugin({
-        name,
-        description: name,
-        schema: s.object({}),
-        modules: [{ name: 'fake-driver', file: 'lib/index.js', versions }],
-        setup: (ctx) => ctx.onModuleLoad('fake-driver', () => void seen.push(name)),
-      });
     const host = new PluginHost(profile, 1000);
     // The first to declare supports 1.x only; the second supports the installed 2.x.
-    await host.start([hooker('old-range', '>=1.0.0 <2'), hooker('new-range', '>=2.0.0 <3')], new Map());
+    await host.start([hooker(seen, 'old-range', '>=1.0.0 <2'), hooker(seen, 'new-range', '>=2.0.0 <3')], new Map());
     try {
       createRequire(path.join(dir, 'app.js'))('fake-driver/lib/index.js');
       expect(seen).toEqual(['new-range']);
@@ -54,16 +56,8 @@ describe('module hooks with two plugins on one file', () => {
     fs.writeFileSync(path.join(copy, 'lib', 'index.js'), 'module.exports = { connect() {} };\n');
     const once = vi.spyOn(log, 'once').mockImplementation(() => {});
     const seen: string[] = [];
-    const hooker = (name: string) =>
-      definePlugin({
-        name,
-        description: name,
-        schema: s.object({}),
-        modules: [{ name: 'fake-driver', file: 'lib/index.js', versions: '>=1.0.0 <2' }],
-        setup: (ctx) => ctx.onModuleLoad('fake-driver', () => void seen.push(name)),
-      });
     const host = new PluginHost(profile, 1000);
-    await host.start([hooker('first'), hooker('second')], new Map());
+    await host.start([hooker(seen, 'first', '>=1.0.0 <2'), hooker(seen, 'second', '>=1.0.0 <2')], new Map());
     try {
       createRequire(path.join(other, 'app.js'))('fake-driver/lib/index.js');
       expect(seen).toEqual([]);
