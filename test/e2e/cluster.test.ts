@@ -141,16 +141,21 @@ describe.each([
   ['ESM', 'spawner.mjs'],
   ['CommonJS', 'spawner.cjs'],
 ])('child processes started with the same NODE_OPTIONS (%s)', (_kind, spawner) => {
-  it("sums the child's metrics into the parent's port", async () => {
+  /** The spawner app under the preload (through NODE_OPTIONS, as its child inherits it), once both report on one port. */
+  const startSpawner = async (script: string) => {
     const metricsPort = await freePort();
     const childPort = await freePort();
     const app = await startApp({
-      script: fixture(spawner),
+      script: fixture(script),
       withPreload: false,
       env: { NODE_OPTIONS: `--import ${preload}`, CHILD_PORT: String(childPort), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
     });
     apps.push(app);
     await waitForProcesses(metricsPort, 2);
+    return { app, metricsPort, childPort };
+  };
+  it("sums the child's metrics into the parent's port", async () => {
+    const { app, metricsPort, childPort } = await startSpawner(spawner);
     await sendRequests(app.url, 30);
     await sendRequests(`http://127.0.0.1:${childPort}`, 20);
     const lines = await scrape(metricsPort);
@@ -165,15 +170,7 @@ describe.each([
       await waitFor(() => !isRunning(childPid) || undefined, 5000);
       return result;
     };
-    const metricsPort = await freePort();
-    const childPort = await freePort();
-    const app = await startApp({
-      script: fixture(spawner),
-      withPreload: false,
-      env: { NODE_OPTIONS: `--import ${preload}`, CHILD_PORT: String(childPort), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) },
-    });
-    apps.push(app);
-    await waitForProcesses(metricsPort, 2);
+    const { app, metricsPort, childPort } = await startSpawner(spawner);
     const instrumented = await stopParent(app, childPort);
     await expect(scrape(metricsPort)).rejects.toThrow();
 
