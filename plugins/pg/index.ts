@@ -71,20 +71,27 @@ interface QueryRecorder {
 
 /**
  * One query being timed: a plain object with its fields, so a query costs this record and, for a
- * callback, one wrapper function — not a closure per step (what every query of the host pays).
+ * callback, one wrapper function — not a closure per step (what every query of the host pays). Once it
+ * ends it is also the event the query listeners get (no second object per query).
  */
-class QueryCall {
+class QueryCall implements QueryEvent {
   private readonly started = performance.now();
   done = false;
+  durationMs = 0;
+  error: unknown = undefined;
 
   constructor(
     private readonly recorder: QueryRecorder,
-    private readonly text: string | undefined,
+    readonly text: string | undefined,
     private readonly attributes: Attributes,
     private readonly span: Span | undefined,
-    private readonly scope: RequestScope | undefined,
+    readonly scope: RequestScope | undefined,
     private readonly ends: ((error?: unknown) => void)[] | undefined,
   ) {}
+
+  get operation(): string | undefined {
+    return this.attributes[sc.ATTR_DB_OPERATION_NAME] as string | undefined;
+  }
 
   /** The callback pg will call, ending this call first; `this` and the arguments pass through unchanged. */
   wrap(callback: PgCallback): PgCallback {
@@ -104,14 +111,9 @@ class QueryCall {
       if (this.ends !== undefined) for (const end of this.ends) end(error);
       const listeners = recorder.queryListeners;
       if (listeners.length > 0) {
-        const event: QueryEvent = {
-          text: this.text,
-          operation: this.attributes[sc.ATTR_DB_OPERATION_NAME] as string | undefined,
-          durationMs: elapsedMs,
-          error,
-          scope: this.scope,
-        };
-        for (const listener of listeners) listener(event);
+        this.durationMs = elapsedMs;
+        this.error = error;
+        for (const listener of listeners) listener(this);
       }
       let attributes = this.attributes;
       if (error) {
@@ -130,14 +132,14 @@ class QueryCall {
   }
 }
 
-/** One finished query, for plugins that listen (slow-query log, N+1 detection). Never the values. */
+/** One finished query, for plugins that listen (slow-query log, N+1 detection). Never the values. Read-only. */
 export interface QueryEvent {
-  text: string | undefined;
-  operation: string | undefined;
-  durationMs: number;
-  error: unknown;
+  readonly text: string | undefined;
+  readonly operation: string | undefined;
+  readonly durationMs: number;
+  readonly error: unknown;
   /** The HTTP request the query was issued from, captured when it started (completion runs in the socket's context). */
-  scope: RequestScope | undefined;
+  readonly scope: RequestScope | undefined;
 }
 
 /** A query about to be sent, for plugins that act before it runs and as soon as it ends (the cache). */

@@ -52,13 +52,19 @@ describe('the bundle’s patch of the metrics SDK (scripts/sdk-patch.mjs)', asyn
 
   it('each patch finds its source exactly once in the installed SDK (the build fails otherwise)', async () => {
     const dist = path.dirname(require.resolve('@opentelemetry/sdk-metrics'));
-    const files = { 'frozen attribute hashes': 'utils.mjs', 'no clock read per measurement': 'Instruments.mjs', 'clock read when a series starts': 'state/DeltaMetricProcessor.mjs' };
-    expect(SDK_PATCHES.map((p: { name: string }) => p.name).sort()).toEqual(Object.keys(files).sort());
+    const files = { 'frozen attribute hashes': 'utils.mjs', 'no clock read per measurement': 'Instruments.mjs' };
+    const delta = ['last series: the import', 'last series: the fields', 'last series: the measurement', 'last series: forgotten when series are merged in', 'clock read when a series starts'];
+    expect(SDK_PATCHES.map((p: { name: string }) => p.name).sort()).toEqual([...Object.keys(files), ...delta].sort());
+    const replaced = (name: string) => SDK_PATCHES.find((p: { name: string }) => p.name === name)!.replace;
     for (const [name, file] of Object.entries(files)) {
       const result = patchSdkFile(path.join(dist, file), await readFile(path.join(dist, file), 'utf8'));
       expect(result?.applied, name).toEqual([name]);
-      expect(result?.contents.includes(SDK_PATCHES.find((p: { name: string }) => p.name === name)!.replace), name).toBe(true);
+      expect(result?.contents.includes(replaced(name)), name).toBe(true);
     }
+    const processor = path.join(dist, 'state', 'DeltaMetricProcessor.mjs');
+    const result = patchSdkFile(processor, await readFile(processor, 'utf8'));
+    expect(result?.applied.sort()).toEqual([...delta].sort());
+    for (const name of delta) expect(result?.contents.includes(replaced(name)), name).toBe(true);
     // A file no patch names is left alone, and a source without the text is not patched.
     expect(patchSdkFile(path.join(dist, 'Meter.mjs'), 'anything')).toBeUndefined();
     expect(patchSdkFile(path.join(dist, 'Instruments.mjs'), 'no such text')).toBeUndefined();
@@ -76,5 +82,84 @@ describe('the bundle’s patch of the metrics SDK (scripts/sdk-patch.mjs)', asyn
     // A plain object may change between measurements: it is hashed every time.
     plain.a = 'y';
     expect(hashAttributes(plain)).toBe(original.hashAttributes({ a: 'y', b: 2 }));
+  });
+});
+
+describe('the patched metrics SDK, loaded whole', async () => {
+  // A copy of the installed SDK with every patch applied, beside the real one so its own imports resolve.
+  const require = createRequire(import.meta.url);
+  const dist = path.dirname(require.resolve('@opentelemetry/sdk-metrics'));
+  const copy = await mkdtemp(path.join(path.dirname(path.dirname(dist)), '.pperf-sdk-patched-'));
+  const { cp, readdir } = await import('node:fs/promises');
+  await cp(path.dirname(dist), copy, { recursive: true });
+  for (const entry of await readdir(path.join(copy, 'dist'), { recursive: true })) {
+    const file = path.join(copy, 'dist', entry);
+    if (!file.endsWith('.mjs')) continue;
+    const result = patchSdkFile(file, await readFile(file, 'utf8'));
+    if (result) await writeFile(file, result.contents);
+  }
+  afterAll(() => rm(copy, { recursive: true, force: true }));
+  type Sdk = typeof import('@opentelemetry/sdk-metrics');
+  const patchedSdk: Sdk = await import(pathToFileURL(path.join(copy, 'dist', 'index.mjs')).href);
+  const originalSdk: Sdk = await import(pathToFileURL(path.join(dist, 'index.mjs')).href);
+
+  /** The same measurements through one SDK, collected as deltas twice: what each collection holds, per series. */
+  async function scenario(sdk: Sdk): Promise<unknown[]> {
+    class Reader extends sdk.MetricReader {
+      constructor() {
+        super({ aggregationTemporalitySelector: () => sdk.AggregationTemporality.DELTA });
+      }
+      protected override onForceFlush = async () => {};
+      protected override onShutdown = async () => {};
+    }
+    const reader = new Reader();
+    const provider = new sdk.MeterProvider({ readers: [reader] });
+    const meter = provider.getMeter('t');
+    const histogram = meter.createHistogram('h', { advice: { explicitBucketBoundaries: [1, 10] } });
+    const counter = meter.createCounter('c');
+    const one = Object.freeze({ pool: 'one' });
+    const two = Object.freeze({ pool: 'two' });
+    const mutable: Record<string, string> = { pool: 'one' };
+    const seen = async () => {
+      const { resourceMetrics } = await reader.collect();
+      return resourceMetrics.scopeMetrics.flatMap((s) =>
+        s.metrics.map((m) => ({ name: m.descriptor.name, points: m.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value })).sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes))) })),
+      );
+    };
+    for (const v of [0.5, 2, 3]) histogram.record(v, one);
+    histogram.record(20, two);
+    histogram.record(4, one);
+    counter.add(1, one);
+    counter.add(2, one);
+    // The same mutable object, changed between measurements: two series, as the SDK makes them.
+    counter.add(5, mutable);
+    mutable.pool = 'three';
+    counter.add(7, mutable);
+    const first = await seen();
+    // After a collection the last series is a new one: nothing goes into the collected interval.
+    histogram.record(6, one);
+    counter.add(1, one);
+    const second = await seen();
+    await provider.shutdown();
+    return [first, second];
+  }
+
+  it('measures exactly as the unpatched SDK, across collections, frozen and mutable attribute objects', async () => {
+    expect(await readFile(path.join(copy, 'dist', 'state', 'DeltaMetricProcessor.mjs'), 'utf8')).toContain('this.__pperfLastAccumulation.record(value)');
+    const expected = await scenario(originalSdk);
+    expect(await scenario(patchedSdk)).toEqual(expected);
+    // And what that is, so the comparison cannot pass on two empty results.
+    const [first, second] = expected as { name: string; points: { attributes: unknown; value: unknown }[] }[][];
+    const h1 = first!.find((m) => m.name === 'h')!.points;
+    expect(h1.map((p) => [p.attributes, (p.value as { count: number }).count, (p.value as { sum: number }).sum])).toEqual([
+      [{ pool: 'one' }, 4, 9.5],
+      [{ pool: 'two' }, 1, 20],
+    ]);
+    expect(first!.find((m) => m.name === 'c')!.points.map((p) => [p.attributes, p.value])).toEqual([
+      [{ pool: 'one' }, 8],
+      [{ pool: 'three' }, 7],
+    ]);
+    expect(second!.find((m) => m.name === 'h')!.points.map((p) => (p.value as { count: number }).count)).toEqual([1]);
+    expect(second!.find((m) => m.name === 'c')!.points.map((p) => p.value)).toEqual([1]);
   });
 });
