@@ -25,41 +25,71 @@ export function keepAcrossQueues<T>(keeper: ContextKeeper<T>): void {
   if (!keepers.includes(any)) keepers.push(any);
 }
 
-/** `fn`, made to run in the caller's values of every registered store (itself when none is registered). */
-export function bindToCaller<A extends unknown[], R>(fn: (this: unknown, ...args: A) => R): (this: unknown, ...args: A) => R {
+/** Told of a bound callback's call first, in its caller's context and with its arguments (see `bindToCaller`). */
+export interface CallObserver<A extends unknown[]> {
+  called(...args: A): void;
+}
+
+/**
+ * `fn`, made to run in the caller's values of every registered store (itself when none is registered and
+ * nothing observes it). `observer`, when given, is told of the call just before `fn` runs: one wrapper for
+ * both (pg's pool connect parks a callback on every query, and this is its one closure).
+ */
+export function bindToCaller<A extends unknown[], R>(fn: (this: unknown, ...args: A) => R, observer?: CallObserver<A>): (this: unknown, ...args: A) => R {
   // Keepers are only ever appended: the first `n` stay the same ones, so nothing is copied per call.
   const n = keepers.length;
-  if (n === 0) return fn;
   // The wrappers read `arguments` rather than a rest parameter: no array per call on the pooled-query path.
+  if (n === 0) {
+    if (observer === undefined) return fn;
+    return function (this: unknown): R {
+      // biome-ignore lint/complexity/noArguments: see above
+      observer.called.apply(observer, arguments as unknown as A);
+      // biome-ignore lint/complexity/noArguments: see above
+      return fn.apply(this, arguments as unknown as A);
+    };
+  }
   if (n === 1) {
     const keeper = keepers[0]!;
     const value = keeper.current();
     return function (this: unknown): R {
       // biome-ignore lint/complexity/noArguments: see above
-      if (keeper.current() === value) return fn.apply(this, arguments as unknown as A);
-      // biome-ignore lint/complexity/noArguments: see above
       const args = arguments as unknown as A;
-      return keeper.run(value, () => fn.apply(this, args));
+      if (keeper.current() === value) {
+        if (observer !== undefined) observer.called.apply(observer, args);
+        return fn.apply(this, args);
+      }
+      return keeper.run(value, () => {
+        if (observer !== undefined) observer.called.apply(observer, args);
+        return fn.apply(this, args);
+      });
     };
   }
   if (n === 2) {
-    // The defaults' case (the request scope and the cache's pool context): no arrays per call.
+    // The defaults' case with a cache that follows tables (the request scope and the cache's pool context): no arrays per call.
     const k0 = keepers[0]!;
     const k1 = keepers[1]!;
     const v0 = k0.current();
     const v1 = k1.current();
     return function (this: unknown): R {
-      const same0 = k0.current() === v0;
-      // biome-ignore lint/complexity/noArguments: see above
-      if (same0 && k1.current() === v1) return fn.apply(this, arguments as unknown as A);
       // biome-ignore lint/complexity/noArguments: see above
       const args = arguments as unknown as A;
-      const inner = (): R => k1.run(v1, () => fn.apply(this, args));
+      const same0 = k0.current() === v0;
+      if (same0 && k1.current() === v1) {
+        if (observer !== undefined) observer.called.apply(observer, args);
+        return fn.apply(this, args);
+      }
+      const inner = (): R =>
+        k1.run(v1, () => {
+          if (observer !== undefined) observer.called.apply(observer, args);
+          return fn.apply(this, args);
+        });
       return same0 ? inner() : k0.run(v0, inner);
     };
   }
   const values = keepers.slice(0, n).map((k) => k.current());
   return function (this: unknown): R {
+    // biome-ignore lint/complexity/noArguments: see above
+    const args = arguments as unknown as A;
     let changed = -1;
     for (let i = 0; i < n; i++) {
       if (keepers[i]!.current() !== values[i]) {
@@ -67,11 +97,14 @@ export function bindToCaller<A extends unknown[], R>(fn: (this: unknown, ...args
         break;
       }
     }
-    // biome-ignore lint/complexity/noArguments: see above
-    if (changed < 0) return fn.apply(this, arguments as unknown as A);
-    // biome-ignore lint/complexity/noArguments: see above
-    const args = arguments as unknown as A;
-    let run = (): R => fn.apply(this, args);
+    if (changed < 0) {
+      if (observer !== undefined) observer.called.apply(observer, args);
+      return fn.apply(this, args);
+    }
+    let run = (): R => {
+      if (observer !== undefined) observer.called.apply(observer, args);
+      return fn.apply(this, args);
+    };
     for (let i = n - 1; i >= changed; i--) {
       const keeper = keepers[i]!;
       const value = values[i];

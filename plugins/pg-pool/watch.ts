@@ -72,7 +72,8 @@ class PendingCheckout {
     readonly internal: boolean,
   ) {}
 
-  settle(error: unknown, client: unknown): void {
+  /** The connect's callback is called (or its promise settles): the wait is over. */
+  called(error: unknown, client: unknown): void {
     this.watch.settled(this, error, client);
   }
 }

@@ -1,6 +1,6 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { log as Log } from '../../src/log.js';
-import { bindToCaller } from '../../src/async-context.js';
+import { bindToCaller, type CallObserver } from '../../src/async-context.js';
 import type { PluginContext } from '../../src/plugin.js';
 import * as sc from './semconv.js';
 
@@ -43,10 +43,8 @@ export interface ForeignPool {
   read(): PoolCounts | undefined;
 }
 
-/** One connect in progress, as a watcher of checkouts sees it: told once how it ended. */
-export interface PendingConnect {
-  settle(error: unknown, client: unknown): void;
-}
+/** One connect in progress, as a watcher of checkouts sees it: told once how it ended, with the callback's arguments. */
+export type PendingConnect = CallObserver<[error: unknown, client: unknown, release?: unknown]>;
 
 /**
  * A plugin that measures checkouts (pg-pool's wait time, use time, leak detection). `begin` is called as
@@ -57,19 +55,6 @@ export interface CheckoutWatcher {
 }
 
 type ConnectCallback = (error: unknown, client: unknown, release: unknown) => unknown;
-
-/**
- * The callback a pool may park: bound to its caller's async context (a parked callback can be called from
- * inside another caller's release, src/async-context.ts), and telling the watcher first. Made in a function
- * of its own so the closure keeps only these two, not the connect call's whole context, alive while it waits.
- */
-function parkedCallback(callback: ConnectCallback, pending: PendingConnect | undefined): ConnectCallback {
-  if (pending === undefined) return bindToCaller(callback);
-  return bindToCaller((error: unknown, client: unknown, release: unknown) => {
-    pending.settle(error, client);
-    return callback(error, client, release);
-  });
-}
 
 interface Entry {
   attributes: Attributes;
@@ -169,12 +154,14 @@ export class PoolRegistry {
         // biome-ignore lint/complexity/noArguments: see above
         const args = arguments as unknown as unknown[];
         const last = args.length - 1;
-        if (last >= 0 && typeof args[last] === 'function') args[last] = parkedCallback(args[last] as ConnectCallback, pending);
+        // The callback a pool may park: bound to its caller's async context (a parked callback can be called from
+        // inside another caller's release, src/async-context.ts), telling the watcher first; one wrapper for both.
+        if (last >= 0 && typeof args[last] === 'function') args[last] = bindToCaller(args[last] as ConnectCallback, pending);
         const result = connect.apply(this, args);
         if (pending !== undefined && result instanceof Promise) {
           result.then(
-            (client: unknown) => pending.settle(undefined, client),
-            (error: unknown) => pending.settle(error, undefined),
+            (client: unknown) => pending.called(undefined, client),
+            (error: unknown) => pending.called(error, undefined),
           );
         }
         return result;

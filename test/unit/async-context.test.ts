@@ -53,4 +53,23 @@ describe('bindToCaller', () => {
       expect(storage.getStore()).toBe('releaser');
     });
   });
+
+  it('tells an observer of the call first, with the same arguments, in the caller’s context (re-entered or not)', () => {
+    const order: unknown[] = [];
+    const observer = { called: (error: unknown, client: unknown) => void order.push(['observer', error, client, storage.getStore()]) };
+    const make = () => bindToCaller((error: unknown, client: unknown) => (order.push(['callback', error, client, storage.getStore()]), 'done'), observer);
+    const parked = storage.run('request A', make);
+    expect(storage.run('releaser', () => parked(undefined, 'client 1'))).toBe('done');
+    const inPlace = storage.run('request B', () => {
+      const bound = make();
+      return bound(null, 'client 2'); // called in its own context: nothing re-entered, still told first
+    });
+    expect(inPlace).toBe('done');
+    expect(order).toEqual([
+      ['observer', undefined, 'client 1', 'request A'],
+      ['callback', undefined, 'client 1', 'request A'],
+      ['observer', null, 'client 2', 'request B'],
+      ['callback', null, 'client 2', 'request B'],
+    ]);
+  });
 });
