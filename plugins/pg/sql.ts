@@ -163,12 +163,22 @@ export function summarize(text: string): QuerySummary {
 /** Summaries by statement text; bounded, since apps that inline values make every text distinct. */
 export class SummaryCache<M = unknown> {
   private readonly cache = new LRUCache<string, CachedSummary<M>>({ max: 2000 });
+  // The last statement asked for: a host mostly repeats one (a loop, a hot route), and the LRU's own lookup
+  // (recency, TTL and status bookkeeping) costs more than comparing the text. A summary depends on the text only.
+  private lastText: string | undefined;
+  private lastSummary: CachedSummary<M> | undefined;
+
   get(text: string): CachedSummary<M> {
+    if (text === this.lastText && this.lastSummary !== undefined) return this.lastSummary;
     let summary = this.cache.get(text);
     if (summary === undefined) {
       summary = summarize(text);
       // Very long texts are summarized each time rather than pinned in memory.
       if (text.length <= 4096) this.cache.set(text, summary);
+    }
+    if (text.length <= 4096) {
+      this.lastText = text;
+      this.lastSummary = summary;
     }
     return summary;
   }

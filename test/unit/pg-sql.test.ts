@@ -106,4 +106,17 @@ describe('SummaryCache', () => {
     expect(b).toEqual(a);
     expect(b).not.toBe(a);
   });
+
+  it('the last statement, repeated or alternated with others, keeps its own summary (one object per text)', () => {
+    const cache = new SummaryCache();
+    const select = 'SELECT * FROM users WHERE id = $1';
+    const update = 'UPDATE plans SET a = $1';
+    const first = cache.get(select);
+    expect(cache.get(select)).toBe(first);
+    expect(cache.get(update)).toEqual({ operation: 'UPDATE', collection: 'plans' });
+    // An equal text built at run time (another string object) is the same statement.
+    expect(cache.get(['SELECT * FROM', 'users WHERE id = $1'].join(' '))).toBe(first);
+    expect(cache.get(update)).toEqual({ operation: 'UPDATE', collection: 'plans' });
+    expect(cache.get(select)).toBe(first);
+  });
 });
