@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+// Instructions per request, counted by valgrind's callgrind: the repeatable figure on a shared machine, where
+// req/s moves ±25 % between runs but the instructions of one request move well under 1 %.
+//
+//   node loadtests/bench/instructions.mjs [--variants bare,defaults,metrics-only] [--endpoint users|hello]
+//        [--warmup 20000] [--requests 10000] [--parallel 2] [--register FILE] [--out DIR] [--tag NAME]
+//
+// Per variant, a fresh reference app (loadtests/app/server.mjs) under callgrind with V8's `--single-threaded`
+// (its compilers and GC then run on the main thread, where callgrind counts them in order, not on helper
+// threads whose share depends on wall time). `--warmup` requests with the counters running but discarded;
+// 5 s idle, counted (what the preload's timers cost; valgrind slows requests ~50× but not timers, so they are
+// subtracted per second of the measured window); 5 000 more warm-up requests; then `--requests` counted, 8 at
+// a time over keep-alive. Self cost is split by symbol into V8's garbage collector (with its write barriers),
+// its compilers, and the rest: the mutator, the host's and the preload's own work, the figure to compare.
+// Why each step (docs/benchmarks.md, 2026-12-04): a 10 s idle window equals pg's idle timeout, so the pool
+// dropped clients in it and V8 deoptimised pg-pool, which then re-warmed inside the measured window; the
+// telemetry's once-a-minute background fold is switched off here (a whole collection, ~7 M instructions, that
+// lands in some windows and not others); a window that caught a major GC is flagged, not hidden.
+//
+// Needs valgrind (apt-get install valgrind) and PostgreSQL (loadtests/lib/database.mjs finds or starts one).
+// Exit status: 0; 1 when a run failed; 2 on bad usage.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machine, sleep } from '../lib/bench-util.mjs';
+import { benchPinning } from '../lib/cpu.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../..');
+const OFF = 'pg-pool,object-pool,heap-budget,cache,diagnostics';
+const ENDPOINTS = { users: '/users/1', hello: '/hello' };
+
+let o;
+try {
+  ({ values: o } = parseArgs({
+    strict: true,
+    options: {
+      variants: { type: 'string', default: 'bare,defaults,metrics-only' },
+      endpoint: { type: 'string', default: 'users' },
+      warmup: { type: 'string', default: '20000' },
+      requests: { type: 'string', default: '10000' },
+      parallel: { type: 'string', default: '2' },
+      register: { type: 'string' },
+      out: { type: 'string', default: path.join(REPO, 'loadtests/results') },
+      tag: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (error) {
+  console.error(`instructions: ${error.message} (--help)`);
+  process.exit(2);
+}
+if (o.help) {
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+const variants = o.variants.split(',').filter(Boolean);
+const known = ['bare', 'defaults', 'metrics-only'];
+const count = (name) => {
+  const n = Number(o[name]);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`instructions: --${name} must be a positive integer, got ${JSON.stringify(o[name])}`);
+    process.exit(2);
+  }
+  return n;
+};
+const warmup = count('warmup');
+const requests = count('requests');
+const parallel = Math.min(2, count('parallel'));
+if (!(o.endpoint in ENDPOINTS) || variants.length === 0 || variants.some((v) => !known.includes(v))) {
+  console.error(`instructions: --endpoint is one of ${Object.keys(ENDPOINTS).join(', ')}; --variants of ${known.join(', ')}`);
+  process.exit(2);
+}
+if (spawnSync('valgrind', ['--version']).status !== 0) {
+  console.error('instructions: needs valgrind (apt-get install valgrind)');
+  process.exit(1);
+}
+const REGISTER = pathToFileURL(path.resolve(o.register ?? path.join(REPO, 'dist/register.js'))).href;
+
+/** Exactly `n` keep-alive GETs, 8 at a time. */
+async function drive(port, n) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  let sent = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (sent < n) {
+        sent++;
+        await new Promise((resolve) => {
+          http
+            .get({ host: '127.0.0.1', port, path: ENDPOINTS[o.endpoint], agent }, (res) => {
+              if (res.statusCode !== 200) failed++;
+              res.resume().on('end', resolve);
+            })
+            .on('error', () => (failed++, resolve()));
+        });
+      }
+    }),
+  );
+  agent.destroy();
+  return { seconds: (performance.now() - t0) / 1000, failed };
+}
+
+const GC = /Heap::|Scaveng|MarkCompact|Sweep|GCTracer|heap::|Evacuat|Marking|MemoryAllocator|RememberedSet|SlotSet|IteratePointers|Migrat|SizeFromMap|IterateObjectCache|RootScavenge|RecordWrite|ActiveSystemPages|popcount|Concurrent|FreeList|PagedSpace|NewSpace|LargeObject|MemoryChunk|PageMetadata|IterateBody|VisitPointers|Weak/;
+const COMPILE = /compiler::|maglev::|Maglev|baseline::|v8::internal::Parser|ParserBase|BytecodeGenerator|Compiler::|turboshaft|Turboshaft|Zone::|interpreter::|Deoptimizer|RelocIterator|FlushedBytecode|Assembler|CodeGen|Reloc/;
+
+/**
+ * Self cost by class for the last of `files` (callgrind dumps of one process, in order: function names are
+ * compressed to ids defined at their first use, possibly in an earlier dump). A cost line right after `calls=`
+ * is the call's inclusive cost, not the caller's own.
+ */
+function selfCost(files) {
+  const names = new Map();
+  const sums = { gc: 0, compile: 0, mutator: 0 };
+  const nameOf = (spec) => {
+    const m = /^\((\d+)\)(?: (.*))?$/.exec(spec);
+    if (!m) return spec;
+    if (m[2] !== undefined) names.set(m[1], m[2]);
+    return names.get(m[1]) ?? spec;
+  };
+  files.forEach((file, i) => {
+    const last = i === files.length - 1;
+    let kind = 'mutator';
+    let afterCall = false;
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (line.startsWith('fn=')) {
+        const name = nameOf(line.slice(3));
+        kind = GC.test(name) ? 'gc' : COMPILE.test(name) ? 'compile' : 'mutator';
+        afterCall = false;
+      } else if (line.startsWith('cfn=')) nameOf(line.slice(4));
+      else if (line.startsWith('calls=')) afterCall = true;
+      else if (/^[0-9+*-]/.test(line)) {
+        if (afterCall) afterCall = false;
+        else if (last) sums[kind] += Number(line.split(' ')[1] ?? 0);
+      }
+    }
+  });
+  return sums;
+}
+
+const control = (pid, arg) => spawnSync('callgrind_control', [arg, String(pid)], { stdio: 'ignore' });
+
+async function measure(variant, db, cpu) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `pperf-cg-${variant}-`));
+  const nodeArgs = ['--single-threaded', ...(variant === 'bare' ? [] : ['--import', REGISTER])];
+  const cmd = ['valgrind', '--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, '--dump-instr=no', process.execPath, ...nodeArgs, path.join(REPO, 'loadtests/app/server.mjs')];
+  const env = { ...process.env, DATABASE_URL: db.url, PORT: '0', OTEL_EXPORTER_PROMETHEUS_PORT: '0', PLANDEX_PERF_TELEMETRY_STALE_SERIES_AFTER_MS: '0' };
+  if (variant === 'metrics-only') env.PLANDEX_PERF_DISABLE = OFF;
+  const child = spawn(cpu === undefined ? cmd[0] : 'taskset', cpu === undefined ? cmd.slice(1) : ['-c', String(cpu), ...cmd], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+      const m = /"event":"listening","port":(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`the ${variant} app exited (${code}) before listening: ${stderr.slice(-400)}`)));
+  });
+  try {
+    const warm = await drive(port, warmup);
+    await sleep(1000);
+    control(child.pid, '--zero');
+    await sleep(5000);
+    control(child.pid, '--dump=idle');
+    const warm2 = await drive(port, 5000);
+    control(child.pid, '--zero');
+    const run = await drive(port, requests);
+    control(child.pid, '--dump=load');
+    const failed = warm.failed + warm2.failed + run.failed;
+    if (failed > 0) throw new Error(`${failed} requests failed on the ${variant} app`);
+    const dumps = readdirSync(dir).filter((f) => /^cg\.\d+\.\d+$/.test(f)).sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2])).map((f) => path.join(dir, f));
+    if (dumps.length < 2) throw new Error(`callgrind wrote ${dumps.length} dumps for ${variant} (expected 2)`);
+    const idle = selfCost(dumps.slice(0, 1));
+    const load = selfCost(dumps.slice(0, 2));
+    const perReq = (x) => x / requests / 1000;
+    const timers = (idle.mutator / 5) * run.seconds; // the idle window's mutator rate over the measured window
+    return {
+      variant,
+      mutatorK: perReq(load.mutator - timers),
+      gcK: perReq(load.gc),
+      compileK: perReq(load.compile),
+      timersK: perReq(timers),
+      seconds: run.seconds,
+      // A mark-compact in the window shows as GC several times the usual (~7 k); its write barriers slow the mutator too.
+      majorGcSuspected: perReq(load.gc) > 20,
+    };
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+    rmSync(dir, { recursive: true, force: true }); // the dumps run to tens of MB each
+  }
+}
+
+const { getDatabase } = await import('../lib/database.mjs');
+const { seed } = await import('../app/seed.mjs');
+const db = await getDatabase({ log: () => {} });
+let status = 0;
+const results = [];
+try {
+  await seed(db.url, { scale: 1 });
+  const pin = benchPinning();
+  console.error(`${new Date().toISOString()} · Node ${process.version} · ${o.endpoint} · ${warmup} + 5000 warm-up, ${requests} measured · ${parallel} at a time`);
+  for (let i = 0; i < variants.length; i += parallel) {
+    const batch = variants.slice(i, i + parallel);
+    // Two at a time on two CPUs (instruction counts do not depend on the neighbour); pinned apart when possible.
+    const settled = await Promise.allSettled(batch.map((v, k) => measure(v, db, pin.app === undefined ? undefined : k % 2)));
+    for (const [k, r] of settled.entries()) {
+      if (r.status === 'fulfilled') results.push(r.value);
+      else {
+        status = 1;
+        console.error(`instructions: ${batch[k]}: ${r.reason?.message ?? r.reason}`);
+      }
+    }
+  }
+} finally {
+  await db.stop();
+}
+const bare = results.find((r) => r.variant === 'bare');
+const f1 = (x) => x.toFixed(1);
+const lines = [
+  `| variant | mutator, k instructions per request | × bare | GC | compilers | timers subtracted |`,
+  '| --- | --: | --: | --: | --: | --: |',
+  ...results.map((r) => `| ${r.variant}${r.majorGcSuspected ? ' (major GC in the window: rerun)' : ''} | ${f1(r.mutatorK)} | ${bare ? (r.mutatorK / bare.mutatorK).toFixed(3) : '–'} | ${f1(r.gcK)} | ${f1(r.compileK)} | ${f1(r.timersK)} |`),
+];
+console.log(lines.join('\n'));
+mkdirSync(o.out, { recursive: true });
+const date = new Date().toISOString().slice(0, 10);
+const file = path.join(o.out, `instructions-${date}-node${process.versions.node.split('.')[0]}-${o.endpoint}${o.tag ? `-${o.tag}` : ''}.json`);
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, machine: machine(), endpoint: o.endpoint, warmup, requests, results }, null, 2)}\n`);
+console.error(`wrote ${path.relative(REPO, file)}`);
+process.exit(status);
