@@ -17,7 +17,9 @@
 // telemetry's once-a-minute background fold is switched off here (a whole collection, ~7 M instructions, that
 // lands in some windows and not others); a window that caught a major GC is flagged, not hidden.
 //
-// Needs valgrind (apt-get install valgrind) and PostgreSQL (loadtests/lib/database.mjs finds or starts one).
+// PLANDEX_PERF_* set in the environment reach the defaults variant (one plugin or feature off, to find a cost)
+// and are written to the results. Needs valgrind (apt-get install valgrind) and PostgreSQL
+// (loadtests/lib/database.mjs finds or starts one).
 // Exit status: 0; 1 when a run failed; 2 on bad usage.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -56,7 +58,7 @@ try {
   process.exit(2);
 }
 if (o.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 const variants = o.variants.split(',').filter(Boolean);
@@ -234,6 +236,8 @@ console.log(lines.join('\n'));
 mkdirSync(o.out, { recursive: true });
 const date = new Date().toISOString().slice(0, 10);
 const file = path.join(o.out, `instructions-${date}-node${process.versions.node.split('.')[0]}-${o.endpoint}${o.tag ? `-${o.tag}` : ''}.json`);
-writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, machine: machine(), endpoint: o.endpoint, warmup, requests, results }, null, 2)}\n`);
+// The preload's own settings given to this run (the defaults variant takes them from the environment as is).
+const settings = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PLANDEX_PERF_') || k.startsWith('OTEL_')));
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, machine: machine(), endpoint: o.endpoint, warmup, requests, settings, results }, null, 2)}\n`);
 console.error(`wrote ${path.relative(REPO, file)}`);
 process.exit(status);
