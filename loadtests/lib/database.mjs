@@ -47,6 +47,19 @@ const START_TIMEOUT_MS = 60_000;
  * @param {{ allowLocal?: boolean, log?: (...args: unknown[]) => void }} [options]
  * @returns {Promise<Database>}
  */
+
+/**
+ * Removes the data directory from an 'exit' hook, which must not throw: initdb may still be writing into it
+ * (ENOTEMPTY while it is emptied). A few quick retries, then it is left to the watchdog, which removes it
+ * once initdb is gone.
+ */
+function removeInExitHook(root) {
+  try {
+    rmSync(root, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 });
+  } catch {
+    // the watchdog's job now
+  }
+}
 export async function getDatabase({ allowLocal = true, log = console.error } = {}) {
   if (process.env.DATABASE_URL) {
     return { url: process.env.DATABASE_URL, kind: 'env', stop: async () => {} };
@@ -133,7 +146,7 @@ async function startEmbedded(log) {
       server.process.kill('SIGQUIT');
       waitForExitSync(server.process.pid, 5000);
     }
-    rmSync(root, { recursive: true, force: true });
+    removeInExitHook(root);
   };
   process.once('exit', beforeReady);
   // initdb outlives a process killed during it and recreates the directory (mkdir -p) after the hook
@@ -196,7 +209,7 @@ async function startEmbedded(log) {
         child.kill('SIGQUIT');
         waitForExitSync(child.pid, 5000);
       }
-      rmSync(root, { recursive: true, force: true });
+      removeInExitHook(root);
     };
     process.removeListener('exit', beforeReady);
     process.once('exit', onExit);
