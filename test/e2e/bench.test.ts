@@ -51,6 +51,7 @@ let results: {
     rssSeries: unknown[];
     db: { perRequestMs: number };
     metricsSeries: { scrapes: number; failures: number; pool: [number, number, number | null, number | null][]; limit: [number, number, number | null, number | null][] } | null;
+    cache?: { hits: number; misses: number; ratio: number } | null;
   }[];
   summary: Record<string, { rps: number; p95: number; cacheHitRatio: number | null }>;
   problems: string[];
@@ -94,10 +95,17 @@ describe('plandex-perf bench', () => {
       expect(used).toBeLessThanOrEqual(max);
     }
     expect(plugin!.metricsSeries!.limit).toEqual([]);
-    // The plugin variant wraps the hot read zero-code, so its cache must have served hits.
-    // The load mix inserts conversations, which getUserPlans reads: each insert now drops the entries
-    // that read that table (correct, not stale), so a short run keeps only a few hits.
-    expect(results.summary.plugin!.cacheHitRatio).toBeGreaterThan(0);
+    // The plugin variant wraps the hot read zero-code, so every call of it went through the cache. Hits
+    // are not guaranteed here: the load mix inserts a conversation every ~10 requests, each insert drops the
+    // entries that read that table (correct, not stale), and a 4 s run draws ~2 reads of random users between
+    // two inserts, so a run with no hit at all happens (2026-12-04, Node 22 in CI). Hits are tested in the
+    // cache's own tests; here, that the wrap is on.
+    const cache = plugin!.cache;
+    expect(bare!.cache ?? null).toBeNull(); // the bare app has no cache figures at all
+    expect(cache).not.toBeNull();
+    expect(cache!.hits + cache!.misses).toBeGreaterThan(0);
+    expect(cache!.ratio).toBeGreaterThanOrEqual(0);
+    expect(results.summary.plugin!.cacheHitRatio).not.toBeNull();
     expect(results.summary.bare!.cacheHitRatio).toBeNull();
   });
 

@@ -47,6 +47,9 @@ const cases = [
   { name: 'node-redis v6 (redis), ESM', script: esm, lib: 'redis', library: 'node-redis' },
   { name: 'node-redis v6 (redis), CommonJS', script: cjs, lib: 'redis', library: 'node-redis' },
   { name: 'node-redis v5 (@redis/client), ESM', script: esm, lib: '@redis/client', library: 'node-redis' },
+  // v4 ships @redis/client 1.x, installed here nested under the `redis-v4` alias (npm:redis@4): the hook must find that copy too.
+  { name: 'node-redis v4 (redis@4, nested @redis/client 1.x), ESM', script: esm, lib: 'redis-v4', library: 'node-redis' },
+  { name: 'node-redis v4 (redis@4, nested @redis/client 1.x), CommonJS', script: cjs, lib: 'redis-v4', library: 'node-redis' },
 ];
 
 describe('Redis client metrics (redis-client plugin)', () => {
@@ -108,6 +111,34 @@ describe('Redis client metrics (redis-client plugin)', () => {
       expect(sumSamples(lines, COUNT, op('SET', { error_type: errorType }))).toBeGreaterThanOrEqual(1);
       expect(sumSamples(lines, COUNT, op('GET', { error_type: errorType }))).toBeGreaterThanOrEqual(1);
       expect({ SET: failed('SET') - 2, GET: failed('GET') - 4, INCR: failed('INCR'), MULTI: failed('MULTI') - 1, EXEC: failed('EXEC') - 1 }).toEqual({ SET: 2, GET: 4, INCR: 1, MULTI: 1, EXEC: 1 });
+      redis = undefined;
+    });
+
+    it('node-redis v4: the client is reported connecting while it is down, back to ready after; commands v4 refuses before its queue are not counted (README)', async (ctx) => {
+      if (!fs.existsSync('/usr/bin/redis-server')) return ctx.skip('/usr/bin/redis-server is not installed (apt-get install redis-server)');
+      const port = await freePort();
+      redis = new RedisProcess(port);
+      await redis.start();
+      const { app, metricsPort } = await start(esm, 'redis-v4', redis.url);
+      expect((await run(app, 1)).errors).toHaveLength(1);
+      const before = await scrape(metricsPort);
+      await redis.kill();
+      await waitFor(async () => sumSamples(await scrape(metricsPort), CLIENTS, { plandex_perf_redis_client_library: 'node-redis', plandex_perf_redis_client_state: 'connecting' }) === 1 || undefined);
+      const { errors } = await run(app, 1);
+      expect(errors.length).toBeGreaterThanOrEqual(4);
+      const during = await scrape(metricsPort);
+      // The single commands were refused before the queue: no sample for them, failed or not. The MULTI
+      // queues, so its SET and the pipeline's GETs fail from the queue and count (as on v5+).
+      expect(sumSamples(during, COUNT, op('INCR'))).toBe(sumSamples(before, COUNT, op('INCR')));
+      expect(sumSamples(during, COUNT, op('SET'))).toBe(sumSamples(before, COUNT, op('SET')) + 1);
+      expect(sumSamples(during, COUNT, op('GET'))).toBe(sumSamples(before, COUNT, op('GET')) + 3);
+      expect(sumSamples(during, COUNT, op('EXEC'))).toBeGreaterThan(sumSamples(before, COUNT, op('EXEC')));
+      redis = new RedisProcess(port);
+      await redis.start();
+      await waitFor(async () => sumSamples(await scrape(metricsPort), CLIENTS, { plandex_perf_redis_client_library: 'node-redis', plandex_perf_redis_client_state: 'ready' }) === 1 || undefined);
+      expect((await run(app, 1)).errors).toHaveLength(1); // only the INCR of a non-number again
+      expect(sumSamples(await scrape(metricsPort), COUNT, op('SET'))).toBe(sumSamples(during, COUNT, op('SET')) + 2);
+      await redis.kill();
       redis = undefined;
     });
   });
