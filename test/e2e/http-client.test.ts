@@ -35,7 +35,7 @@ async function start(env: Record<string, string> = {}): Promise<{ app: App; metr
   return { app, metricsPort };
 }
 
-async function call(app: App, via: 'fetch' | 'get', to: string): Promise<string> {
+async function call(app: App, via: 'fetch' | 'undici' | 'get', to: string): Promise<string> {
   return (await get(`${app.url}/${via}?to=${encodeURIComponent(to)}`)).body;
 }
 
@@ -73,6 +73,24 @@ describe('outbound HTTP (http-client plugin)', () => {
     expect(lines.some((l) => l.startsWith('http_client_request_duration_bucket{') && l.includes('le="0.001"'))).toBe(true);
     // The app's inbound requests are the http plugin's, not counted here twice.
     expect(sumSamples(lines, 'http_server_request_duration_count')).toBe(9);
+  });
+
+  it('counts the undici package’s own requests (its copy from npm, not the bundled one fetch uses) alike', async () => {
+    const { app, metricsPort } = await start();
+    const refusedPort = await freePort();
+    for (let i = 0; i < 2; i++) expect(await call(app, 'undici', `http://127.0.0.1:${upstreamPort}/ok?token=secret-value`)).toBe('200');
+    expect(await call(app, 'undici', `http://127.0.0.1:${upstreamPort}/fail/7`)).toBe('500');
+    expect(await call(app, 'undici', `http://127.0.0.1:${refusedPort}/nothing`)).toBe('ECONNREFUSED');
+    const lines = await waitFor(async () => {
+      const l = await scrape(metricsPort);
+      return sumSamples(l, COUNT) >= 4 ? l : undefined;
+    });
+    const at = { server_address: '127.0.0.1', server_port: String(upstreamPort), http_request_method: 'GET' };
+    expect(sumSamples(lines, COUNT)).toBe(4);
+    expect(sumSamples(lines, COUNT, { ...at, http_response_status_code: '200' })).toBe(2);
+    expect(sumSamples(lines, COUNT, { ...at, http_response_status_code: '500', error_type: '500' })).toBe(1);
+    expect(sumSamples(lines, COUNT, { server_address: '127.0.0.1', server_port: String(refusedPort), error_type: 'ECONNREFUSED' })).toBe(1);
+    expect(lines.some((l) => /\/ok|\/fail|secret-value|\/nothing/.test(l))).toBe(false);
   });
 
   it('keeps hosts bounded: over maxHosts they are _OTHER, without a port', async () => {
