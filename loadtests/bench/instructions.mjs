@@ -214,7 +214,7 @@ async function measure(variant, db, cpu) {
   } finally {
     child.kill('SIGKILL');
     await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
-    // The dumps run to tens of MB each; --keep moves them aside for callgrind_annotate (cg.PID.1 idle, cg.PID.2 load).
+    // The dumps run to tens of MB each; --keep moves them aside for callgrind_annotate (cg.PID.1 the idle window, cg.PID.2… the measured ones).
     if (o.keep) {
       mkdirSync(o.keep, { recursive: true });
       for (const f of readdirSync(dir)) renameSync(path.join(dir, f), path.join(o.keep, `${variant}${o.tag ? `-${o.tag}` : ''}.${f}`));
